@@ -1,0 +1,553 @@
+/**
+ * The contract every folder speaks (DESIGN.md, "The contract"): what one observation
+ * sees, how it is encoded for a policy, what a policy may do, what a fault is, and
+ * what a backend and its clock offer. Everything else depends on this file; nothing
+ * here depends on anything else in the project.
+ *
+ * Units: time in seconds, latency in milliseconds, utilisation and error rate as
+ * fractions in 0..1, request rate in requests per second.
+ */
+import { z } from "zod";
+
+// ---------------------------------------------------------------------------
+// Actions
+
+/** Action ids, as the policy network's output index. Order is part of `obs-v1` models. */
+export const Action = {
+  Noop: 0,
+  RestartPod: 1,
+  ScaleUp: 2,
+  ScaleDown: 3,
+  DrainPod: 4,
+} as const;
+export type Action = (typeof Action)[keyof typeof Action];
+
+/** Names by action id; model cards and reports use these. */
+export const ACTION_NAMES = ["noop", "restart-pod", "scale-up", "scale-down", "drain-pod"] as const;
+export type ActionName = (typeof ACTION_NAMES)[number];
+export const ACTION_COUNT = ACTION_NAMES.length;
+
+export function isAction(n: number): n is Action {
+  return Number.isInteger(n) && n >= 0 && n < ACTION_COUNT;
+}
+
+/** Actions that hit one pod, chosen by {@link pickTargetPod}. */
+export function actionTargetsPod(action: Action): boolean {
+  return action === Action.RestartPod || action === Action.DrainPod;
+}
+
+// ---------------------------------------------------------------------------
+// Pods
+
+/**
+ * Pod lifecycle as both backends report it.
+ * - Healthy: ready and serving within normal limits.
+ * - Degraded: ready but slow or erroring (overload, stress, network delay, memory pressure).
+ * - Crashed: container not running and waiting for the kubelet's back-off to expire
+ *   (CrashLoopBackOff); not ready.
+ * - Pending: a new pod being scheduled and started (scale-up, ReplicaSet replacement); not ready.
+ * - Restarting: a container starting again after a crash or a restart action; not ready.
+ * - Terminating: deleted and shutting down; no longer counts as a replica.
+ */
+export const PodPhase = {
+  Healthy: 0,
+  Degraded: 1,
+  Crashed: 2,
+  Pending: 3,
+  Restarting: 4,
+  Terminating: 5,
+} as const;
+export type PodPhase = (typeof PodPhase)[keyof typeof PodPhase];
+export const POD_PHASE_NAMES = ["healthy", "degraded", "crashed", "pending", "restarting", "terminating"] as const;
+
+/**
+ * Per-pod rows as a struct of arrays (length >= `count`; rows past `count` are unused),
+ * so the simulator can expose its own buffers without copying and the cluster collector
+ * can fill the same shape from the Kubernetes API and Prometheus.
+ */
+export interface PodTable {
+  /** Number of valid rows. */
+  count: number;
+  /** Stable identity used to break ranking ties (sim: creation counter; cluster: index of the sorted pod name). */
+  readonly id: Int32Array;
+  readonly phase: Uint8Array;
+  /** 1 when the pod is drained (receives no traffic), else 0. */
+  readonly drained: Uint8Array;
+  /** CPU utilisation of the pod's request, 0..1. */
+  readonly cpu: Float64Array;
+  /** Memory utilisation of the pod's limit, 0..1. */
+  readonly memory: Float64Array;
+  readonly latencyMs: Float64Array;
+  readonly errorRate: Float64Array;
+  /** Container restarts so far (kubelet and action restarts). */
+  readonly restarts: Int32Array;
+}
+
+export function createPodTable(capacity: number): PodTable {
+  return {
+    count: 0,
+    id: new Int32Array(capacity),
+    phase: new Uint8Array(capacity),
+    drained: new Uint8Array(capacity),
+    cpu: new Float64Array(capacity),
+    memory: new Float64Array(capacity),
+    latencyMs: new Float64Array(capacity),
+    errorRate: new Float64Array(capacity),
+    restarts: new Int32Array(capacity),
+  };
+}
+
+/** Rank of a pod as a restart/drain target: lower is picked first. */
+function targetClass(phase: number): number {
+  if (phase === PodPhase.Crashed) return 0;
+  if (phase === PodPhase.Degraded) return 1;
+  return 2;
+}
+
+/**
+ * The one shared ranking that picks which pod a restart or drain hits, identical on
+ * both backends: crashed > degraded > highest error rate > highest latency > lowest id.
+ * Pods that are pending, restarting or terminating are not eligible (acting on them
+ * would do nothing), nor, for a drain, pods that are already drained.
+ * Returns the row index, or -1 when no pod is eligible.
+ */
+export function pickTargetPod(pods: PodTable, action: Action): number {
+  let best = -1;
+  for (let i = 0; i < pods.count; i++) {
+    const phase = pods.phase[i];
+    if (phase === PodPhase.Pending || phase === PodPhase.Restarting || phase === PodPhase.Terminating) {
+      continue;
+    }
+    if (action === Action.DrainPod && pods.drained[i] === 1) continue;
+    if (best < 0 || ranksBefore(pods, i, best)) best = i;
+  }
+  return best;
+}
+
+function ranksBefore(pods: PodTable, a: number, b: number): boolean {
+  const ca = targetClass(pods.phase[a]);
+  const cb = targetClass(pods.phase[b]);
+  if (ca !== cb) return ca < cb;
+  const ea = pods.errorRate[a];
+  const eb = pods.errorRate[b];
+  if (ea !== eb) return ea > eb;
+  const la = pods.latencyMs[a];
+  const lb = pods.latencyMs[b];
+  if (la !== lb) return la > lb;
+  return pods.id[a] < pods.id[b];
+}
+
+// ---------------------------------------------------------------------------
+// Snapshot
+
+/** Bits of {@link Snapshot.missing}: which values were absent and replaced by their default. */
+export const Missing = {
+  Cpu: 1,
+  Memory: 2,
+  Latency: 4,
+  ErrorRate: 8,
+  RequestRate: 16,
+  SinceFailure: 32,
+  /** No per-pod rows (and so no health counts) could be read. */
+  Pods: 64,
+} as const;
+export type MissingFlag = keyof typeof Missing;
+
+/**
+ * What one observation sees, in physical units. Aggregates are over ready pods that
+ * receive traffic (not drained); when there are none, cpu/memory are 0 and latency and
+ * error rate describe the failed service (error rate 1).
+ *
+ * Health counts cover every pod that is not terminating:
+ * `healthy + degraded + crashed + pending === pods`, where `pending` includes restarting pods.
+ */
+export interface Snapshot {
+  /** Seconds since the episode (or controller) started. */
+  time: number;
+  /** The replica count asked of the ReplicaSet (`spec.replicas`). */
+  desiredReplicas: number;
+  /** Pods that are ready, drained or not. */
+  readyReplicas: number;
+  /** Pods that are not terminating. */
+  pods: number;
+  healthy: number;
+  degraded: number;
+  crashed: number;
+  /** Pending, starting and restarting pods. */
+  pending: number;
+  /** Pods shutting down; they no longer count as replicas. */
+  terminating: number;
+  /** Pods drained (no traffic) among the non-terminating ones. */
+  drained: number;
+  /** Mean CPU utilisation of serving pods, 0..1. */
+  cpu: number;
+  /** Mean memory utilisation of serving pods, 0..1. */
+  memory: number;
+  /** Service latency in ms (p95 where the backend has it). */
+  latencyMs: number;
+  /** Share of requests that fail, 0..1. */
+  errorRate: number;
+  /** Offered request rate, requests per second. */
+  requestRate: number;
+  /** Seconds since a pod last failed (crash, kill, OOM), or since the start if none has. */
+  sinceFailureS: number;
+  /** Bitmask of {@link Missing}: values that were absent and replaced by their documented default. */
+  missing: number;
+  /** Per-pod rows where the backend has them, else null. */
+  podTable: PodTable | null;
+}
+
+export function createSnapshot(): Snapshot {
+  return {
+    time: 0,
+    desiredReplicas: 0,
+    readyReplicas: 0,
+    pods: 0,
+    healthy: 0,
+    degraded: 0,
+    crashed: 0,
+    pending: 0,
+    terminating: 0,
+    drained: 0,
+    cpu: 0,
+    memory: 0,
+    latencyMs: 0,
+    errorRate: 0,
+    requestRate: 0,
+    sinceFailureS: 0,
+    missing: 0,
+    podTable: null,
+  };
+}
+
+/**
+ * Defaults for absent metrics. They describe "nothing known to be wrong" so that a gap
+ * in scraping never looks like an incident to a policy; the `missing` flag is what lets
+ * the guard refuse to act on such a snapshot (`MetricsUnavailable`).
+ */
+export const METRIC_DEFAULTS = {
+  cpu: 0,
+  memory: 0,
+  latencyMs: 0,
+  errorRate: 0,
+  requestRate: 0,
+  /** Absent "time since last failure" reads as "no failure seen": the codec clips it to 1. */
+  sinceFailureS: Number.POSITIVE_INFINITY,
+} as const;
+
+/** Names of the flags set in a `missing` bitmask, for logs and audit records. */
+export function missingNames(mask: number): MissingFlag[] {
+  return (Object.keys(Missing) as MissingFlag[]).filter((k) => (mask & Missing[k]) !== 0);
+}
+
+/**
+ * Replaces every non-finite metric of a snapshot (NaN, undefined from a failed query)
+ * by its default in {@link METRIC_DEFAULTS}, sets the matching `missing` bits, and returns
+ * the snapshot. Backends whose sources can fail (the cluster collector) call this once
+ * per observation; the codec applies the same defaults on its own, so a NaN can never
+ * reach a policy.
+ */
+export function fillMissing(s: Snapshot): Snapshot {
+  if (!Number.isFinite(s.cpu)) {
+    s.cpu = METRIC_DEFAULTS.cpu;
+    s.missing |= Missing.Cpu;
+  }
+  if (!Number.isFinite(s.memory)) {
+    s.memory = METRIC_DEFAULTS.memory;
+    s.missing |= Missing.Memory;
+  }
+  if (!Number.isFinite(s.latencyMs)) {
+    s.latencyMs = METRIC_DEFAULTS.latencyMs;
+    s.missing |= Missing.Latency;
+  }
+  if (!Number.isFinite(s.errorRate)) {
+    s.errorRate = METRIC_DEFAULTS.errorRate;
+    s.missing |= Missing.ErrorRate;
+  }
+  if (!Number.isFinite(s.requestRate)) {
+    s.requestRate = METRIC_DEFAULTS.requestRate;
+    s.missing |= Missing.RequestRate;
+  }
+  if (Number.isNaN(s.sinceFailureS) || s.sinceFailureS === undefined) {
+    s.sinceFailureS = METRIC_DEFAULTS.sinceFailureS;
+    s.missing |= Missing.SinceFailure;
+  }
+  for (const k of COUNT_FIELDS) {
+    if (!Number.isFinite(s[k])) {
+      s[k] = 0;
+      s.missing |= Missing.Pods;
+    }
+  }
+  return s;
+}
+
+const COUNT_FIELDS = [
+  "desiredReplicas",
+  "readyReplicas",
+  "pods",
+  "healthy",
+  "degraded",
+  "crashed",
+  "pending",
+  "terminating",
+  "drained",
+] as const satisfies readonly (keyof Snapshot)[];
+
+// ---------------------------------------------------------------------------
+// State codec obs-v1
+
+/** Everything a codec needs beyond the snapshot. */
+export interface CodecContext {
+  /** The deployment's replica ceiling: counts are divided by it. */
+  readonly maxReplicas: number;
+  /** Episode (or horizon) length in seconds: "time since last failure" is divided by it. */
+  readonly episodeSeconds: number;
+}
+
+export const OBS_V1 = {
+  name: "obs-v1",
+  dim: 9,
+  features: [
+    "healthy / maxReplicas",
+    "degraded / maxReplicas",
+    "crashed / maxReplicas",
+    "cpu (0..1)",
+    "memory (0..1)",
+    "latency_ms / 1000",
+    "error rate (0..1)",
+    "min(1, seconds since last failure / episode seconds)",
+    "desired replicas / maxReplicas",
+  ],
+} as const;
+export type CodecName = typeof OBS_V1.name;
+
+function finiteOr(x: number, fallback: number): number {
+  return Number.isFinite(x) ? x : fallback;
+}
+
+/**
+ * Encodes a snapshot as the 9-float `obs-v1` vector, in the order of `OBS_V1.features`,
+ * into `out` (allocated when omitted) and returns it. Non-finite inputs encode to the
+ * defaults of {@link METRIC_DEFAULTS} (counts to 0), so the output never holds NaN.
+ */
+export function encodeObsV1(
+  s: Snapshot,
+  ctx: CodecContext,
+  out: Float32Array = new Float32Array(OBS_V1.dim),
+): Float32Array {
+  const maxR = ctx.maxReplicas;
+  out[0] = finiteOr(s.healthy, 0) / maxR;
+  out[1] = finiteOr(s.degraded, 0) / maxR;
+  out[2] = finiteOr(s.crashed, 0) / maxR;
+  out[3] = finiteOr(s.cpu, METRIC_DEFAULTS.cpu);
+  out[4] = finiteOr(s.memory, METRIC_DEFAULTS.memory);
+  out[5] = finiteOr(s.latencyMs, METRIC_DEFAULTS.latencyMs) / 1000;
+  out[6] = finiteOr(s.errorRate, METRIC_DEFAULTS.errorRate);
+  const since = Number.isNaN(s.sinceFailureS) ? METRIC_DEFAULTS.sinceFailureS : s.sinceFailureS;
+  out[7] = Math.min(1, since / ctx.episodeSeconds);
+  out[8] = finiteOr(s.desiredReplicas, 0) / maxR;
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// SLO
+
+export interface Slo {
+  /** Latency ceiling in ms. */
+  readonly latencyMs: number;
+  /** Error-rate ceiling, 0..1. */
+  readonly errorRate: number;
+}
+
+/** The SLO holds when at least one replica is ready and latency and errors are within it. */
+export function sloHolds(s: Snapshot, slo: Slo): boolean {
+  return s.readyReplicas >= 1 && s.errorRate <= slo.errorRate && s.latencyMs <= slo.latencyMs;
+}
+
+// ---------------------------------------------------------------------------
+// Faults
+
+export const FAULT_TYPES = [
+  "pod-kill",
+  "pod-failure",
+  "cpu-stress",
+  "memory-leak",
+  "network-delay",
+  "load-spike",
+] as const;
+export type FaultType = (typeof FAULT_TYPES)[number];
+
+const seconds = z.number().positive();
+
+/**
+ * One fault and its parameters, with defaults. Each type maps one-to-one to a Chaos Mesh
+ * experiment (or a load-generator change) on the cluster backend.
+ */
+export const faultSpecSchema = z.discriminatedUnion("type", [
+  z
+    .object({ type: z.literal("pod-kill") })
+    .strict()
+    .describe("Deletes one pod (PodChaos pod-kill); its ReplicaSet replaces it."),
+  z
+    .object({
+      type: z.literal("pod-failure"),
+      durationS: seconds.default(120).describe("How long the container keeps failing, seconds."),
+    })
+    .strict()
+    .describe("Makes one pod's container fail and crash-loop for a while (PodChaos pod-failure)."),
+  z
+    .object({
+      type: z.literal("cpu-stress"),
+      durationS: seconds.default(180).describe("How long the stressor runs, seconds."),
+      load: z.number().gt(0).max(1).default(0.6).describe("Extra CPU utilisation the stressor adds to its pod, 0..1."),
+    })
+    .strict()
+    .describe("Burns CPU inside one pod (StressChaos cpu)."),
+  z
+    .object({
+      type: z.literal("memory-leak"),
+      ratePerMin: z
+        .number()
+        .gt(0)
+        .max(1)
+        .default(0.1)
+        .describe("Memory growth per minute as a share of the pod's limit; the pod is OOM-killed at the limit."),
+    })
+    .strict()
+    .describe("Leaks memory in one pod until it is restarted or OOM-killed (StressChaos memory)."),
+  z
+    .object({
+      type: z.literal("network-delay"),
+      durationS: seconds.default(180).describe("How long the delay lasts, seconds."),
+      delayMs: z.number().positive().default(300).describe("Latency added to every request the pod serves, ms."),
+    })
+    .strict()
+    .describe("Delays one pod's network traffic (NetworkChaos delay)."),
+  z
+    .object({
+      type: z.literal("load-spike"),
+      durationS: seconds.default(300).describe("How long the spike lasts, seconds."),
+      factor: z.number().gt(1).default(2).describe("Multiplier on the offered request rate."),
+    })
+    .strict()
+    .describe("Multiplies the offered load on the whole service (load-generator change)."),
+]);
+export type FaultSpecInput = z.input<typeof faultSpecSchema>;
+export type FaultSpec = z.output<typeof faultSpecSchema>;
+
+/** Fault types that hit one pod, rather than the whole service. */
+export function faultTargetsPod(type: FaultType): boolean {
+  return type !== "load-spike";
+}
+
+/**
+ * One scheduled fault. Schedules are computed from a seed alone, before the episode, so
+ * every policy faces the same ones: the target is a number in [0, 1) that the backend maps
+ * to a pod at injection time (`floor(targetKey * n)` over the eligible pods sorted by id).
+ */
+export interface FaultInjection {
+  /** Unique within an episode, in schedule order. */
+  readonly id: number;
+  /** Injection time, seconds since the episode start. */
+  readonly atS: number;
+  readonly spec: FaultSpec;
+  readonly targetKey: number;
+}
+
+// ---------------------------------------------------------------------------
+// Policy
+
+/** What a policy proposes for one observation. */
+export interface Decision {
+  action: Action;
+  /** The policy's confidence in its action, 0..1 (rule-based policies report 1). */
+  confidence: number;
+  /** Probability of each action, by action id, where the policy has them. */
+  probs?: ArrayLike<number>;
+  /** Short human-readable why, for the audit log (e.g. "cpu 0.93 > 0.80"). */
+  reason?: string;
+}
+
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Anything that maps an observation to a proposed action. `state` is the codec vector
+ * (`obs-v1` unless the policy says otherwise); `snapshot` carries the physical values for
+ * rule-based policies. Implementations must not keep references to either: both are
+ * reused buffers.
+ */
+export interface Policy {
+  readonly name: string;
+  /** Called at the start of every episode with that episode's seed. */
+  reset?(seed: number): void;
+  decide(state: Float32Array, snapshot: Snapshot): MaybePromise<Decision>;
+}
+
+/**
+ * A policy that decides without waiting (every in-process policy). The simulator path
+ * can then run without a microtask per step. The returned object may be reused by the
+ * next call.
+ */
+export interface SyncPolicy extends Policy {
+  decide(state: Float32Array, snapshot: Snapshot): Decision;
+}
+
+// ---------------------------------------------------------------------------
+// Backend and clock
+
+/** Time as a backend sees it: virtual for the simulator, wall time for a cluster. */
+export interface Clock {
+  /** Seconds since the episode (or controller) started. */
+  now(): number;
+  /** Lets `seconds` pass; on the simulator this advances the dynamics. */
+  sleep(seconds: number): MaybePromise<void>;
+}
+
+/** What executing an action did. */
+export interface ActionOutcome {
+  /** False when the backend could not carry it out (no eligible pod, API refused). */
+  readonly applied: boolean;
+  /** Id of the pod acted on, or -1. */
+  readonly podId: number;
+  readonly message: string;
+}
+
+/** Something that happened inside a backend, for the event log. */
+export interface BackendEvent {
+  readonly time: number;
+  readonly kind:
+    | "fault-injected"
+    | "fault-cleared"
+    | "pod-crashed"
+    | "pod-oom-killed"
+    | "pod-replaced"
+    | "pod-ready"
+    | "pod-restarted";
+  readonly podId: number;
+  /** The fault involved, or -1. */
+  readonly faultId: number;
+  readonly detail: string;
+}
+
+/**
+ * A deployment under test. The controller loop only ever speaks this interface, so the
+ * same loop drives the simulator and a real cluster.
+ */
+export interface Backend {
+  readonly clock: Clock;
+  observe(): MaybePromise<Snapshot>;
+  execute(action: Action): MaybePromise<ActionOutcome>;
+  inject(fault: FaultInjection): MaybePromise<void>;
+  clear(fault: FaultInjection): MaybePromise<void>;
+  /** Events since the previous call; the caller takes ownership of the array. */
+  drainEvents(): BackendEvent[];
+}
+
+// ---------------------------------------------------------------------------
+// Replica limits
+
+export interface ReplicaLimits {
+  /** Never below 1: a deployment scaled to zero cannot recover by itself. */
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+}

@@ -1,0 +1,50 @@
+import { createPodTable, createSnapshot, type PodTable, type Snapshot } from "../harness/contract.ts";
+import type { PolicyContext } from "./definition.ts";
+
+export const testContext: PolicyContext = {
+  seed: 1,
+  limits: { minReplicas: 1, maxReplicas: 10 },
+  stepSeconds: 10,
+  slo: { latencyMs: 300, errorRate: 0.01 },
+};
+
+/** A steady 3-replica service at 50% CPU, with per-pod rows, overridable field by field. */
+export function steadySnapshot(over: Partial<Snapshot> = {}): Snapshot {
+  const pods = createPodTable(16);
+  pods.count = 3;
+  for (let i = 0; i < 3; i++) {
+    pods.id[i] = i + 1;
+    pods.cpu[i] = 0.5;
+    pods.memory[i] = 0.3;
+    pods.latencyMs[i] = 50;
+  }
+  return Object.assign(
+    createSnapshot(),
+    {
+      desiredReplicas: 3,
+      readyReplicas: 3,
+      pods: 3,
+      healthy: 3,
+      cpu: 0.5,
+      memory: 0.3,
+      latencyMs: 50,
+      requestRate: 150,
+      sinceFailureS: 1000,
+      podTable: pods,
+    },
+    over,
+  );
+}
+
+export function setPod(
+  t: PodTable,
+  i: number,
+  row: Partial<{ phase: number; cpu: number; memory: number; latencyMs: number; errorRate: number; drained: number }>,
+): void {
+  if (row.phase !== undefined) t.phase[i] = row.phase;
+  if (row.cpu !== undefined) t.cpu[i] = row.cpu;
+  if (row.memory !== undefined) t.memory[i] = row.memory;
+  if (row.latencyMs !== undefined) t.latencyMs[i] = row.latencyMs;
+  if (row.errorRate !== undefined) t.errorRate[i] = row.errorRate;
+  if (row.drained !== undefined) t.drained[i] = row.drained;
+}
