@@ -539,7 +539,11 @@ export interface Backend {
   execute(action: Action): MaybePromise<ActionOutcome>;
   inject(fault: FaultInjection): MaybePromise<void>;
   clear(fault: FaultInjection): MaybePromise<void>;
-  /** Events since the previous call; the caller takes ownership of the array. */
+  /**
+   * Events since the previous call; the caller takes ownership of the array. A backend
+   * reports every fault it injects or clears (`fault-injected`/`fault-cleared`, with the
+   * pod it hit): the loop records those, not the schedule.
+   */
   drainEvents(): BackendEvent[];
 }
 

@@ -1,0 +1,166 @@
+/**
+ * Reads a scenario file: YAML parsed with positions, validated by the zod schema, and
+ * every problem returned as data ({@link ScenarioIssue}) pointing at a line and column,
+ * so that a typo in a 200-line matrix is found without bisecting the file.
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { type Scenario, scenarioSchema } from "../scenarios/schema.ts";
+import { ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "./scenario-errors.ts";
+import { scenarioErrorMap, zodIssuesToScenario } from "./scenario-issues.ts";
+
+export type Path = readonly (string | number)[];
+
+export interface Position {
+  /** 1-based. */
+  readonly line: number;
+  /** 1-based. */
+  readonly column: number;
+}
+
+/** A gate as written, with where it was written, for the reports to point at. */
+export interface GateSource extends Position {
+  readonly expr: string;
+  readonly path: Path;
+}
+
+export interface LoadedScenario {
+  readonly scenario: Scenario;
+  readonly fileName: string;
+  /** The file exactly as read; stored with each run so a run can be reproduced. */
+  readonly text: string;
+  /** sha256 of `text` (UTF-8), hex. */
+  readonly sha256: string;
+  readonly gates: readonly GateSource[];
+  /** Where the node at `path` (or its nearest existing parent) starts, for errors found later. */
+  locate(path: Path): Position;
+}
+
+export type ScenarioResult =
+  | { readonly success: true; readonly data: LoadedScenario }
+  | { readonly success: false; readonly errors: readonly ScenarioIssue[] };
+
+/** Parses and validates scenario text. `fileName` only labels positions and messages. */
+export function parseScenario(text: string, fileName: string): ScenarioResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  const at = (offset: number): Position => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, column: col };
+  };
+
+  if (doc.errors.length > 0) {
+    return {
+      success: false,
+      errors: doc.errors.map((e) => ({
+        code: ScenarioErrorCode.YamlSyntax,
+        path: [],
+        // prettyErrors appends a code frame after the first line; the position says the same.
+        message: `YAML: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`,
+        ...at(e.pos[0]),
+      })),
+    };
+  }
+  if (doc.contents === null) {
+    return {
+      success: false,
+      errors: [
+        {
+          code: ScenarioErrorCode.InvalidType,
+          path: [],
+          message: "Empty file: expected a mapping with at least name, seeds and matrix",
+          line: 1,
+          column: 1,
+        },
+      ],
+    };
+  }
+
+  const locate = (path: Path): Position => at(nodeAt(doc, path)?.range?.[0] ?? 0);
+  const ctx = scenarioErrorMap();
+  let data: unknown;
+  try {
+    // The alias cap stops a "billion laughs" file from expanding without bound.
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    const message = `YAML: ${(e as Error).message}`;
+    return { success: false, errors: [{ code: ScenarioErrorCode.YamlSyntax, path: [], message, line: 1, column: 1 }] };
+  }
+  const parsed = scenarioSchema.safeParse(data, { error: ctx.error, reportInput: true });
+  if (!parsed.success) {
+    return {
+      success: false,
+      errors: zodIssuesToScenario(parsed.error.issues, ctx).map(({ atKey, ...i }) => ({
+        ...i,
+        ...at(nodeAt(doc, i.path, atKey)?.range?.[0] ?? 0),
+      })),
+    };
+  }
+  const scenario = parsed.data;
+  return {
+    success: true,
+    data: {
+      scenario,
+      fileName,
+      text,
+      sha256: createHash("sha256").update(text, "utf8").digest("hex"),
+      gates: scenario.gates.map((expr, i) => ({ expr, path: ["gates", i], ...locate(["gates", i]) })),
+      locate,
+    },
+  };
+}
+
+/** Reads and parses a scenario file; an unreadable file is an error too, not an exception. */
+export async function loadScenario(path: string): Promise<ScenarioResult> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    const message = `Cannot read the scenario file: ${(e as Error).message}`;
+    return { success: false, errors: [{ code: ScenarioErrorCode.Unreadable, path: [], message, line: 0, column: 0 }] };
+  }
+  return parseScenario(text, path);
+}
+
+/** {@link loadScenario} for callers that stop on the first bad file (the CLI: exit code 2). */
+export async function loadScenarioOrThrow(path: string): Promise<LoadedScenario> {
+  const r = await loadScenario(path);
+  if (!r.success) throw new ScenarioError(path, r.errors);
+  return r.data;
+}
+
+// ---------------------------------------------------------------------------
+// Positions
+
+/**
+ * The YAML node a path points at, or the deepest node on the way that exists (a missing
+ * key points at its parent mapping). When `key` is set the last step returns the key node
+ * rather than its value (unknown keys are errors about the key itself).
+ */
+function nodeAt(doc: Document, path: Path, key = false): Node | null {
+  let node: unknown = doc.contents;
+  let found = node as Node | null;
+  for (let i = 0; i < path.length; i++) {
+    if (isAlias(node)) node = node.resolve(doc);
+    const seg = path[i];
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+      if (pair === undefined) break;
+      const last = i === path.length - 1;
+      // An empty value (`key:`) has no useful range of its own: point at the key.
+      if ((last && key) || pair.value === null) return pair.key as Node;
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === "number") {
+      const item = node.items[seg];
+      if (item === undefined || item === null) break;
+      node = item;
+    } else {
+      break;
+    }
+    found = node as Node;
+  }
+  return found;
+}
+
+export type { ScenarioIssue } from "./scenario-errors.ts";

@@ -1,0 +1,118 @@
+/**
+ * The simulator behind the contract's `Backend`, for the shared controller loop: the
+ * same core as SimEnv, driven by the loop's calls instead of a schedule.
+ *
+ * - `clock.sleep(seconds)` advances the dynamics by `seconds / stepSeconds` steps; a
+ *   remainder is carried to the next sleep (sleep(5) twice = one step). `clock.now()` is
+ *   the virtual time slept so far.
+ * - `execute(action)` applies the action now; `inject(fault)` / `clear(fault)` start and end
+ *   a fault now: the loop injects faults at their times and clears them when their
+ *   duration is over (pod-kill and memory-leak need no clear).
+ * - `observe()` returns a reused snapshot (its `podTable` is the simulator's own rows).
+ * - Everything is synchronous: plain values, never Promises.
+ *
+ * There is no terminal state here: a service with no serving pod stays observable, and
+ * the loop decides what to do about it.
+ */
+import {
+  type Action,
+  type ActionOutcome,
+  type Backend,
+  type BackendEvent,
+  type Clock,
+  createSnapshot,
+  type FaultInjection,
+  isAction,
+  type Snapshot,
+} from "../harness/contract.ts";
+import { advance, applyAction, clearFault, injectFault, observe, resetState, SimState } from "./core.ts";
+import { copyEvent } from "./events.ts";
+import { type SimParamsInput, simParamsSchema, type WorkloadInput, workloadSchema } from "./params.ts";
+
+export interface SimBackendOptions {
+  /** Seed of the workload and dynamics streams. */
+  readonly seed: number;
+  readonly params?: SimParamsInput;
+  readonly workload?: WorkloadInput;
+}
+
+class VirtualClock implements Clock {
+  private slept = 0;
+  private carry = 0;
+  constructor(private readonly backend: SimBackend) {}
+
+  now(): number {
+    return this.slept;
+  }
+
+  sleep(seconds: number): void {
+    if (!(seconds >= 0) || !Number.isFinite(seconds)) {
+      throw new Error(
+        `Expected \`seconds\` to be a finite number >= 0, got \`${String(seconds)}\` (${typeof seconds})`,
+      );
+    }
+    this.slept += seconds;
+    const dt = this.backend.state.stepSeconds;
+    this.carry += seconds;
+    // A tolerance so that ten sleeps of 1 s make exactly one 10 s step despite rounding.
+    while (this.carry >= dt - 1e-9) {
+      this.carry -= dt;
+      advance(this.backend.state);
+    }
+  }
+}
+
+export class SimBackend implements Backend {
+  readonly clock: Clock;
+  /** The simulator state (for inspection and tests; do not mutate). */
+  readonly state: SimState;
+  private readonly snapshot = createSnapshot();
+  private readonly pending: BackendEvent[] = [];
+
+  constructor(options: SimBackendOptions) {
+    const params = simParamsSchema.parse(options.params ?? {});
+    const workload = workloadSchema.parse(options.workload ?? {});
+    this.state = resetState(new SimState(params, workload), options.seed);
+    this.clock = new VirtualClock(this);
+  }
+
+  observe(): Snapshot {
+    this.collect();
+    return observe(this.state, this.snapshot);
+  }
+
+  execute(action: Action): ActionOutcome {
+    if (!isAction(action)) {
+      throw new Error(`Expected \`action\` to be an integer in 0..4, got \`${String(action)}\` (${typeof action})`);
+    }
+    this.collect();
+    const o = applyAction(this.state, action);
+    return { applied: o.applied, podId: o.podId, message: o.message };
+  }
+
+  inject(fault: FaultInjection): void {
+    this.collect();
+    injectFault(this.state, fault);
+  }
+
+  clear(fault: FaultInjection): void {
+    this.collect();
+    clearFault(this.state, fault.id);
+  }
+
+  /** Events since the previous call, as fresh objects owned by the caller. */
+  drainEvents(): BackendEvent[] {
+    this.collect();
+    const out = this.pending.slice();
+    this.pending.length = 0;
+    return out;
+  }
+
+  /** Moves the core's pooled events into owned copies before the pool is reused. */
+  private collect(): void {
+    const items = this.state.events.items;
+    if (items.length === 0) return;
+    for (const e of items) this.pending.push(copyEvent(e));
+    this.state.events.clear();
+  }
+}

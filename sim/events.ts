@@ -1,0 +1,63 @@
+/**
+ * Events of the simulated deployment, from a preallocated pool: a step that emits no event
+ * allocates nothing, and one that does reuses the pooled objects (the pool only grows the
+ * first time a step emits more events than ever before).
+ */
+import type { BackendEvent } from "../harness/contract.ts";
+
+export type EventKind = BackendEvent["kind"];
+
+/** A {@link BackendEvent} with the target mapping of a fault injection. Pooled: copy what you keep. */
+export class SimEvent implements BackendEvent {
+  time = 0;
+  kind: EventKind = "pod-ready";
+  podId = -1;
+  faultId = -1;
+  detail = "";
+  /** fault-injected on a pod: the target's position among the eligible pods sorted by id, else -1. */
+  position = -1;
+  /** fault-injected on a pod: how many pods were eligible, else 0. */
+  eligible = 0;
+}
+
+/** Plain copy of an event, for callers that keep it. */
+export function copyEvent(e: SimEvent): SimEvent {
+  const c = new SimEvent();
+  c.time = e.time;
+  c.kind = e.kind;
+  c.podId = e.podId;
+  c.faultId = e.faultId;
+  c.detail = e.detail;
+  c.position = e.position;
+  c.eligible = e.eligible;
+  return c;
+}
+
+export class EventLog {
+  /** Events since the last {@link EventLog.clear}, in order. The array and its objects are reused. */
+  readonly items: SimEvent[] = [];
+  private readonly pool: SimEvent[] = [];
+
+  constructor(initial = 32) {
+    for (let i = 0; i < initial; i++) this.pool.push(new SimEvent());
+  }
+
+  emit(time: number, kind: EventKind, podId: number, faultId: number, detail: string): SimEvent {
+    const n = this.items.length;
+    if (n === this.pool.length) this.pool.push(new SimEvent());
+    const e = this.pool[n];
+    e.time = time;
+    e.kind = kind;
+    e.podId = podId;
+    e.faultId = faultId;
+    e.detail = detail;
+    e.position = -1;
+    e.eligible = 0;
+    this.items.push(e);
+    return e;
+  }
+
+  clear(): void {
+    if (this.items.length !== 0) this.items.length = 0;
+  }
+}

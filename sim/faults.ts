@@ -1,0 +1,139 @@
+/**
+ * Injecting and clearing the six faults of the contract's `faultSpecSchema`. Pod faults
+ * pick their target when injected: `floor(targetKey * n)` over the n eligible
+ * (non-terminating) pods sorted by id. A fault stays with its pod: a pod created
+ * afterwards (replacement, restart, scale-up) carries none, and deleting the pod ends it.
+ *
+ * | fault | effect | ends |
+ * |---|---|---|
+ * | pod-kill | the pod is deleted (Terminating); its ReplicaSet creates a Pending replacement | at once |
+ * | pod-failure | the container crashes now and on every start (CrashLoopBackOff) | clear / pod deleted |
+ * | cpu-stress | `load` added to the pod's CPU demand | clear / pod deleted |
+ * | memory-leak | `ratePerMin` of the limit leaked per minute; OOM kill at the limit | OOM kill / pod deleted / clear |
+ * | network-delay | `delayMs` added to the pod's latency | clear / pod deleted |
+ * | load-spike | offered rate multiplied by `factor` (spikes multiply) | clear |
+ *
+ * A second fault of the same kind on the same pod replaces the first (the first's clear
+ * then does nothing).
+ */
+import { type FaultInjection, PodPhase } from "../harness/contract.ts";
+import { crashPod } from "./dynamics.ts";
+import { deletePod, MAX_SPIKES, replacePod, type SimState } from "./state.ts";
+
+/** Row of the pod a `targetKey` designates now, or -1 when no pod is eligible; sets `eligible`. */
+export function targetRow(s: SimState, targetKey: number, out: { position: number; eligible: number }): number {
+  const n = s.pods.count;
+  let eligible = 0;
+  for (let i = 0; i < n; i++) if (s.phase[i] !== PodPhase.Terminating) eligible++;
+  out.eligible = eligible;
+  if (eligible === 0) {
+    out.position = -1;
+    return -1;
+  }
+  let k = Math.floor(targetKey * eligible);
+  if (k >= eligible) k = eligible - 1;
+  if (k < 0) k = 0;
+  out.position = k;
+  for (let i = 0; i < n; i++) {
+    if (s.phase[i] === PodPhase.Terminating) continue;
+    if (k === 0) return i;
+    k--;
+  }
+  return -1;
+}
+
+/** Injects `f` now. Emits `fault-injected` (with the target's position) and any consequences. */
+export function injectFault(s: SimState, f: FaultInjection): void {
+  const spec = f.spec;
+  if (spec.type === "load-spike") {
+    const room = s.spikeCount < MAX_SPIKES;
+    if (room) {
+      s.spikeIds[s.spikeCount] = f.id;
+      s.spikeFactors[s.spikeCount] = spec.factor;
+      s.spikeCount++;
+      s.spikeFactor *= spec.factor;
+    }
+    const detail = room ? `load-spike x${spec.factor}` : `load-spike ignored: ${MAX_SPIKES} spikes already active`;
+    s.events.emit(s.time, "fault-injected", -1, f.id, detail);
+    return;
+  }
+  const target = s.target;
+  const row = targetRow(s, f.targetKey, target);
+  const podId = row >= 0 ? s.id[row] : -1;
+  const e = s.events.emit(s.time, "fault-injected", podId, f.id, spec.type);
+  e.position = target.position;
+  e.eligible = target.eligible;
+  if (row < 0) return;
+  switch (spec.type) {
+    case "pod-kill": {
+      deletePod(s, row);
+      s.lastFailureS = s.time;
+      const fresh = replacePod(s);
+      s.events.emit(s.time, "pod-replaced", s.id[fresh], f.id, "ReplicaSet created a replacement for a killed pod");
+      return;
+    }
+    case "pod-failure": {
+      s.failFault[row] = f.id;
+      const ph = s.phase[row];
+      if (ph === PodPhase.Healthy || ph === PodPhase.Degraded) crashPod(s, row, false);
+      return;
+    }
+    case "cpu-stress":
+      s.stress[row] = spec.load;
+      s.stressFault[row] = f.id;
+      return;
+    case "memory-leak":
+      s.leakPerStep[row] = (spec.ratePerMin * s.stepSeconds) / 60;
+      s.leakFault[row] = f.id;
+      return;
+    case "network-delay":
+      s.delayMs[row] = spec.delayMs;
+      s.delayFault[row] = f.id;
+      return;
+  }
+}
+
+/**
+ * Ends fault `faultId` wherever it still acts: the failing container is left to start
+ * normally, stress and delay stop, a leak stops and its memory is freed, a spike ends.
+ * Emits `fault-cleared` (podId -1 when its pod no longer exists).
+ */
+export function clearFault(s: SimState, faultId: number): void {
+  let podId = -1;
+  const n = s.pods.count;
+  for (let i = 0; i < n; i++) {
+    if (s.failFault[i] === faultId) {
+      s.failFault[i] = -1;
+      podId = s.id[i];
+    }
+    if (s.stressFault[i] === faultId) {
+      s.stressFault[i] = -1;
+      s.stress[i] = 0;
+      podId = s.id[i];
+    }
+    if (s.leakFault[i] === faultId) {
+      s.leakFault[i] = -1;
+      s.leakPerStep[i] = 0;
+      s.leaked[i] = 0;
+      podId = s.id[i];
+    }
+    if (s.delayFault[i] === faultId) {
+      s.delayFault[i] = -1;
+      s.delayMs[i] = 0;
+      podId = s.id[i];
+    }
+  }
+  for (let k = 0; k < s.spikeCount; k++) {
+    if (s.spikeIds[k] !== faultId) continue;
+    for (let j = k + 1; j < s.spikeCount; j++) {
+      s.spikeIds[j - 1] = s.spikeIds[j];
+      s.spikeFactors[j - 1] = s.spikeFactors[j];
+    }
+    s.spikeCount--;
+    let product = 1;
+    for (let j = 0; j < s.spikeCount; j++) product *= s.spikeFactors[j];
+    s.spikeFactor = product;
+    break;
+  }
+  s.events.emit(s.time, "fault-cleared", podId, faultId, podId >= 0 ? "fault ended" : "fault ended (no pod affected)");
+}

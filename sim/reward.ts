@@ -1,0 +1,78 @@
+/**
+ * Rewards, as a small registry of functions of one signature, selected by name
+ * (`reward: "seed"` in a SimEnv config). Another reward is added beside `seed`, never in
+ * its place, so that trained models keep the reward they were trained with.
+ *
+ * A reward sees the snapshots before and after a step (scalars only: `prev.podTable` may
+ * be null), the action taken, and the replica limits. It must not allocate or keep
+ * references: both snapshots are reused buffers.
+ */
+import { z } from "zod";
+import { Action, type ReplicaLimits, type Snapshot } from "../harness/contract.ts";
+
+export type RewardFn = (
+  prev: Readonly<Snapshot>,
+  cur: Readonly<Snapshot>,
+  action: Action,
+  limits: ReplicaLimits,
+) => number;
+
+/** Weights and thresholds of the seed reward. */
+export const SEED_REWARD = {
+  /** All desired pods healthy and ready, after a step where they were not. */
+  recovered: 100,
+  /** More healthy pods than at the previous step (not paid on the step that pays `recovered`). */
+  improved: 10,
+  /** Any degraded or crashed pod present. */
+  degraded: -10,
+  /** No pod can serve: no ready pod, or every request fails (error rate 1). */
+  allDown: -50,
+  /** Any action other than noop, applied or refused. */
+  action: -1,
+  /** Mean CPU below `overScaleCpu` with more replicas than minReplicas (not while all down). */
+  overScaled: -5,
+  overScaleCpu: 0.3,
+} as const;
+
+/** All desired pods healthy (healthy and ready, drained or not) and no other pod around. */
+export function allHealthy(s: Readonly<Snapshot>): boolean {
+  return s.desiredReplicas > 0 && s.healthy >= s.desiredReplicas && s.healthy === s.pods;
+}
+
+/** No pod can serve. In the simulator, no serving pod always reads as error rate 1. */
+export function allDown(s: Readonly<Snapshot>): boolean {
+  return s.readyReplicas === 0 || s.errorRate >= 1;
+}
+
+/**
+ * The reward of the original RL design, term by term (they add up):
+ * - +100 fully recovered: `allHealthy(cur)` and not `allHealthy(prev)`;
+ * - +10 health improved: `cur.healthy > prev.healthy`, unless +100 was paid this step
+ *   (note: a scale-up pod becoming ready counts as an improvement, as in the original);
+ * - -10 degraded: `cur.degraded + cur.crashed > 0` (pending/restarting pods do not count);
+ * - -50 all down: `allDown(cur)`;
+ * - -1 per non-noop action, whether or not the backend could apply it;
+ * - -5 over-scaling: `cur.cpu < 0.3` while `cur.desiredReplicas > minReplicas` and the
+ *   service is not all down (its CPU of 0 then says nothing about over-provisioning).
+ */
+export const seedReward: RewardFn = (prev, cur, action, limits) => {
+  let r = 0;
+  if (allHealthy(cur) && !allHealthy(prev)) r += SEED_REWARD.recovered;
+  else if (cur.healthy > prev.healthy) r += SEED_REWARD.improved;
+  if (cur.degraded + cur.crashed > 0) r += SEED_REWARD.degraded;
+  const down = allDown(cur);
+  if (down) r += SEED_REWARD.allDown;
+  if (action !== Action.Noop) r += SEED_REWARD.action;
+  if (!down && cur.cpu < SEED_REWARD.overScaleCpu && cur.desiredReplicas > limits.minReplicas) {
+    r += SEED_REWARD.overScaled;
+  }
+  return r;
+};
+
+/** The registry: names are the keys. */
+export const rewards = {
+  seed: seedReward,
+} as const satisfies Record<string, RewardFn>;
+export type RewardName = keyof typeof rewards;
+export const REWARD_NAMES = Object.keys(rewards) as [RewardName, ...RewardName[]];
+export const rewardNameSchema = z.enum(REWARD_NAMES).default("seed").describe("Reward function, by name.");

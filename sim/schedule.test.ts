@@ -1,0 +1,168 @@
+/**
+ * Common random numbers: the fault schedule and the workload series come from the seed
+ * alone, never from what a policy does.
+ */
+import { describe, expect, it } from "vitest";
+import { Action, FAULT_TYPES } from "../harness/contract.ts";
+import type { SimEnvConfig } from "./env.ts";
+import { workloadSchema } from "./params.ts";
+import { generateSchedule } from "./schedule.ts";
+import { eventsOf, mean, noop, randomPolicy, runEpisode, type TestPolicy } from "./test-helpers.ts";
+import { workloadSeries } from "./workload.ts";
+
+const MIXED = FAULT_TYPES.map((type) => ({ type }));
+
+describe("generateSchedule", () => {
+  it("is a function of the seed: same seed, same schedule; another seed, another", () => {
+    const o = { faults: MIXED, frequency: { kind: "poisson", meanIntervalS: 60 }, episodeSeconds: 2000 } as const;
+    const a = generateSchedule({ ...o, seed: 4 });
+    expect(generateSchedule({ ...o, seed: 4 })).toEqual(a);
+    expect(generateSchedule({ ...o, seed: 5 })).not.toEqual(a);
+  });
+
+  it("fixed: every intervalS from offsetS (default: one interval in), times before the episode end", () => {
+    const base = { faults: [{ type: "pod-kill" as const }], episodeSeconds: 1000, seed: 1 };
+    const a = generateSchedule({ ...base, frequency: { kind: "fixed", intervalS: 300 } });
+    expect(a.map((f) => f.atS)).toEqual([300, 600, 900]);
+    expect(a.map((f) => f.id)).toEqual([0, 1, 2]);
+    const b = generateSchedule({ ...base, frequency: { kind: "fixed", intervalS: 250, offsetS: 0 } });
+    expect(b.map((f) => f.atS)).toEqual([0, 250, 500, 750]);
+    for (const f of [...a, ...b]) {
+      expect(f.targetKey).toBeGreaterThanOrEqual(0);
+      expect(f.targetKey).toBeLessThan(1);
+      expect(f.spec).toEqual({ type: "pod-kill" });
+    }
+  });
+
+  it("poisson: gaps average meanIntervalS", () => {
+    const s = generateSchedule({
+      faults: [{ type: "pod-kill" }],
+      frequency: { kind: "poisson", meanIntervalS: 50 },
+      episodeSeconds: 200_000,
+      seed: 9,
+    });
+    expect(s.length / (200_000 / 50)).toBeGreaterThan(0.95);
+    expect(s.length / (200_000 / 50)).toBeLessThan(1.05);
+    expect(s.every((f, i) => i === 0 || f.atS > s[i - 1].atS)).toBe(true);
+  });
+
+  it("several specs: each injection draws one of them, with their defaults applied", () => {
+    const s = generateSchedule({
+      faults: MIXED,
+      frequency: { kind: "fixed", intervalS: 10 },
+      episodeSeconds: 6000,
+      seed: 2,
+    });
+    expect(new Set(s.map((f) => f.atS)).size).toBe(s.length); // one fault per time
+    for (const type of FAULT_TYPES) {
+      const share = s.filter((f) => f.spec.type === type).length / s.length;
+      expect(share).toBeGreaterThan(0.1);
+      expect(share).toBeLessThan(0.24);
+    }
+    expect(s.find((f) => f.spec.type === "load-spike")?.spec).toEqual({
+      type: "load-spike",
+      durationS: 300,
+      factor: 2,
+    });
+  });
+
+  it("rejects an empty fault list and a bad frequency", () => {
+    const o = { frequency: { kind: "fixed", intervalS: 10 }, episodeSeconds: 100, seed: 1 } as const;
+    expect(() => generateSchedule({ ...o, faults: [] })).toThrow();
+    expect(() =>
+      generateSchedule({ faults: MIXED, frequency: { kind: "fixed", intervalS: -1 }, episodeSeconds: 100, seed: 1 }),
+    ).toThrow();
+  });
+});
+
+describe("common random numbers across policies", () => {
+  const config: SimEnvConfig = {
+    faults: MIXED,
+    frequency: { kind: "poisson", meanIntervalS: 70 },
+    // Enough replicas that no policy here loses every pod (the episodes reach their limit).
+    params: { episodeSteps: 150, initialReplicas: 6, minReplicas: 3, maxReplicas: 10 },
+    workload: { pattern: "random-walk" },
+  };
+  // Restart and scale a lot, but never drain: keeps the episode alive to its limit.
+  const busy = randomPolicy(77);
+  const busyNoDrain: TestPolicy = (s, k) => {
+    const a = busy(s, k);
+    return a === Action.DrainPod ? Action.Noop : a;
+  };
+  const scaler: TestPolicy = (_s, k) => (k % 7 === 0 ? Action.ScaleUp : k % 11 === 0 ? Action.ScaleDown : 0);
+
+  it("applies the identical schedule whatever the policy: times, fault ids, and target positions", () => {
+    const seed = 21;
+    const schedule = generateSchedule({
+      faults: MIXED,
+      frequency: { kind: "poisson", meanIntervalS: 70 },
+      episodeSeconds: 1500,
+      seed,
+    });
+    expect(schedule.length).toBeGreaterThan(10);
+    const runs = [noop, busyNoDrain, scaler].map((p) => runEpisode(seed, config, p));
+    for (const e of runs) {
+      expect(e.steps.at(-1)?.truncated).toBe(true);
+      expect(e.env.faultSchedule).toEqual(schedule);
+      const injected = eventsOf(e, "fault-injected");
+      expect(injected.map((ev) => ev.faultId)).toEqual(schedule.map((f) => f.id));
+      // Injected at the first step boundary at or after atS.
+      expect(injected.map((ev) => ev.time)).toEqual(schedule.map((f) => Math.ceil(f.atS / 10) * 10));
+      // The target is floor(targetKey * n) among the n eligible pods at that time.
+      for (const ev of injected) {
+        const f = schedule[ev.faultId];
+        if (f.spec.type === "load-spike") continue;
+        expect(ev.position).toBe(Math.floor(f.targetKey * ev.eligible));
+      }
+    }
+    // Same positions when the policies leave the same number of pods.
+    const positions = runs.map((e) => eventsOf(e, "fault-injected").map((ev) => `${ev.position}/${ev.eligible}`));
+    expect(positions[1]).not.toEqual(positions[0]); // the policies did change the pod counts
+  });
+
+  it("offers the identical request-rate series whatever the policy", () => {
+    const rates = [noop, busyNoDrain, scaler].map((p) =>
+      runEpisode(21, config, p).steps.map((s) => s.snapshot.requestRate),
+    );
+    expect(rates[0]).toHaveLength(150);
+    expect(rates[1]).toEqual(rates[0]);
+    expect(rates[2]).toEqual(rates[0]);
+  });
+});
+
+describe("workload", () => {
+  const dt = 10;
+
+  it("is the seed's series: step k offers rate k+1 of workloadSeries (rate 0 at reset)", () => {
+    const w = workloadSchema.parse({ pattern: "diurnal" });
+    const series = workloadSeries(w, dt, 8, 51);
+    const e = runEpisode(8, { workload: { pattern: "diurnal" } }, noop, 50);
+    expect(e.reset.snapshot.requestRate).toBe(series[0]);
+    expect(e.steps.map((s) => s.snapshot.requestRate)).toEqual(Array.from(series.slice(1)));
+  });
+
+  it("constant: mean baseRps, relative spread ~ noise", () => {
+    const xs = Array.from(workloadSeries(workloadSchema.parse({ noise: 0.1 }), dt, 1, 20_000));
+    const m = mean(xs);
+    const sd = Math.sqrt(mean(xs.map((x) => (x - m) ** 2)));
+    expect(m / 150).toBeCloseTo(1, 2);
+    expect(sd / m).toBeGreaterThan(0.09);
+    expect(sd / m).toBeLessThan(0.11);
+  });
+
+  it("diurnal: a sinusoid of the given amplitude and period", () => {
+    const w = workloadSchema.parse({ pattern: "diurnal", noise: 0, amplitude: 0.3, periodS: 2000 });
+    const xs = workloadSeries(w, dt, 1, 200);
+    expect(xs[0]).toBeCloseTo(150, 9);
+    expect(xs[50]).toBeCloseTo(150 * 1.3, 9); // a quarter period: 500 s = 50 steps
+    expect(xs[150]).toBeCloseTo(150 * 0.7, 9);
+  });
+
+  it("random-walk: moves, and stays within 1 ± amplitude of baseRps", () => {
+    const w = workloadSchema.parse({ pattern: "random-walk", noise: 0, amplitude: 0.2, walkStep: 0.05 });
+    const xs = Array.from(workloadSeries(w, dt, 3, 20_000));
+    expect(Math.max(...xs)).toBeLessThanOrEqual(150 * 1.2 + 1e-9);
+    expect(Math.min(...xs)).toBeGreaterThanOrEqual(150 * 0.8 - 1e-9);
+    expect(Math.max(...xs) - Math.min(...xs)).toBeGreaterThan(150 * 0.3);
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * The fault schedule of an episode, computed from the seed before the episode starts and
+ * never from anything a policy does: every policy in a scenario cell faces the identical
+ * sequence of faults (common random numbers).
+ *
+ * Times:
+ * - `fixed`: `offsetS, offsetS + intervalS, offsetS + 2 intervalS, ...` (offsetS absent:
+ *   the first fault comes one interval in, at `intervalS`);
+ * - `poisson`: a Poisson process, gaps drawn from an exponential of mean `meanIntervalS`
+ *   starting from time 0.
+ * Only times strictly before `episodeSeconds` are kept.
+ *
+ * Several fault specs (a combined cell, the scenario file's `{ name, faults: [...] }`):
+ * faults arrive one at a time at the cell's frequency, and each injection draws ONE of the
+ * listed specs, uniformly. So `[pod-kill, cpu-stress]` at a fixed 300 s gives one fault
+ * every 300 s, each a pod-kill or a cpu-stress with probability 1/2, not two faults every
+ * 300 s. (List a spec twice to weight it.)
+ *
+ * Each injection takes exactly three draws from the seed's `Schedule` stream (gap, spec,
+ * target), whatever the frequency kind, so a schedule's targets do not shift when only its
+ * times change.
+ */
+import { z } from "zod";
+import { type FaultInjection, type FaultSpec, type FaultSpecInput, faultSpecSchema } from "../harness/contract.ts";
+import { type Frequency, type FrequencyInput, frequencySchema } from "./params.ts";
+import { type Rng, Stream, streamRng, uniform01 } from "./rng.ts";
+
+export { type Frequency, type FrequencyInput, frequencySchema };
+
+/** A schedule longer than this is refused (a frequency far too high for the episode). */
+export const MAX_INJECTIONS = 100_000;
+
+export interface ScheduleOptions {
+  /** One or more fault specs (input form, defaults applied here); each injection draws one. */
+  readonly faults: readonly FaultSpecInput[];
+  readonly frequency: FrequencyInput;
+  /** Length of the episode, seconds: injections are at times in [0, episodeSeconds). */
+  readonly episodeSeconds: number;
+  /** The episode seed (the same seed as the simulation's). */
+  readonly seed: number;
+}
+
+const faultListSchema = z.array(faultSpecSchema).min(1);
+
+/** The fault schedule for `seed`: injections sorted by time, ids 0, 1, 2, ... */
+export function generateSchedule(options: ScheduleOptions): FaultInjection[] {
+  const specs = faultListSchema.parse(options.faults);
+  const frequency = frequencySchema.parse(options.frequency);
+  return scheduleFrom(specs, frequency, options.episodeSeconds, streamRng(options.seed, Stream.Schedule));
+}
+
+/**
+ * {@link generateSchedule} on already-validated specs and frequency, drawing from `rng`,
+ * which must be the seed's `Schedule` stream (SimEnv passes the one its reset derived).
+ */
+export function scheduleFrom(
+  specs: readonly FaultSpec[],
+  frequency: Frequency,
+  episodeSeconds: number,
+  rng: Rng,
+): FaultInjection[] {
+  const end = episodeSeconds;
+  if (!(end > 0)) {
+    throw new Error(`Expected \`episodeSeconds\` to be a positive number, got \`${end}\` (${typeof end})`);
+  }
+  if (specs.length === 0) throw new Error("Expected at least one fault spec, got none");
+  const out: FaultInjection[] = [];
+  let t = 0;
+  for (let k = 0; ; k++) {
+    const uGap = uniform01(rng);
+    const uSpec = uniform01(rng);
+    const targetKey = uniform01(rng);
+    if (frequency.kind === "poisson") t += -frequency.meanIntervalS * Math.log(1 - uGap);
+    else t = (frequency.offsetS ?? frequency.intervalS) + k * frequency.intervalS;
+    if (t >= end) break;
+    if (out.length === MAX_INJECTIONS) {
+      throw new Error(`Expected at most ${MAX_INJECTIONS} injections per episode; lower the fault frequency`);
+    }
+    const spec = specs[Math.floor(uSpec * specs.length)];
+    out.push({ id: out.length, atS: t, spec, targetKey });
+  }
+  return out;
+}

@@ -1,0 +1,256 @@
+/**
+ * The simulator's state: a struct of typed arrays, one row per pod, kept in creation
+ * order (so rows are always sorted by pod id), plus a few scalars. The first eight arrays
+ * are the contract's {@link PodTable} itself, which `observe` hands out without copying.
+ *
+ * Capacity is `maxReplicas + POD_HEADROOM` rows: non-terminating pods never exceed the
+ * desired count (<= maxReplicas), and terminating pods live one step; when deletions in a
+ * single step would exceed the headroom, the oldest terminating row is dropped early.
+ */
+import type { ActionOutcome, PodTable } from "../harness/contract.ts";
+import { PodPhase } from "../harness/contract.ts";
+import { EventLog } from "./events.ts";
+import type { SimParams, Workload } from "./params.ts";
+import { createRngState, type RngState, uniformIntFrom } from "./rng.ts";
+import { WorkloadState } from "./workload.ts";
+
+export const POD_HEADROOM = 8;
+/** Load spikes active at once; a spike injected while this many are active has no effect. */
+export const MAX_SPIKES = 16;
+
+/** The reused outcome of an action. */
+export class MutableOutcome implements ActionOutcome {
+  applied = false;
+  podId = -1;
+  message = "";
+}
+
+export class SimState {
+  readonly params: SimParams;
+  readonly workload: Workload;
+  readonly stepSeconds: number;
+  readonly capacity: number;
+
+  /** The contract's view of the pod rows (the arrays below are the same objects). */
+  readonly pods: PodTable;
+  readonly id: Int32Array;
+  readonly phase: Uint8Array;
+  readonly drained: Uint8Array;
+  readonly cpu: Float64Array;
+  readonly memory: Float64Array;
+  readonly latencyMs: Float64Array;
+  readonly errorRate: Float64Array;
+  readonly restarts: Int32Array;
+
+  /** Step at which the current timed phase (pending, restarting, crashed, terminating) ends. */
+  readonly phaseEnd: Int32Array;
+  /** Next kubelet back-off delay, seconds. */
+  readonly backoffS: Float64Array;
+  /** Step at which the container last became ready, or -1 while not running. */
+  readonly readySince: Int32Array;
+  /** Requests per second routed to the pod this step. */
+  readonly rps: Float64Array;
+  /** Smoothed memory utilisation before any leak. */
+  readonly memBase: Float64Array;
+  /** Leaked memory, share of the limit. */
+  readonly leaked: Float64Array;
+  /** Leak growth per step (memory-leak fault), share of the limit. */
+  readonly leakPerStep: Float64Array;
+  /** Extra CPU demand of a cpu-stress fault. */
+  readonly stress: Float64Array;
+  /** Extra latency of a network-delay fault, ms. */
+  readonly delayMs: Float64Array;
+  /** Id of the fault acting on the pod, per kind, or -1. */
+  readonly failFault: Int32Array;
+  readonly stressFault: Int32Array;
+  readonly leakFault: Int32Array;
+  readonly delayFault: Int32Array;
+
+  /** Steps completed since reset. */
+  step = 0;
+  /** Seconds since reset (step * stepSeconds). */
+  time = 0;
+  /** The ReplicaSet's desired count. */
+  desired = 0;
+  /** Creation counter: the id of the next pod. */
+  nextId = 0;
+  /** Time of the last crash, kill or OOM kill (0 at reset). */
+  lastFailureS = 0;
+  /** Offered request rate of the current step, spikes included. */
+  offeredRps = 0;
+  /** Ready, non-drained pods at the last observation. */
+  serving = 0;
+
+  readonly spikeIds = new Int32Array(MAX_SPIKES);
+  readonly spikeFactors = new Float64Array(MAX_SPIKES);
+  spikeCount = 0;
+  /** Product of the active spike factors. */
+  spikeFactor = 1;
+
+  readonly workloadGen = new WorkloadState();
+  /** The `Dynamics` stream, stepped in place. */
+  readonly dynamicsRng: RngState = createRngState();
+  /** Scratch for single draws from the dynamics stream. */
+  readonly draw = new Float64Array(1);
+  readonly events = new EventLog();
+  /** Scratch of the last fault target mapping. */
+  readonly target = { position: -1, eligible: 0 };
+  readonly outcome = new MutableOutcome();
+
+  // Derived constants, computed once.
+  readonly backoffResetSteps: number;
+  readonly latencySlope: number;
+  readonly errorSlope: number;
+
+  constructor(params: SimParams, workload: Workload) {
+    this.params = params;
+    this.workload = workload;
+    this.stepSeconds = params.stepSeconds;
+    const cap = params.maxReplicas + POD_HEADROOM;
+    this.capacity = cap;
+    this.id = new Int32Array(cap);
+    this.phase = new Uint8Array(cap);
+    this.drained = new Uint8Array(cap);
+    this.cpu = new Float64Array(cap);
+    this.memory = new Float64Array(cap);
+    this.latencyMs = new Float64Array(cap);
+    this.errorRate = new Float64Array(cap);
+    this.restarts = new Int32Array(cap);
+    this.pods = {
+      count: 0,
+      id: this.id,
+      phase: this.phase,
+      drained: this.drained,
+      cpu: this.cpu,
+      memory: this.memory,
+      latencyMs: this.latencyMs,
+      errorRate: this.errorRate,
+      restarts: this.restarts,
+    };
+    this.phaseEnd = new Int32Array(cap);
+    this.backoffS = new Float64Array(cap);
+    this.readySince = new Int32Array(cap);
+    this.rps = new Float64Array(cap);
+    this.memBase = new Float64Array(cap);
+    this.leaked = new Float64Array(cap);
+    this.leakPerStep = new Float64Array(cap);
+    this.stress = new Float64Array(cap);
+    this.delayMs = new Float64Array(cap);
+    this.failFault = new Int32Array(cap);
+    this.stressFault = new Int32Array(cap);
+    this.leakFault = new Int32Array(cap);
+    this.delayFault = new Int32Array(cap);
+    this.backoffResetSteps = Math.ceil(params.backoffResetS / params.stepSeconds - 1e-9);
+    this.latencySlope = params.latencyGain / (1 - params.latencyKneeCpu);
+    this.errorSlope = params.errorGain / (1 - params.errorKneeCpu);
+  }
+}
+
+/** Copies every per-pod column of row `from` to row `to`. */
+function copyRow(s: SimState, from: number, to: number): void {
+  s.id[to] = s.id[from];
+  s.phase[to] = s.phase[from];
+  s.drained[to] = s.drained[from];
+  s.cpu[to] = s.cpu[from];
+  s.memory[to] = s.memory[from];
+  s.latencyMs[to] = s.latencyMs[from];
+  s.errorRate[to] = s.errorRate[from];
+  s.restarts[to] = s.restarts[from];
+  s.phaseEnd[to] = s.phaseEnd[from];
+  s.backoffS[to] = s.backoffS[from];
+  s.readySince[to] = s.readySince[from];
+  s.rps[to] = s.rps[from];
+  s.memBase[to] = s.memBase[from];
+  s.leaked[to] = s.leaked[from];
+  s.leakPerStep[to] = s.leakPerStep[from];
+  s.stress[to] = s.stress[from];
+  s.delayMs[to] = s.delayMs[from];
+  s.failFault[to] = s.failFault[from];
+  s.stressFault[to] = s.stressFault[from];
+  s.leakFault[to] = s.leakFault[from];
+  s.delayFault[to] = s.delayFault[from];
+}
+
+/** Removes row `row`, shifting later rows down (keeps rows sorted by id). */
+export function removeRow(s: SimState, row: number): void {
+  const n = s.pods.count;
+  for (let i = row + 1; i < n; i++) copyRow(s, i, i - 1);
+  s.pods.count = n - 1;
+}
+
+/** Zeroes the metrics of a pod whose container is not running. */
+export function clearMetrics(s: SimState, row: number): void {
+  s.cpu[row] = 0;
+  s.memory[row] = 0;
+  s.latencyMs[row] = 0;
+  s.errorRate[row] = 0;
+  s.rps[row] = 0;
+  s.memBase[row] = 0;
+  s.leaked[row] = 0;
+}
+
+/** Metrics of a container that has just become ready (before any traffic). */
+export function freshMetrics(s: SimState, row: number): void {
+  const p = s.params;
+  s.cpu[row] = p.idleCpu;
+  s.memBase[row] = p.baseMemory;
+  s.leaked[row] = 0;
+  s.memory[row] = p.baseMemory;
+  s.latencyMs[row] = p.baseLatencyMs;
+  s.errorRate[row] = p.baseErrorRate;
+  s.rps[row] = 0;
+}
+
+/**
+ * Appends a new pod (ReplicaSet creation) in `phase` for `steps` steps and returns its row.
+ * It carries no fault, is not drained, and starts with a fresh kubelet back-off.
+ */
+export function addPod(s: SimState, phase: PodPhase, steps: number, restarts: number): number {
+  if (s.pods.count === s.capacity) dropOldestTerminating(s);
+  const row = s.pods.count;
+  s.pods.count = row + 1;
+  s.id[row] = s.nextId++;
+  s.phase[row] = phase;
+  s.drained[row] = 0;
+  s.restarts[row] = restarts;
+  s.phaseEnd[row] = s.step + steps;
+  s.backoffS[row] = s.params.backoffInitialS;
+  s.readySince[row] = -1;
+  clearMetrics(s, row);
+  s.leakPerStep[row] = 0;
+  s.stress[row] = 0;
+  s.delayMs[row] = 0;
+  s.failFault[row] = -1;
+  s.stressFault[row] = -1;
+  s.leakFault[row] = -1;
+  s.delayFault[row] = -1;
+  return row;
+}
+
+function dropOldestTerminating(s: SimState): void {
+  for (let i = 0; i < s.pods.count; i++) {
+    if (s.phase[i] === PodPhase.Terminating) {
+      removeRow(s, i);
+      return;
+    }
+  }
+  throw new Error(`sim: pod table full (${s.capacity} rows) with no terminating pod; this is a simulator bug`);
+}
+
+/** Creates the ReplicaSet's replacement for a deleted pod: Pending for `startupSteps`; returns its row. */
+export function replacePod(s: SimState): number {
+  return addPod(s, PodPhase.Pending, drawSteps(s, s.params.startupSteps), 0);
+}
+
+/** Marks row `row` deleted: Terminating for one step, no traffic, then removed. */
+export function deletePod(s: SimState, row: number): void {
+  s.phase[row] = PodPhase.Terminating;
+  s.phaseEnd[row] = s.step + 1;
+  s.readySince[row] = -1;
+  clearMetrics(s, row);
+}
+
+/** A uniform draw of a phase length in steps from a [min, max] range, on the dynamics stream. */
+export function drawSteps(s: SimState, range: readonly [number, number]): number {
+  return range[0] === range[1] ? range[0] : uniformIntFrom(s.dynamicsRng, s.draw, range[0], range[1]);
+}
