@@ -1,7 +1,19 @@
 /**
- * `npm run bench`: every benchmark, in turn. For heap figures run it with the GC exposed:
- *   node --expose-gc --import tsx bench/index.ts
+ * `npm run bench` (node --expose-gc --import tsx bench/index.ts): every benchmark, in
+ * turn, printing figures. Targets are checked by reading the figures, never in tests.
+ * The matrix bench runs first so that its peak RSS is not the other benches' high-water mark.
+ *
+ *   sim     SimEnv steps/s for 3 and 10 pods, heap growth over 1M steps   (target >= 1M steps/s, 10 pods)
+ *   matrix  full-matrix.yaml end to end: wall time and peak RSS           (target <= 20 s, < 1 GB)
+ *   store   steps rows/s through the DuckDB appender                      (target >= 1M rows/s)
  */
+import { printMatrixBench } from "./matrix.ts";
 import { printSimBench } from "./sim.ts";
+import { printStoreBench } from "./store.ts";
 
-printSimBench();
+const only = process.argv.slice(2);
+const want = (name: string) => only.length === 0 || only.includes(name);
+
+if (want("matrix")) await printMatrixBench();
+if (want("sim")) printSimBench();
+if (want("store")) await printStoreBench();

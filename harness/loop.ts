@@ -14,6 +14,7 @@ import {
   type Backend,
   type BackendEvent,
   type CodecContext,
+  createSnapshot,
   type Decision,
   encodeObsV1,
   type FaultInjection,
@@ -21,6 +22,7 @@ import {
   type MaybePromise,
   OBS_V1,
   type Policy,
+  type ReplicaLimits,
   type Slo,
   type Snapshot,
   sloHolds,
@@ -44,6 +46,12 @@ export interface StepRecord {
   /** Whether the backend actually carried out `executed` (false for noop). */
   applied: boolean;
   sloOk: boolean;
+  /**
+   * Reward of the transition that ended at this observation: `reward(previous snapshot,
+   * this snapshot, action executed at the previous step)`; 0 at step 0 or without a
+   * reward function. An episode's return is the sum over its steps.
+   */
+  reward: number;
   /** Faults active during this step. */
   activeFaults: number;
 }
@@ -90,6 +98,13 @@ export interface EpisodeOptions {
   /** Asked in `approve` mode about actions the guard would otherwise allow. */
   readonly approve?: (action: Action, snapshot: Snapshot) => MaybePromise<boolean>;
   readonly signal?: AbortSignal;
+  /** Scores each transition for the trace (e.g. sim/reward.ts's `seedReward`). */
+  readonly reward?: (
+    prev: Readonly<Snapshot>,
+    cur: Readonly<Snapshot>,
+    action: Action,
+    limits: ReplicaLimits,
+  ) => number;
 }
 
 export interface EpisodeResult {
@@ -137,6 +152,9 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
   const checks: { due: number; action: Action; pressure: number }[] = [];
   let breachedAt: number | null = null;
   let holdingSince: number | null = null;
+  // Scalars of the previous observation (the backend's snapshot is a reused buffer).
+  const prev = createSnapshot();
+  let prevExecuted: Action = Action.Noop;
 
   try {
     for (let step = 0; step < o.steps; step++) {
@@ -225,10 +243,14 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       record.message = verdict.message;
       record.applied = applied;
       record.sloOk = ok;
+      record.reward = step > 0 && o.reward ? o.reward(prev, snapshot, prevExecuted, limits) : 0;
       record.activeFaults = active.length;
       sink.onStep?.(record);
       trackSlo(ok, now);
       checkRegressions(snapshot, now);
+      Object.assign(prev, snapshot);
+      prev.podTable = null;
+      prevExecuted = verdict.action;
 
       const slept = clock.sleep(o.stepSeconds);
       if (isPromise(slept)) await slept;

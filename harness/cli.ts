@@ -1,0 +1,278 @@
+/**
+ * The `harness` command line. Results go to stdout (tables, or JSON with --json); logs
+ * (pino, JSON lines) and progress go to stderr, so `harness metrics --json | jq` works.
+ *
+ * Exit codes: 0 success; 1 some episode failed or an operation failed; 2 invalid input
+ * (scenario file, flags); 130 interrupted (Ctrl-C): finished episodes are kept, rerun
+ * with --resume to continue.
+ */
+import { basename, extname, join } from "node:path";
+import { pino } from "pino";
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import type { CellMetricsRow } from "../reports/views.ts";
+import { parseShard } from "./plan.ts";
+import { progressReporter } from "./progress.ts";
+import { runScenario } from "./runner.ts";
+import { ScenarioError } from "./scenario-errors.ts";
+import { loadScenarioOrThrow } from "./scenario-file.ts";
+import { exportParquet, mergeStores, TraceStore } from "./store.ts";
+import { type Columns, formatTable } from "./table.ts";
+
+const log = pino({ name: "harness", level: process.env.HARNESS_LOG_LEVEL ?? "info" }, pino.destination(2));
+
+/** A bad flag value: reported like a scenario error, exit code 2. */
+class UsageError extends Error {}
+
+const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+function defaultDb(scenarioPath: string): string {
+  return join("runs", `${basename(scenarioPath, extname(scenarioPath))}.duckdb`);
+}
+
+function list(value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  return (Array.isArray(value) ? value : [value]).flatMap((v) =>
+    String(v)
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== ""),
+  );
+}
+
+function seedList(value: unknown): number[] | undefined {
+  return list(value)?.map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0)
+      throw new UsageError(`Expected --seeds to be integers >= 0, got ${JSON.stringify(s)}`);
+    return n;
+  });
+}
+
+async function runCommand(argv: {
+  scenario: string;
+  db?: string;
+  jobs?: number;
+  seeds?: unknown;
+  policies?: unknown;
+  resume: boolean;
+  shard?: string;
+}): Promise<number> {
+  const loaded = await loadScenarioOrThrow(argv.scenario);
+  let shard = null;
+  try {
+    shard = argv.shard === undefined ? null : parseShard(argv.shard);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (argv.jobs !== undefined && !(Number.isInteger(argv.jobs) && argv.jobs >= 1)) {
+    throw new UsageError(`Expected --jobs to be an integer >= 1, got ${argv.jobs}`);
+  }
+  const db = argv.db ?? defaultDb(argv.scenario);
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    log.warn("interrupted: finishing the episodes in flight (Ctrl-C again to quit now); rerun with --resume");
+    controller.abort();
+  };
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigint);
+  try {
+    let plan: { seeds?: number[]; policies?: string[] };
+    try {
+      plan = { seeds: seedList(argv.seeds), policies: list(argv.policies) };
+    } catch (err) {
+      throw err instanceof UsageError ? err : new UsageError((err as Error).message);
+    }
+    const summary = await runScenario({
+      loaded,
+      db,
+      jobs: argv.jobs,
+      plan,
+      resume: argv.resume,
+      shard,
+      signal: controller.signal,
+      reporters: [
+        progressReporter(),
+        {
+          onRunStart: (s) => log.info({ ...s, db, scenario: argv.scenario }, "run started"),
+          onEpisodeEnd: ({ outcome, episode }) => {
+            if (outcome.status === "failed")
+              log.error({ episode: episode.key, error: outcome.error }, "episode failed");
+          },
+          onRunEnd: (s) => log.info(s, s.interrupted ? "run interrupted" : "run finished"),
+        },
+      ],
+    }).catch((err: unknown) => {
+      // Narrowing flags are checked while expanding the plan.
+      if (err instanceof Error && err.message.startsWith("Expected ")) throw new UsageError(err.message);
+      throw err;
+    });
+    const store = await TraceStore.open(db);
+    try {
+      const rows = await store.cellMetrics(summary.runId);
+      process.stdout.write(`run ${summary.runId} -> ${db}\n\n${formatTable(rows, METRIC_COLUMNS)}\n`);
+    } finally {
+      await store.close();
+    }
+    if (summary.interrupted) return EXIT.interrupted;
+    return summary.failed > 0 ? EXIT.failed : EXIT.ok;
+  } finally {
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
+  }
+}
+
+/** The columns of the per-cell table `run` and `metrics` print (JSON has them all). */
+const METRIC_COLUMNS = [
+  ["fault", "fault"],
+  ["frequency", "frequency"],
+  ["policy", "policy"],
+  ["episodes", "episodes"],
+  ["uptimeMean", "uptime"],
+  ["mttrMeanS", "MTTR s"],
+  ["mttrMedianS", "median s"],
+  ["mttrP95S", "p95 s"],
+  ["recovered", "recovered"],
+  ["unrecovered", "unrecovered"],
+  ["replicaSecondsMean", "replica-s"],
+  ["actionsMean", "actions"],
+  ["unnecessaryActionsMean", "unnecessary"],
+] as const satisfies Columns<keyof CellMetricsRow>;
+
+async function withStore<T>(db: string, f: (store: TraceStore) => Promise<T>): Promise<T> {
+  const store = await TraceStore.open(db);
+  try {
+    return await f(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export function buildCli(args: string[]) {
+  return yargs(args)
+    .scriptName("harness")
+    .usage(
+      "$0 <command> [options]\n\nRuns chaos scenario matrices against recovery policies and stores every step in DuckDB.",
+    )
+    .command(
+      "run <scenario>",
+      "Run a scenario matrix and store every step",
+      (y) =>
+        y
+          .positional("scenario", { type: "string", demandOption: true, describe: "Scenario YAML file" })
+          .option("db", { type: "string", describe: "DuckDB file (default: runs/<scenario>.duckdb)" })
+          .option("jobs", { alias: "j", type: "number", describe: "Worker threads (default: the core count)" })
+          .option("seeds", { type: "string", array: true, describe: "Only these seeds (comma-separated or repeated)" })
+          .option("policies", { type: "string", array: true, describe: "Only these policy labels" })
+          .option("resume", {
+            type: "boolean",
+            default: false,
+            describe: "Continue the latest run of this plan, skipping stored episodes",
+          })
+          .option("shard", { type: "string", describe: "Run the deterministic slice i/N of the matrix" })
+          .example("$0 run scenarios/quickstart.yaml", "Run the quickstart into runs/quickstart.duckdb")
+          .example("$0 run scenarios/full-matrix.yaml --jobs 2 --resume", "Continue an interrupted run")
+          .example("$0 run scenarios/full-matrix.yaml --shard 1/4 --db shard1.duckdb", "One of four shards"),
+      async (argv) => {
+        process.exitCode = await runCommand(argv as Parameters<typeof runCommand>[0]);
+      },
+    )
+    .command(
+      "runs",
+      "List the runs in a database",
+      (y) =>
+        y
+          .option("db", { type: "string", demandOption: true, describe: "DuckDB file" })
+          .option("json", { type: "boolean", default: false, describe: "JSON on stdout" })
+          .example("$0 runs --db runs/quickstart.duckdb", ""),
+      async (argv) => {
+        const runs = await withStore(argv.db, (s) => s.listRuns());
+        process.stdout.write(
+          argv.json
+            ? `${JSON.stringify(runs, null, 2)}\n`
+            : `${formatTable(runs, [
+                ["runId", "run"],
+                ["scenarioName", "scenario"],
+                ["status", "status"],
+                ["shard", "shard"],
+                ["episodes", "episodes"],
+                ["startedAt", "started"],
+              ])}\n`,
+        );
+      },
+    )
+    .command(
+      "metrics",
+      "Per-cell metrics of a run (the latest by default)",
+      (y) =>
+        y
+          .option("db", { type: "string", demandOption: true, describe: "DuckDB file" })
+          .option("run", { type: "string", describe: "Run id (default: the latest)" })
+          .option("json", { type: "boolean", default: false, describe: "JSON on stdout (all metrics)" })
+          .example("$0 metrics --db runs/quickstart.duckdb --json | jq '.[0]'", ""),
+      async (argv) => {
+        const rows = await withStore(argv.db, (s) => s.cellMetrics(argv.run));
+        process.stdout.write(
+          argv.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatTable(rows, METRIC_COLUMNS)}\n`,
+        );
+      },
+    )
+    .command(
+      "merge <target> <sources..>",
+      "Combine shard databases into one",
+      (y) =>
+        y
+          .positional("target", {
+            type: "string",
+            demandOption: true,
+            describe: "DuckDB file to merge into (created if missing)",
+          })
+          .positional("sources", { type: "string", array: true, demandOption: true, describe: "Shard DuckDB files" })
+          .example("$0 merge runs/all.duckdb shard1.duckdb shard2.duckdb", ""),
+      async (argv) => {
+        const summary = await mergeStores(argv.target, argv.sources);
+        process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      },
+    )
+    .command(
+      "export",
+      "Export every table and metric view as Parquet",
+      (y) =>
+        y
+          .option("db", { type: "string", demandOption: true, describe: "DuckDB file" })
+          .option("parquet", { type: "string", demandOption: true, describe: "Output folder" })
+          .example("$0 export --db runs/quickstart.duckdb --parquet out/", ""),
+      async (argv) => {
+        const files = await exportParquet(argv.db, argv.parquet);
+        process.stdout.write(`${files.join("\n")}\n`);
+      },
+    )
+    .demandCommand(1, "Name a command: run, runs, metrics, merge or export")
+    .strict()
+    .help()
+    .alias("h", "help")
+    .version(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      process.stderr.write(`${msg}\n\nRun harness --help for usage.\n`);
+      process.exit(EXIT.usage);
+    });
+}
+
+export async function main(args: string[] = hideBin(process.argv)): Promise<void> {
+  try {
+    await buildCli(args).parseAsync();
+  } catch (err) {
+    if (err instanceof ScenarioError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exitCode = err.exitCode;
+    } else if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exitCode = EXIT.usage;
+    } else {
+      log.error({ err }, (err as Error)?.message ?? String(err));
+      process.exitCode = EXIT.failed;
+    }
+  }
+}

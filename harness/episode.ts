@@ -1,0 +1,81 @@
+/**
+ * One planned episode, start to finish: build its backend, fault schedule and policy from
+ * the scenario and the seed, run the controller loop, and return the trace with what the
+ * store records about it. A policy or backend that fails ends the episode as `failed`
+ * with the error kept; it never takes the run down.
+ */
+
+import { createPolicy, type PolicyName } from "../policies/index.ts";
+import type { Scenario } from "../scenarios/schema.ts";
+import { generateSchedule } from "../sim/schedule.ts";
+import { backendFor } from "./backends.ts";
+import { NOOP_FALLBACK } from "./guard.ts";
+import { runEpisode } from "./loop.ts";
+import type { PlannedEpisode } from "./plan.ts";
+import { type EpisodeTrace, TraceRecorder } from "./trace.ts";
+
+export type EpisodeStatus = "completed" | "aborted" | "failed";
+
+export interface EpisodeOutcome {
+  readonly index: number;
+  readonly key: string;
+  readonly status: EpisodeStatus;
+  readonly error: string | null;
+  readonly wallMs: number;
+  readonly trace: EpisodeTrace;
+}
+
+export async function runPlannedEpisode(
+  scenario: Scenario,
+  planned: PlannedEpisode,
+  signal?: AbortSignal,
+): Promise<EpisodeOutcome> {
+  const started = performance.now();
+  const recorder = new TraceRecorder(scenario.steps);
+  const { seed } = planned;
+  let status: EpisodeStatus = "failed";
+  let error: string | null = null;
+  try {
+    const factory = backendFor(scenario);
+    const limits = scenario.guard;
+    const ctx = { seed, limits, stepSeconds: scenario.stepSeconds, slo: scenario.slo };
+    const policy = createPolicy(planned.policy.name, planned.policy.params, ctx);
+    const fallback = limits.fallback === NOOP_FALLBACK ? null : createPolicy(limits.fallback as PolicyName, {}, ctx);
+    policy.reset?.(seed);
+    fallback?.reset?.(seed);
+    // No approver in batch runs: in approve mode every proposal is recorded as AwaitingApproval.
+    const result = await runEpisode(
+      {
+        backend: factory.create(scenario, seed),
+        policy,
+        fallback,
+        schedule: generateSchedule({
+          faults: planned.fault.faults,
+          frequency: planned.frequency.frequency,
+          episodeSeconds: scenario.durationS,
+          seed,
+        }),
+        steps: scenario.steps,
+        stepSeconds: scenario.stepSeconds,
+        codec: { maxReplicas: limits.maxReplicas, episodeSeconds: scenario.durationS },
+        limits,
+        slo: scenario.slo,
+        confirmWindowS: scenario.slo.confirmWindowS,
+        reward: factory.reward,
+        signal,
+      },
+      recorder,
+    );
+    status = result.status;
+  } catch (err) {
+    error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  }
+  return {
+    index: planned.index,
+    key: planned.key,
+    status,
+    error,
+    wallMs: performance.now() - started,
+    trace: recorder.trace,
+  };
+}

@@ -1,0 +1,259 @@
+/**
+ * The matrix runner: expands a scenario into episodes, runs them on a pool of worker
+ * threads, and hands each finished episode to the trace store, which commits whole
+ * episodes in batches (at least once a second; see store.ts for why not one by one).
+ *
+ * - Resumable: `resume` continues the latest run of the same plan in the database and
+ *   skips every episode it already stored. On an abort (Ctrl-C, SIGTERM) the episodes in
+ *   flight still finish and are committed, and nothing new starts; a `kill -9` loses the
+ *   episodes in flight and those finished in the last second, never half an episode.
+ * - Sharded: `shard` runs a deterministic 1/N slice (see plan.ts); every shard of a plan
+ *   records the same run id, so `harness merge` puts the shards back into one run.
+ * - Reporters are optional hooks (progress bar, logs, tests), called in the main thread.
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { availableParallelism, hostname } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Piscina } from "piscina";
+import type { EpisodeOutcome } from "./episode.ts";
+import {
+  expandPlan,
+  formatShard,
+  type PlannedEpisode,
+  type PlanOptions,
+  planSha256,
+  type Shard,
+  shardOf,
+} from "./plan.ts";
+import type { LoadedScenario } from "./scenario-file.ts";
+import { type EpisodeMeta, type RunContext, TraceStore } from "./store.ts";
+import type { WorkerResult, WorkerTask } from "./worker.ts";
+
+export interface RunOptions {
+  readonly loaded: LoadedScenario;
+  /** The DuckDB file; created with its parent folder when missing. */
+  readonly db: string;
+  /** Worker threads. @default os.availableParallelism() */
+  readonly jobs?: number;
+  /** Narrow the matrix (`--seeds`, `--policies`). */
+  readonly plan?: PlanOptions;
+  /** Continue the latest run of the same plan (and shard) in `db`. @default false */
+  readonly resume?: boolean;
+  /** Run only this slice of the plan. @default null (all of it) */
+  readonly shard?: Shard | null;
+  /** Stops dispatching; episodes in flight finish and are written. */
+  readonly signal?: AbortSignal;
+  readonly reporters?: readonly RunReporter[];
+  /** The command line, stored with the run. */
+  readonly argv?: readonly string[];
+}
+
+export interface RunStart {
+  readonly runId: string;
+  readonly resumed: boolean;
+  /** Episodes of this run (or shard) in total, stored ones included. */
+  readonly total: number;
+  /** Already stored by an earlier attempt; not run again. */
+  readonly skipped: number;
+  readonly jobs: number;
+}
+
+export interface EpisodeDone {
+  readonly episode: PlannedEpisode;
+  readonly outcome: EpisodeOutcome;
+  /** Finished so far in this attempt, this one included. */
+  readonly done: number;
+  /** To run in this attempt. */
+  readonly todo: number;
+}
+
+export interface RunSummary {
+  readonly runId: string;
+  readonly db: string;
+  readonly total: number;
+  readonly skipped: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly interrupted: boolean;
+  readonly wallMs: number;
+}
+
+/** Hooks in the manner of vitest's reporters; all optional. */
+export interface RunReporter {
+  onRunStart?(start: RunStart): void;
+  onEpisodeEnd?(done: EpisodeDone): void;
+  onRunEnd?(summary: RunSummary): void;
+}
+
+const WORKER = fileURLToPath(new URL("./worker-entry.mjs", import.meta.url));
+
+export async function runScenario(o: RunOptions): Promise<RunSummary> {
+  const started = performance.now();
+  const { loaded } = o;
+  const { scenario } = loaded;
+  const shard = o.shard ?? null;
+  const jobs = Math.max(1, o.jobs ?? availableParallelism());
+  const fullPlan = expandPlan(scenario, o.plan);
+  const planSha = planSha256(loaded.sha256, fullPlan);
+  const slice = shardOf(fullPlan, shard);
+  const reporters = o.reporters ?? [];
+
+  const store = await TraceStore.open(o.db);
+  try {
+    const previous = o.resume ? await store.findRun(planSha, formatShard(shard)) : null;
+    const runId = previous?.runId ?? newRunId(scenario.name, planSha, shard);
+    const stored = previous ? await store.storedEpisodeKeys(runId) : new Set<string>();
+    if (!previous) await store.beginRun(runContext(o, runId, planSha, shard));
+    else await store.markRunning(runId);
+
+    const todo = slice.filter((e) => !stored.has(e.key));
+    const start: RunStart = {
+      runId,
+      resumed: previous !== null,
+      total: slice.length,
+      skipped: slice.length - todo.length,
+      jobs,
+    };
+    for (const r of reporters) r.onRunStart?.(start);
+
+    let done = 0;
+    let completed = 0;
+    let failed = 0;
+    const write = async (outcome: EpisodeOutcome) => {
+      const episode = fullPlan[outcome.index]!;
+      await store.writeEpisode(runId, episodeMeta(o.loaded, episode, outcome), outcome.trace);
+      done++;
+      if (outcome.status === "completed") completed++;
+      else failed++;
+      for (const r of reporters) r.onEpisodeEnd?.({ episode, outcome, done, todo: todo.length });
+    };
+
+    if (todo.length > 0) await dispatch(o, todo, jobs, write);
+
+    const interrupted = o.signal?.aborted === true && done < todo.length;
+    await store.finishRun(runId, interrupted ? "interrupted" : "completed");
+    const summary: RunSummary = {
+      runId,
+      db: o.db,
+      total: slice.length,
+      skipped: start.skipped,
+      completed,
+      failed,
+      interrupted,
+      wallMs: performance.now() - started,
+    };
+    for (const r of reporters) r.onRunEnd?.(summary);
+    return summary;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Runs `todo` in batches on the pool: one lane more than workers, so that a worker never
+ * waits while a lane writes its batch. Writes are serialised (one DuckDB connection).
+ */
+async function dispatch(
+  o: RunOptions,
+  todo: readonly PlannedEpisode[],
+  jobs: number,
+  write: (outcome: EpisodeOutcome) => Promise<void>,
+): Promise<void> {
+  // Batches small enough for a smooth progress bar, large enough to amortise messaging.
+  const size = Math.min(16, Math.max(1, Math.floor(todo.length / (jobs * 16))));
+  const batches: number[][] = [];
+  for (let i = 0; i < todo.length; i += size) batches.push(todo.slice(i, i + size).map((e) => e.index));
+
+  const pool = new Piscina({ filename: WORKER, minThreads: jobs, maxThreads: jobs });
+  let next = 0;
+  let writing = Promise.resolve();
+  const lane = async () => {
+    while (next < batches.length && !o.signal?.aborted) {
+      const task: WorkerTask = {
+        scenarioText: o.loaded.text,
+        fileName: o.loaded.fileName,
+        scenarioSha256: o.loaded.sha256,
+        planOptions: o.plan ?? {},
+        indices: batches[next++]!,
+      };
+      const result = (await pool.run(task)) as WorkerResult;
+      const written = writing.then(async () => {
+        for (const outcome of result.outcomes) await write(outcome);
+      });
+      writing = written;
+      await written;
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(jobs + 1, batches.length) }, lane));
+  } finally {
+    await writing.catch(() => {});
+    await pool.destroy();
+  }
+}
+
+function episodeMeta(loaded: LoadedScenario, e: PlannedEpisode, outcome: EpisodeOutcome): EpisodeMeta {
+  const s = loaded.scenario;
+  return {
+    key: e.key,
+    fault: e.fault.label,
+    frequency: e.frequency.label,
+    policy: e.policy.label,
+    policyName: e.policy.name,
+    seed: e.seed,
+    backend: s.backend,
+    status: outcome.status,
+    error: outcome.error,
+    steps: outcome.trace.length,
+    stepSeconds: s.stepSeconds,
+    confirmWindowS: s.slo.confirmWindowS,
+    sloLatencyMs: s.slo.latencyMs,
+    sloErrorRate: s.slo.errorRate,
+    wallMs: outcome.wallMs,
+    faultSpecs: e.fault.faults,
+  };
+}
+
+/**
+ * A fresh run gets a unique id; every shard of one plan gets the same id (from the plan's
+ * hash) so that their databases merge into one run.
+ */
+function newRunId(name: string, planSha: string, shard: Shard | null): string {
+  if (shard !== null) return `${name}-${planSha.slice(0, 12)}`;
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
+  return `${name}-${stamp}-${randomBytes(3).toString("hex")}`;
+}
+
+function runContext(o: RunOptions, runId: string, planSha: string, shard: Shard | null): RunContext {
+  const s = o.loaded.scenario;
+  return {
+    runId,
+    scenarioName: s.name,
+    scenarioSha256: o.loaded.sha256,
+    scenarioText: o.loaded.text,
+    planSha256: planSha,
+    shard: formatShard(shard),
+    backend: s.backend,
+    gitSha: gitSha(),
+    nodeVersion: process.version,
+    host: hostname(),
+    cpus: availableParallelism(),
+    argv: [...(o.argv ?? process.argv.slice(2))],
+    // Filled in once policies load model files (the RL issue): path -> sha256.
+    modelChecksums: {},
+    seeds: [...(o.plan?.seeds ?? s.seeds)],
+    startedAt: new Date(),
+  };
+}
+
+function gitSha(): string | null {
+  try {
+    const cwd = fileURLToPath(new URL(".", import.meta.url));
+    return execFileSync("git", ["rev-parse", "HEAD"], { cwd, stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,586 @@
+/**
+ * The DuckDB trace store (DESIGN.md, "Traces and metrics"): one embedded file holding runs,
+ * episodes, steps and events, with the metric views of reports/views.ts on top.
+ *
+ * Writes are atomic per episode and batched per transaction: `writeEpisode` stages an
+ * episode (its steps, its events, then its `episodes` row) in memory, and a commit appends
+ * whole staged episodes in ONE transaction, the `episodes` row of each last. A batch is
+ * committed when it holds `batchRows` step rows, `maxDelayMs` after its first episode, or
+ * on `flush`/`finishRun`/`close`. One transaction per episode would be simpler, but each
+ * commit has a fixed cost of a few ms (appender flush, WAL write): with 200-step episodes
+ * that caps the store near 40k rows/s, against about 500k rows/s batched (the 1,800 x 200
+ * matrix in ~0.7 s) on the 2-core development machine (bench/store.ts). So a kill -9 loses the staged batch (at most `batchRows` rows,
+ * at most `maxDelayMs` old) besides the episodes still running, and never leaves a partial
+ * episode visible; a resumed run re-runs them.
+ *
+ * The store validates nothing it writes: traces come from the loop and are trusted.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
+import { type CellMetricsRow, VIEW_NAMES, viewStatements } from "../reports/views.ts";
+import { mergeSource, type SourceMergeSummary } from "./store-merge.ts";
+import {
+  DATA_TABLES,
+  type EpisodeStatus,
+  LOOKUP_DML,
+  type RunStatus,
+  SCHEMA_VERSION,
+  sqlString,
+  TABLE_DDL,
+} from "./store-schema.ts";
+import { StepStaging } from "./store-staging.ts";
+import type { EpisodeTrace } from "./trace.ts";
+
+export type { EpisodeStatus, RunStatus } from "./store-schema.ts";
+
+/** What a run is, written before any of its steps (google/benchmark's `context` block). */
+export interface RunContext {
+  readonly runId: string;
+  readonly scenarioName: string;
+  readonly scenarioSha256: string;
+  /** The scenario file as read. */
+  readonly scenarioText: string;
+  /** Hash of the expanded plan (scenario + CLI overrides): what `--resume` matches on. */
+  readonly planSha256: string;
+  /** "i/n" when this process runs one shard of the plan, else null. */
+  readonly shard: string | null;
+  readonly backend: string;
+  readonly gitSha: string | null;
+  readonly nodeVersion: string;
+  readonly host: string;
+  readonly cpus: number;
+  readonly argv: readonly string[];
+  /** Model file -> sha256, for every model a policy of the plan loads. */
+  readonly modelChecksums: Readonly<Record<string, string>>;
+  readonly seeds: readonly number[];
+  readonly startedAt: Date;
+}
+
+/** A `runs` row as read back, with its episode counts. */
+export interface RunRow extends Omit<RunContext, "argv" | "modelChecksums" | "seeds"> {
+  readonly argv: string[];
+  readonly modelChecksums: Record<string, string>;
+  readonly seeds: number[];
+  readonly finishedAt: Date | null;
+  readonly status: RunStatus;
+  /** Episodes stored for the run, any status. */
+  readonly episodes: number;
+  readonly completedEpisodes: number;
+}
+
+/** One episode's labels and outcome; `key` is unique within a run. */
+export interface EpisodeMeta {
+  /** `fault|frequency|policy|seed` (plan.ts `episodeKey`): what resume and merge match on. */
+  readonly key: string;
+  /** Labels of the matrix axes (scenarios/schema.ts). */
+  readonly fault: string;
+  readonly frequency: string;
+  readonly policy: string;
+  /** The registry name of the policy (several labels may share one). */
+  readonly policyName: string;
+  readonly seed: number;
+  readonly backend: string;
+  readonly status: EpisodeStatus;
+  /** Why the episode failed, else null. */
+  readonly error: string | null;
+  /** Steps the episode ran. */
+  readonly steps: number;
+  readonly stepSeconds: number;
+  readonly confirmWindowS: number;
+  readonly sloLatencyMs: number;
+  readonly sloErrorRate: number;
+  /** Wall-clock time the episode took, ms. */
+  readonly wallMs: number;
+  /** The fault specs of the cell, stored as JSON. */
+  readonly faultSpecs: unknown;
+}
+
+export const DEFAULT_BATCH_ROWS = 131072;
+
+export interface StoreOptions {
+  /**
+   * Staged step rows that trigger a commit. The default is DuckDB's row group size rounded
+   * up (about 650 episodes of 200 steps): a transaction that appends a whole row group lets
+   * DuckDB write it to the file compressed instead of through the WAL, about 25% faster
+   * (bench/store.ts). Only a producer faster than `batchRows` per `maxDelayMs` reaches it.
+   * @default 131072 ({@link DEFAULT_BATCH_ROWS})
+   */
+  readonly batchRows?: number;
+  /**
+   * The longest a staged episode waits for its commit, ms: bounds what a kill -9 loses when
+   * episodes are slow (a cluster run).
+   * @default 1000
+   */
+  readonly maxDelayMs?: number;
+}
+
+export interface MergeSummary {
+  readonly target: string;
+  readonly sources: readonly SourceMergeSummary[];
+  readonly episodesAdded: number;
+  readonly episodesSkipped: number;
+}
+
+export type { SourceMergeSummary } from "./store-merge.ts";
+
+/** An event row as staged: copied out of the trace so later mutation of it cannot matter. */
+interface StagedEvent {
+  episodeId: number;
+  seq: number;
+  time: number;
+  kind: string;
+  action: number;
+  podId: number;
+  faultId: number;
+  detail: string;
+}
+
+interface StagedEpisode {
+  episodeId: number;
+  runId: string;
+  meta: EpisodeMeta;
+  faultSpecsJson: string;
+}
+
+const RUN_COLUMNS = `r.run_id AS "runId", r.scenario_name AS "scenarioName", r.scenario_sha256 AS "scenarioSha256",
+  r.scenario_text AS "scenarioText", r.plan_sha256 AS "planSha256", r.shard, r.backend, r.git_sha AS "gitSha",
+  r.node_version AS "nodeVersion", r.host, r.cpus, r.argv::VARCHAR AS argv,
+  r.model_checksums::VARCHAR AS "modelChecksums", r.seeds, r.started_at AS "startedAt",
+  r.finished_at AS "finishedAt", r.status`;
+
+const RUNS_WITH_COUNTS = `SELECT ${RUN_COLUMNS},
+    count(e.episode_id)::INTEGER AS episodes,
+    (count(e.episode_id) FILTER (e.status = 'completed'))::INTEGER AS "completedEpisodes"
+  FROM runs r LEFT JOIN episodes e USING (run_id)`;
+
+export class TraceStore {
+  private readonly steps: StepStaging;
+  private events: StagedEvent[] = [];
+  private episodes: StagedEpisode[] = [];
+  /** Commits run one after another on the one connection. */
+  private queue: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  /** A failed background commit, reported by the next call. */
+  private backgroundError: unknown = null;
+  private closed = false;
+  private readonly batchRows: number;
+  private readonly maxDelayMs: number;
+
+  private constructor(
+    /** Absolute path of the database file. */
+    readonly path: string,
+    private readonly instance: DuckDBInstance,
+    private readonly con: DuckDBConnection,
+    private readonly appenders: { steps: DuckDBAppender; events: DuckDBAppender; episodes: DuckDBAppender },
+    private nextEpisodeId: number,
+    options: StoreOptions,
+  ) {
+    this.batchRows = options.batchRows ?? DEFAULT_BATCH_ROWS;
+    this.maxDelayMs = options.maxDelayMs ?? 1000;
+    this.steps = new StepStaging(this.batchRows + 1024);
+  }
+
+  /**
+   * Opens the trace store at `path`, creating the file, its parent directory and the schema
+   * when missing, and (re)creating the metric views. Refuses a DuckDB file that is not a
+   * trace store or has another schema version.
+   */
+  static async open(path: string, options: StoreOptions = {}): Promise<TraceStore> {
+    const file = resolve(path);
+    mkdirSync(dirname(file), { recursive: true });
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(file);
+    } catch (err) {
+      throw new Error(`Cannot open trace store ${file}: ${message(err)}`, { cause: err });
+    }
+    let con: DuckDBConnection | undefined;
+    try {
+      con = await instance.connect();
+      await prepareSchema(con, file);
+      const next = await scalar(con, "SELECT coalesce(max(episode_id), 0) + 1 FROM episodes");
+      const appenders = {
+        steps: await con.createAppender("steps"),
+        events: await con.createAppender("events"),
+        episodes: await con.createAppender("episodes"),
+      };
+      return new TraceStore(file, instance, con, appenders, Number(next), options);
+    } catch (err) {
+      con?.closeSync();
+      instance.closeSync();
+      throw err;
+    }
+  }
+
+  /** Writes the run row; fails if `runId` exists (resume it with {@link markRunning} instead). */
+  async beginRun(ctx: RunContext): Promise<void> {
+    this.check();
+    const exists = await scalar(this.con, "SELECT count(*) FROM runs WHERE run_id = ?", [ctx.runId]);
+    if (Number(exists) > 0) throw new Error(`Run ${ctx.runId} already exists in ${this.path}`);
+    await this.con.run(
+      `INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::JSON, ?::JSON, ?::INTEGER[],
+        epoch_ms(?::BIGINT), NULL, 'running')`,
+      [
+        ctx.runId,
+        ctx.scenarioName,
+        ctx.scenarioSha256,
+        ctx.scenarioText,
+        ctx.planSha256,
+        ctx.shard,
+        ctx.backend,
+        ctx.gitSha,
+        ctx.nodeVersion,
+        ctx.host,
+        ctx.cpus,
+        JSON.stringify(ctx.argv),
+        JSON.stringify(ctx.modelChecksums),
+        JSON.stringify(ctx.seeds),
+        ctx.startedAt.getTime(),
+      ],
+    );
+  }
+
+  /** The latest run of a plan (and shard), for `--resume`; null when there is none. */
+  async findRun(planSha256: string, shard: string | null): Promise<RunRow | null> {
+    this.check();
+    const rows = await this.readRuns(
+      `${RUNS_WITH_COUNTS} WHERE r.plan_sha256 = ? AND coalesce(r.shard, '') = ?
+       GROUP BY ALL ORDER BY r.started_at DESC LIMIT 1`,
+      [planSha256, shard ?? ""],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Keys of the run's completed episodes (what a resumed run skips). */
+  async storedEpisodeKeys(runId: string): Promise<Set<string>> {
+    await this.flush();
+    const reader = await this.con.runAndReadAll(
+      "SELECT episode_key FROM episodes WHERE run_id = ? AND status = 'completed'",
+      [runId],
+    );
+    return new Set(reader.getRowObjectsJS().map((r) => r.episode_key as string));
+  }
+
+  /**
+   * Reopens a run for `--resume`: marks it running again and drops its aborted and failed
+   * episodes (they run again, and an episode key must stay unique within a run). Completed
+   * episodes, and so {@link storedEpisodeKeys}, are untouched.
+   */
+  async markRunning(runId: string): Promise<void> {
+    await this.flush();
+    const exists = await scalar(this.con, "SELECT count(*) FROM runs WHERE run_id = ?", [runId]);
+    if (Number(exists) === 0) throw new Error(`No run ${runId} in ${this.path}`);
+    await this.transaction(async () => {
+      const stale = `SELECT episode_id FROM episodes WHERE run_id = $1 AND status <> 'completed'`;
+      await this.con.run(`DELETE FROM steps WHERE episode_id IN (${stale})`, [runId]);
+      await this.con.run(`DELETE FROM events WHERE episode_id IN (${stale})`, [runId]);
+      await this.con.run(`DELETE FROM episodes WHERE run_id = $1 AND status <> 'completed'`, [runId]);
+      await this.con.run(`UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = $1`, [runId]);
+    });
+  }
+
+  /**
+   * Stages one episode and returns its `episode_id`; it becomes visible, all of it at once,
+   * with the commit of its batch. Only the copy into memory happens here, so a trace that
+   * throws half-way (a bad event) is dropped whole and the store stays usable.
+   */
+  async writeEpisode(runId: string, meta: EpisodeMeta, trace: EpisodeTrace): Promise<number> {
+    this.check();
+    const episodeId = this.nextEpisodeId;
+    const rows = this.steps.rows;
+    const events = this.events.length;
+    try {
+      this.steps.add(episodeId, trace);
+      trace.events.forEach((e, seq) => {
+        this.events.push({
+          episodeId,
+          seq,
+          time: e.time,
+          kind: e.kind,
+          action: e.action,
+          podId: e.podId,
+          faultId: e.faultId,
+          detail: e.detail,
+        });
+      });
+      const faultSpecsJson = JSON.stringify(meta.faultSpecs ?? null);
+      // Last: an episode is staged once its row is, never before.
+      this.episodes.push({ episodeId, runId, meta, faultSpecsJson });
+    } catch (err) {
+      this.steps.truncate(rows);
+      this.events.length = events;
+      throw err;
+    }
+    this.nextEpisodeId++;
+    if (this.steps.rows >= this.batchRows) await this.flush();
+    else this.timer ??= setTimeout(() => this.flushInBackground(), this.maxDelayMs).unref();
+    return episodeId;
+  }
+
+  /** Commits every staged episode. */
+  flush(): Promise<void> {
+    const pending = this.backgroundError;
+    if (pending !== null) {
+      this.backgroundError = null;
+      return Promise.reject(pending);
+    }
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const done = this.queue.then(() => this.commit());
+    // The queue itself never rejects: a failed batch is reported to its caller only.
+    this.queue = done.catch(() => {});
+    return done;
+  }
+
+  /** Commits what is staged, then records how the run ended. */
+  async finishRun(runId: string, status: Exclude<RunStatus, "running">, at: Date = new Date()): Promise<void> {
+    await this.flush();
+    await this.con.run("UPDATE runs SET status = ?, finished_at = epoch_ms(?::BIGINT) WHERE run_id = ?", [
+      status,
+      at.getTime(),
+      runId,
+    ]);
+  }
+
+  /** Every run, oldest first, with its episode counts. */
+  async listRuns(): Promise<RunRow[]> {
+    await this.flush();
+    return this.readRuns(`${RUNS_WITH_COUNTS} GROUP BY ALL ORDER BY r.started_at, r.run_id`);
+  }
+
+  /** `cell_metrics` rows of one run (default: the latest started), ordered by cell. */
+  async cellMetrics(runId?: string): Promise<CellMetricsRow[]> {
+    await this.flush();
+    const id = runId ?? (await scalar(this.con, "SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1"));
+    if (id === null) return [];
+    return (await this.query(
+      "SELECT * FROM cell_metrics WHERE run_id = ? ORDER BY fault, frequency, policy",
+      [id as string],
+      { camelCase: true },
+    )) as unknown as CellMetricsRow[];
+  }
+
+  /**
+   * Runs any SQL (after committing what is staged) and returns its rows as JS values,
+   * BIGINT counts as numbers. For reports and tests; `camelCase` renames snake_case columns.
+   */
+  async query(
+    sql: string,
+    params: DuckDBValue[] = [],
+    opts: { camelCase?: boolean } = {},
+  ): Promise<Record<string, unknown>[]> {
+    await this.flush();
+    const reader = await this.con.runAndReadAll(sql, params);
+    return reader.getRowObjectsJS().map((row) => plainRow(row, opts.camelCase ?? false));
+  }
+
+  /** Merges another trace store file into this one (see {@link mergeStores}). */
+  async mergeFrom(source: string): Promise<SourceMergeSummary> {
+    await this.flush();
+    const summary = await mergeSource(this.con, this.path, resolve(source));
+    this.nextEpisodeId = Number(await scalar(this.con, "SELECT coalesce(max(episode_id), 0) + 1 FROM episodes"));
+    return summary;
+  }
+
+  /** Writes every table and metric view to `dir/<name>.parquet`; returns the paths. */
+  async exportParquet(dir: string): Promise<string[]> {
+    await this.flush();
+    const out = resolve(dir);
+    mkdirSync(out, { recursive: true });
+    const files: string[] = [];
+    for (const name of [...DATA_TABLES, ...VIEW_NAMES]) {
+      const file = resolve(out, `${name}.parquet`);
+      await this.con.run(`COPY (SELECT * FROM ${name}) TO ${sqlString(file)} (FORMAT parquet)`);
+      files.push(file);
+    }
+    return files;
+  }
+
+  /** Commits what is staged and closes the file. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.flush();
+    } finally {
+      this.closed = true;
+      for (const a of Object.values(this.appenders)) a.closeSync();
+      this.con.closeSync();
+      this.instance.closeSync();
+    }
+  }
+
+  // -------------------------------------------------------------------------
+
+  private check(): void {
+    if (this.closed) throw new Error(`Trace store ${this.path} is closed`);
+  }
+
+  private flushInBackground(): void {
+    this.timer = null;
+    this.flush().catch((err) => {
+      this.backgroundError ??= err;
+    });
+  }
+
+  /**
+   * Appends every staged episode in one transaction: steps, then events, then the episodes
+   * rows. On any error the transaction rolls back and the whole batch is dropped: no row of
+   * it is visible, and the error goes to the caller.
+   */
+  private async commit(): Promise<void> {
+    if (this.episodes.length === 0) return;
+    await this.con.run("BEGIN TRANSACTION");
+    try {
+      // Synchronous from here to the COMMIT: episodes staged meanwhile go to the next batch.
+      const episodes = this.episodes;
+      const events = this.events;
+      this.episodes = [];
+      this.events = [];
+      const { steps: stepsAppender, events: eventsAppender, episodes: episodesAppender } = this.appenders;
+      this.steps.appendTo(stepsAppender);
+      stepsAppender.flushSync();
+      for (const e of events) {
+        eventsAppender.appendInteger(e.episodeId);
+        eventsAppender.appendInteger(e.seq);
+        eventsAppender.appendDouble(e.time);
+        eventsAppender.appendVarchar(e.kind);
+        eventsAppender.appendSmallInt(e.action);
+        eventsAppender.appendInteger(e.podId);
+        eventsAppender.appendInteger(e.faultId);
+        eventsAppender.appendVarchar(e.detail);
+        eventsAppender.endRow();
+      }
+      eventsAppender.flushSync();
+      for (const e of episodes) appendEpisodeRow(episodesAppender, e);
+      episodesAppender.flushSync();
+      await this.con.run("COMMIT");
+    } catch (err) {
+      // The staging buffers were emptied by appendTo; what they hold now is the next batch.
+      for (const a of Object.values(this.appenders)) a.clear();
+      await this.con.run("ROLLBACK").catch(() => {});
+      throw new Error(`Trace store ${this.path}: writing a batch of episodes failed: ${message(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  private async transaction(body: () => Promise<void>): Promise<void> {
+    await this.con.run("BEGIN TRANSACTION");
+    try {
+      await body();
+      await this.con.run("COMMIT");
+    } catch (err) {
+      await this.con.run("ROLLBACK").catch(() => {});
+      throw err;
+    }
+  }
+
+  private async readRuns(sql: string, params: DuckDBValue[] = []): Promise<RunRow[]> {
+    const reader = await this.con.runAndReadAll(sql, params);
+    return reader.getRowObjectsJS().map((r) => ({
+      ...(r as unknown as RunRow),
+      argv: JSON.parse(r.argv as string),
+      modelChecksums: JSON.parse(r.modelChecksums as string),
+    }));
+  }
+}
+
+/** Merges trace store files into `target` (created if missing); see store-merge.ts for the rules. */
+export async function mergeStores(target: string, sources: readonly string[]): Promise<MergeSummary> {
+  const store = await TraceStore.open(target);
+  try {
+    const summaries: SourceMergeSummary[] = [];
+    for (const source of sources) summaries.push(await store.mergeFrom(source));
+    return {
+      target: store.path,
+      sources: summaries,
+      episodesAdded: summaries.reduce((n, s) => n + s.episodesAdded + s.episodesReplaced, 0),
+      episodesSkipped: summaries.reduce((n, s) => n + s.episodesSkipped, 0),
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+/** Writes every table and metric view of the store at `dbPath` to `dir/<name>.parquet`. */
+export async function exportParquet(dbPath: string, dir: string): Promise<string[]> {
+  const store = await TraceStore.open(dbPath);
+  try {
+    return await store.exportParquet(dir);
+  } finally {
+    await store.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+/** Creates the schema in an empty file, or checks the version of an existing store; then the views. */
+async function prepareSchema(con: DuckDBConnection, file: string): Promise<void> {
+  const reader = await con.runAndReadAll(
+    "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'",
+  );
+  const tables = reader.getRowObjectsJS().map((r) => r.table_name as string);
+  if (tables.length === 0) {
+    await con.run("BEGIN TRANSACTION");
+    for (const ddl of TABLE_DDL) await con.run(ddl);
+    await con.run("INSERT INTO schema_version VALUES (?, current_timestamp::TIMESTAMP)", [SCHEMA_VERSION]);
+    await con.run("COMMIT");
+  } else if (!tables.includes("schema_version")) {
+    throw new Error(
+      `${file} is not a trace store: it has tables (${tables.sort().join(", ")}) but no schema_version table`,
+    );
+  } else {
+    const version = await scalar(con, "SELECT max(version) FROM schema_version");
+    if (Number(version) !== SCHEMA_VERSION) {
+      throw new Error(
+        `${file} has trace store schema version ${String(version)}; this build reads version ${SCHEMA_VERSION}`,
+      );
+    }
+  }
+  for (const dml of LOOKUP_DML) await con.run(dml);
+  for (const view of viewStatements()) await con.run(view);
+}
+
+function appendEpisodeRow(a: DuckDBAppender, { episodeId, runId, meta: m, faultSpecsJson }: StagedEpisode): void {
+  a.appendInteger(episodeId);
+  a.appendVarchar(runId);
+  a.appendVarchar(m.key);
+  a.appendVarchar(m.fault);
+  a.appendVarchar(m.frequency);
+  a.appendVarchar(m.policy);
+  a.appendVarchar(m.policyName);
+  a.appendInteger(m.seed);
+  a.appendVarchar(m.backend);
+  a.appendVarchar(m.status);
+  if (m.error === null) a.appendNull();
+  else a.appendVarchar(m.error);
+  a.appendInteger(m.steps);
+  a.appendDouble(m.stepSeconds);
+  a.appendDouble(m.confirmWindowS);
+  a.appendDouble(m.sloLatencyMs);
+  a.appendDouble(m.sloErrorRate);
+  a.appendDouble(m.wallMs);
+  a.appendVarchar(faultSpecsJson);
+  a.endRow();
+}
+
+async function scalar(con: DuckDBConnection, sql: string, params: DuckDBValue[] = []): Promise<unknown> {
+  const reader = await con.runAndReadAll(sql, params);
+  return reader.getRows()[0]?.[0] ?? null;
+}
+
+function plainRow(row: Record<string, unknown>, camelCase: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) {
+    out[camelCase ? k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()) : k] =
+      typeof v === "bigint" ? Number(v) : v;
+  }
+  return out;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
