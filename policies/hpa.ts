@@ -11,6 +11,9 @@
  *   `downscaleStabilizationS` seconds (upstream default 300 s);
  * - scale-up rate limit: at most max(2 x current, current + 4) per `scaleUpPeriodS`;
  * - clamped to [minReplicas, maxReplicas].
+ *
+ * `targetCpu`'s default was tuned on the simulator by scripts/tune-baselines.ts (`npm run tune`;
+ * policies/README.md, "Tuning"); the other three are upstream's constants and stay as they are.
  */
 import { z } from "zod";
 import { Action, type Decision, type ReplicaLimits, type Snapshot, type SyncPolicy } from "../harness/contract.ts";
@@ -18,7 +21,7 @@ import { definePolicy } from "./definition.ts";
 
 export const hpaParamsSchema = z
   .object({
-    targetCpu: z.number().gt(0).max(1).default(0.6).describe("Target mean CPU utilisation of ready pods, 0..1."),
+    targetCpu: z.number().gt(0).max(1).default(0.35).describe("Target mean CPU utilisation of ready pods, 0..1."),
     tolerance: z.number().min(0).max(1).default(0.1).describe("No change while |usage ratio - 1| <= tolerance."),
     downscaleStabilizationS: z
       .number()
