@@ -6,10 +6,16 @@
  *   sim     SimEnv steps/s for 3 and 10 pods, heap growth over 1M steps   (target >= 1M steps/s, 10 pods)
  *   matrix  full-matrix.yaml end to end: wall time and peak RSS           (target <= 20 s, < 1 GB)
  *   store   steps rows/s through the DuckDB appender                      (target >= 1M rows/s)
+ *   train   PPO env-steps/s incl. updates, 1 and 8 envs                   (target >= 4,400 / 4,800)
+ *   report  full-matrix report (1,800 episodes): stats, charts, HTML, MD  (target < 10 s)
+ *   onnx    rl decision latency (median, p99) and batch-1,024 decisions/s (target median <= 20 us)
  */
 import { printMatrixBench } from "./matrix.ts";
+import { printOnnxBench } from "./onnx.ts";
+import { printReportBench } from "./report.ts";
 import { printSimBench } from "./sim.ts";
 import { printStoreBench } from "./store.ts";
+import { printTrainBench } from "./train.ts";
 
 const only = process.argv.slice(2);
 const want = (name: string) => only.length === 0 || only.includes(name);
@@ -17,3 +23,6 @@ const want = (name: string) => only.length === 0 || only.includes(name);
 if (want("matrix")) await printMatrixBench();
 if (want("sim")) printSimBench();
 if (want("store")) await printStoreBench();
+if (want("report")) await printReportBench();
+if (want("onnx")) await printOnnxBench();
+if (want("train")) await printTrainBench();

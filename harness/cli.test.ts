@@ -1,8 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { tempDir } from "./store-fixtures.ts";
+import { TraceStore } from "./store.ts";
+import { makeMeta, makeRunContext, makeTrace, tempDir } from "./store-fixtures.ts";
 
 const root = tempDir("cli-test-");
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -69,5 +70,92 @@ describe("harness CLI", () => {
     expect(r.stdout).toMatch(/--resume/);
     expect(r.stdout).toMatch(/Examples:/);
     expect(harness("--help").stdout).toMatch(/merge <target> <sources\.\.>/);
+  });
+});
+
+/** ci-smoke.yaml with other gates: the matrix is none and heuristic on pod-kill/fast. */
+function smokeWithGates(name: string, gates: string[]): string {
+  const file = join(root, `${name}.yaml`);
+  const text = readFileSync(SMOKE, "utf8");
+  writeFileSync(file, `${text}\ngates:\n${gates.map((g) => `  - "${g}"`).join("\n")}\n`);
+  return file;
+}
+
+describe("harness report, run --report and compare", () => {
+  it("run --report writes the report beside the database and exits 0 when every gate passes", () => {
+    const scenario = smokeWithGates("gates-pass", ["heuristic.uptime >= 0", "paired(heuristic, none).uptime.n == 2"]);
+    const db = join(root, "gates", "pass.duckdb");
+    const r = harness("run", scenario, "--db", db, "--jobs", "1", "--report");
+    expect(r.code, r.stderr).toBe(0);
+    const out = join(root, "gates", "ci-smoke-report");
+    expect(r.stdout).toContain(`-> ${join(out, "index.html")}`);
+    expect(r.stdout).toMatch(/gates: 2 of 2 passed/);
+    expect(r.stdout).toMatch(/PASS {2}heuristic\.uptime >= 0 .*gates-pass\.yaml:\d+:\d+/);
+    expect(readdirSync(join(out, "charts"))).toEqual(expect.arrayContaining(["mttr.svg", "mttr.png", "mttr.vl.json"]));
+    expect(readFileSync(join(out, "report.md"), "utf8")).toMatch(/^# Report: ci-smoke/);
+  });
+
+  it("report exits 1 when a gate fails, printing the measured value; run without --report does not judge", () => {
+    const scenario = smokeWithGates("gates-fail", ["heuristic.uptime > 1", "none.uptime >= 0"]);
+    const db = join(root, "fail.duckdb");
+    expect(harness("run", scenario, "--db", db, "--jobs", "1").code).toBe(0);
+    const r = harness("report", "--db", db, "--out", join(root, "fail-report"), "--no-png", "--resamples", "200");
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/gates: 1 of 2 passed/);
+    expect(r.stdout).toMatch(
+      /FAIL {2}heuristic\.uptime > 1 {4}[\d.]+ > 1 is false \(heuristic\.uptime = [\d.]+, n=2\)/,
+    );
+    expect(existsSync(join(root, "fail-report", "index.html"))).toBe(true);
+    const json = harness("report", "--db", db, "--out", join(root, "fail-json"), "--no-png", "--json");
+    expect(JSON.parse(json.stdout)).toMatchObject({ passed: false, gates: [{ pass: false }, { pass: true }] });
+  });
+
+  it("a gate naming an unknown policy or metric is an input error (exit 2, with file:line) before anything runs", () => {
+    const scenario = smokeWithGates("gates-bad", ["heuristic.uptime >= 0", "rl.uptime >= 0.99"]);
+    const db = join(root, "bad-gate.duckdb");
+    const r = harness("run", scenario, "--db", db);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Unknown policy "rl"; the matrix has none, heuristic/);
+    expect(r.stderr).toMatch(/gates-bad\.yaml:\d+:\d+/);
+    expect(existsSync(db)).toBe(false);
+  });
+
+  it("report exits 2 on a bad gate in the scenario stored with the run, and on an unknown run", async () => {
+    const db = join(root, "stored-bad.duckdb");
+    const store = await TraceStore.open(db);
+    const text = `name: stored\nseeds: [1, 2]\nmatrix:\n  fault: [pod-kill]\n  frequency: { often: { kind: fixed, intervalS: 60 } }\n  policy: [none, heuristic]\ngates:\n  - heuristic.uptme >= 0.5\n`;
+    await store.beginRun(
+      makeRunContext({ runId: "r1", scenarioName: "stored", scenarioText: text, argv: ["run", "stored.yaml"] }),
+    );
+    for (const policy of ["none", "heuristic"]) {
+      for (const seed of [1, 2])
+        await store.writeEpisode("r1", makeMeta({ policy, seed, frequency: "often" }), makeTrace(10));
+    }
+    await store.close();
+    const r = harness("report", "--db", db, "--no-png");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/stored\.yaml:8:\d+/);
+    expect(r.stderr).toMatch(/Unknown metric "uptme"/);
+    const unknown = harness("report", "--db", db, "--run", "nosuch");
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/No run nosuch in .*stored-bad\.duckdb; it holds: r1/);
+  });
+
+  it("compare reports no change between two runs of one scenario, and gates against the baseline", () => {
+    const db = join(root, "twice.duckdb");
+    expect(harness("run", SMOKE, "--db", db, "--jobs", "1").code).toBe(0);
+    expect(harness("run", SMOKE, "--db", db, "--jobs", "1").code).toBe(0);
+    const out = join(root, "compare");
+    const same = harness("compare", "--db", db, "--out", out, "--gate", "candidate.mttr <= baseline.mttr * 1.05");
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toMatch(/no significant change/);
+    expect(same.stdout).toMatch(/gates: 1 of 1 passed/);
+    expect(readFileSync(join(out, "compare.md"), "utf8")).toMatch(/^# Compare: ci-smoke/);
+    const failing = harness("compare", "--db", db, "--db", db, "--gate", "candidate.uptime > baseline.uptime");
+    expect(failing.code).toBe(1);
+    expect(failing.stdout).toMatch(/FAIL .*none: .* is false/);
+    const bad = harness("compare", "--db", db, "--gate", "candidate.uptime > rl.uptime");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--gate "candidate\.uptime > rl\.uptime": Expected candidate or baseline/);
   });
 });

@@ -2,14 +2,20 @@
  * The `harness` command line. Results go to stdout (tables, or JSON with --json); logs
  * (pino, JSON lines) and progress go to stderr, so `harness metrics --json | jq` works.
  *
- * Exit codes: 0 success; 1 some episode failed or an operation failed; 2 invalid input
- * (scenario file, flags); 130 interrupted (Ctrl-C): finished episodes are kept, rerun
+ * Exit codes: 0 success; 1 some episode failed, a gate failed (report, run --report,
+ * compare) or an operation failed; 2 invalid input (scenario file, its gates, flags); 130 interrupted (Ctrl-C): finished episodes are kept, rerun
  * with --resume to continue.
  */
-import { basename, extname, join } from "node:path";
+import { basename, dirname, extname, join } from "node:path";
 import { pino } from "pino";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { trainCommand } from "../policies/ppo/cli.ts";
+import { compareRuns } from "../reports/compare.ts";
+import { ReportInputError } from "../reports/load.ts";
+import { writeReport } from "../reports/report.ts";
+import { compileScenarioGates } from "../reports/scenario-gates.ts";
+import { formatCompare, formatGates } from "../reports/terminal.ts";
 import type { CellMetricsRow } from "../reports/views.ts";
 import { parseShard } from "./plan.ts";
 import { progressReporter } from "./progress.ts";
@@ -57,8 +63,11 @@ async function runCommand(argv: {
   policies?: unknown;
   resume: boolean;
   shard?: string;
+  report?: string;
 }): Promise<number> {
   const loaded = await loadScenarioOrThrow(argv.scenario);
+  // A gate naming a policy or metric the matrix lacks is found now, not after the run.
+  compileScenarioGates(loaded);
   let shard = null;
   try {
     shard = argv.shard === undefined ? null : parseShard(argv.shard);
@@ -109,14 +118,19 @@ async function runCommand(argv: {
       throw err;
     });
     const store = await TraceStore.open(db);
+    let gatesPassed = true;
     try {
       const rows = await store.cellMetrics(summary.runId);
       process.stdout.write(`run ${summary.runId} -> ${db}\n\n${formatTable(rows, METRIC_COLUMNS)}\n`);
+      if (argv.report !== undefined) {
+        const out = argv.report === "" ? defaultReportDir(db, loaded.scenario.name) : argv.report;
+        gatesPassed = await reportAndPrint(store, { out, runId: summary.runId });
+      }
     } finally {
       await store.close();
     }
     if (summary.interrupted) return EXIT.interrupted;
-    return summary.failed > 0 ? EXIT.failed : EXIT.ok;
+    return summary.failed > 0 || !gatesPassed ? EXIT.failed : EXIT.ok;
   } finally {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
@@ -139,6 +153,115 @@ const METRIC_COLUMNS = [
   ["actionsMean", "actions"],
   ["unnecessaryActionsMean", "unnecessary"],
 ] as const satisfies Columns<keyof CellMetricsRow>;
+
+/** `runs/quickstart.duckdb` -> `runs/quickstart-report`: beside the database. */
+function defaultReportDir(db: string, scenarioName: string): string {
+  return join(dirname(db), `${scenarioName}-report`);
+}
+
+/** Writes the report, prints where it is and the gates; true when every gate passed. */
+async function reportAndPrint(
+  store: TraceStore,
+  opts: Parameters<typeof writeReport>[1],
+  json = false,
+): Promise<boolean> {
+  const outcome = await writeReport(store, {
+    ...opts,
+    onWarning: (message) => log.warn({ message }, "chart warning"),
+  }).catch(asUsageError);
+  log.info({ runId: outcome.runId, timingsMs: outcome.timings }, "report written");
+  if (json) {
+    process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
+  } else {
+    const html = join(outcome.out, "index.html");
+    process.stdout.write(
+      `\nreport ${outcome.runId} -> ${html} (and report.md, charts/)\n${formatGates(outcome.gates)}\n`,
+    );
+  }
+  return outcome.passed;
+}
+
+/** A missing run or policy is the user's input: exit 2, like a bad flag. */
+function asUsageError(err: unknown): never {
+  if (err instanceof ReportInputError) throw new UsageError(err.message);
+  throw err;
+}
+
+function positiveInt(name: string, v: number | undefined): number | undefined {
+  if (v !== undefined && !(Number.isInteger(v) && v >= 1)) {
+    throw new UsageError(`Expected --${name} to be an integer >= 1, got ${v}`);
+  }
+  return v;
+}
+
+async function reportCommand(argv: {
+  db: string;
+  run?: string;
+  out?: string;
+  resamples?: number;
+  seed?: number;
+  timelinePolicy?: string;
+  png: boolean;
+  json: boolean;
+}): Promise<number> {
+  const resamples = positiveInt("resamples", argv.resamples);
+  return withStore(argv.db, async (store) => {
+    let out = argv.out;
+    if (out === undefined) {
+      const runs = await store.listRuns();
+      const run = argv.run === undefined ? runs.at(-1) : runs.find((r) => r.runId === argv.run);
+      out = defaultReportDir(argv.db, run?.scenarioName ?? "report");
+    }
+    const passed = await reportAndPrint(
+      store,
+      { out, runId: argv.run, resamples, seed: argv.seed, timelinePolicy: argv.timelinePolicy, png: argv.png },
+      argv.json,
+    );
+    return passed ? EXIT.ok : EXIT.failed;
+  });
+}
+
+async function compareCommand(argv: {
+  db: string[];
+  run?: string[];
+  out?: string;
+  gate?: string[];
+  resamples?: number;
+  seed?: number;
+  json: boolean;
+}): Promise<number> {
+  const dbs = argv.db;
+  const runs = argv.run ?? [];
+  if (dbs.length < 1 || dbs.length > 2) throw new UsageError(`Expected one or two --db, got ${dbs.length}`);
+  if (runs.length > 2) throw new UsageError(`Expected at most two --run, got ${runs.length}`);
+  const resamples = positiveInt("resamples", argv.resamples);
+  const stores: TraceStore[] = [];
+  try {
+    for (const db of dbs) stores.push(await TraceStore.open(db));
+    const [a, b = a] = stores as [TraceStore, TraceStore?];
+    let baseRun = runs[0];
+    let candRun = runs[1];
+    if (dbs.length === 1 && runs.length < 2) {
+      // One file: the two runs named, or its two latest (older = baseline).
+      const all = await a.listRuns();
+      if (runs.length === 1 || all.length < 2) {
+        throw new UsageError("Name two runs (--run A --run B) or two databases (--db A --db B) to compare");
+      }
+      [baseRun, candRun] = [all.at(-2)!.runId, all.at(-1)!.runId];
+    }
+    const outcome = await compareRuns(
+      { store: a, runId: baseRun },
+      { store: b!, runId: candRun },
+      { gates: argv.gate ?? [], out: argv.out, resamples, seed: argv.seed },
+    ).catch(asUsageError);
+    process.stdout.write(
+      argv.json ? `${JSON.stringify({ ...outcome, markdown: undefined }, null, 2)}\n` : `${formatCompare(outcome)}\n`,
+    );
+    return outcome.passed ? EXIT.ok : EXIT.failed;
+  } finally {
+    for (const s of stores) await s.close();
+  }
+}
 
 async function withStore<T>(db: string, f: (store: TraceStore) => Promise<T>): Promise<T> {
   const store = await TraceStore.open(db);
@@ -171,7 +294,12 @@ export function buildCli(args: string[]) {
             describe: "Continue the latest run of this plan, skipping stored episodes",
           })
           .option("shard", { type: "string", describe: "Run the deterministic slice i/N of the matrix" })
+          .option("report", {
+            type: "string",
+            describe: "Then write the report and check the gates (folder default: <db folder>/<scenario>-report)",
+          })
           .example("$0 run scenarios/quickstart.yaml", "Run the quickstart into runs/quickstart.duckdb")
+          .example("$0 run scenarios/quickstart.yaml --report", "... and write runs/quickstart-report/")
           .example("$0 run scenarios/full-matrix.yaml --jobs 2 --resume", "Continue an interrupted run")
           .example("$0 run scenarios/full-matrix.yaml --shard 1/4 --db shard1.duckdb", "One of four shards"),
       async (argv) => {
@@ -219,6 +347,62 @@ export function buildCli(args: string[]) {
       },
     )
     .command(
+      "report",
+      "Write the HTML/Markdown report of a run and check its scenario's gates (exit 1 if one fails)",
+      (y) =>
+        y
+          .option("db", { type: "string", demandOption: true, describe: "DuckDB file" })
+          .option("run", { type: "string", describe: "Run id (default: the latest)" })
+          .option("out", { type: "string", describe: "Output folder (default: <db folder>/<scenario>-report)" })
+          .option("resamples", { type: "number", describe: "Bootstrap resamples (default 2000)" })
+          .option("seed", { type: "number", describe: "Bootstrap seed (default 0)" })
+          .option("timeline-policy", {
+            type: "string",
+            describe: "Policy the episode timelines show (default: the last)",
+          })
+          .option("png", { type: "boolean", default: true, describe: "Write PNGs beside the SVGs (--no-png to skip)" })
+          .option("json", { type: "boolean", default: false, describe: "The outcome (files, gates) as JSON on stdout" })
+          .example("$0 report --db runs/quickstart.duckdb", "Write runs/quickstart-report/index.html and report.md")
+          .example(
+            "$0 report --db runs/full-matrix.duckdb --out out/ && cat out/report.md >> $GITHUB_STEP_SUMMARY",
+            "",
+          ),
+      async (argv) => {
+        process.exitCode = await reportCommand(argv as Parameters<typeof reportCommand>[0]);
+      },
+    )
+    .command(
+      "compare",
+      "Regression report between two runs of one scenario: each change with its interval (exit 1 if a --gate fails)",
+      (y) =>
+        y
+          .option("db", {
+            type: "string",
+            array: true,
+            demandOption: true,
+            describe: "DuckDB file(s): baseline first, then candidate; one file with two --run",
+          })
+          .option("run", {
+            type: "string",
+            array: true,
+            describe: "Run id(s), in the same order (default: the latest)",
+          })
+          .option("gate", {
+            type: "string",
+            array: true,
+            describe: "Gate against the baseline, e.g. 'candidate.mttr <= baseline.mttr * 1.05'",
+          })
+          .option("out", { type: "string", describe: "Folder for compare.md" })
+          .option("resamples", { type: "number", describe: "Bootstrap resamples (default 2000)" })
+          .option("seed", { type: "number", describe: "Bootstrap seed (default 0)" })
+          .option("json", { type: "boolean", default: false, describe: "The outcome as JSON on stdout" })
+          .example("$0 compare --db main.duckdb --db pr.duckdb --gate 'candidate.uptime >= baseline.uptime - 0.01'", "")
+          .example("$0 compare --db runs/quickstart.duckdb --run <old> --run <new> --out out/", ""),
+      async (argv) => {
+        process.exitCode = await compareCommand(argv as Parameters<typeof compareCommand>[0]);
+      },
+    )
+    .command(
       "merge <target> <sources..>",
       "Combine shard databases into one",
       (y) =>
@@ -248,7 +432,8 @@ export function buildCli(args: string[]) {
         process.stdout.write(`${files.join("\n")}\n`);
       },
     )
-    .demandCommand(1, "Name a command: run, runs, metrics, merge or export")
+    .command(trainCommand)
+    .demandCommand(1, "Name a command: run, runs, metrics, report, compare, merge or export")
     .strict()
     .help()
     .alias("h", "help")

@@ -5,7 +5,7 @@
  * with the error kept; it never takes the run down.
  */
 
-import { createPolicy, type PolicyName } from "../policies/index.ts";
+import { createPolicy, type PolicyName, preparePolicy } from "../policies/index.ts";
 import type { Scenario } from "../scenarios/schema.ts";
 import { generateSchedule } from "../sim/schedule.ts";
 import { backendFor } from "./backends.ts";
@@ -39,8 +39,12 @@ export async function runPlannedEpisode(
     const factory = backendFor(scenario);
     const limits = scenario.guard;
     const ctx = { seed, limits, stepSeconds: scenario.stepSeconds, slo: scenario.slo };
+    // Loading a model file is asynchronous and `createPolicy` is not: load first (cached per thread).
+    await preparePolicy(planned.policy.name, planned.policy.params);
     const policy = createPolicy(planned.policy.name, planned.policy.params, ctx);
-    const fallback = limits.fallback === NOOP_FALLBACK ? null : createPolicy(limits.fallback as PolicyName, {}, ctx);
+    const fallbackName = limits.fallback === NOOP_FALLBACK ? null : (limits.fallback as PolicyName);
+    if (fallbackName) await preparePolicy(fallbackName, {});
+    const fallback = fallbackName ? createPolicy(fallbackName, {}, ctx) : null;
     policy.reset?.(seed);
     fallback?.reset?.(seed);
     // No approver in batch runs: in approve mode every proposal is recorded as AwaitingApproval.

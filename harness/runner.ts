@@ -16,6 +16,7 @@ import { randomBytes } from "node:crypto";
 import { availableParallelism, hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
+import { modelChecksums } from "../policies/index.ts";
 import type { EpisodeOutcome } from "./episode.ts";
 import {
   expandPlan,
@@ -240,8 +241,8 @@ function runContext(o: RunOptions, runId: string, planSha: string, shard: Shard 
     host: hostname(),
     cpus: availableParallelism(),
     argv: [...(o.argv ?? process.argv.slice(2))],
-    // Filled in once policies load model files (the RL issue): path -> sha256.
-    modelChecksums: {},
+    // path -> sha256 of every model file the rl cells name.
+    modelChecksums: modelChecksums(s),
     seeds: [...(o.plan?.seeds ?? s.seeds)],
     startedAt: new Date(),
   };

@@ -80,7 +80,7 @@ describe("parseScenario: bad files point at the offending line", () => {
       { code: ScenarioErrorCode.InvalidValue, path: ["matrix", "policy", 1], line: 13, column: 7 },
     ]);
     expect(formatIssue(errors[0], "scenarios/x.yaml")).toBe(
-      '✖ Expected one of none, random, heuristic, hpa, got "rnd" → at matrix.policy[1] (scenarios/x.yaml:13:7)',
+      '✖ Expected one of none, random, heuristic, hpa, rl, got "rnd" → at matrix.policy[1] (scenarios/x.yaml:13:7)',
     );
   });
 
@@ -89,7 +89,7 @@ describe("parseScenario: bad files point at the offending line", () => {
       {
         code: ScenarioErrorCode.InvalidValue,
         path: ["matrix", "policy", 2, "name"],
-        message: 'Expected one of none, random, heuristic, hpa, got "hpa2"',
+        message: 'Expected one of none, random, heuristic, hpa, rl, got "hpa2"',
         line: 14,
         column: 15,
       },
@@ -101,7 +101,7 @@ describe("parseScenario: bad files point at the offending line", () => {
       {
         code: ScenarioErrorCode.MissingKey,
         path: ["matrix", "policy", 2, "name"],
-        message: "Missing required key (expected one of none, random, heuristic, hpa)",
+        message: "Missing required key (expected one of none, random, heuristic, hpa, rl)",
         line: 14,
         column: 7,
       },

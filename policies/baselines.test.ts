@@ -1,17 +1,20 @@
 import { describe, expect, it } from "vitest";
 import { ACTION_COUNT, Action } from "../harness/contract.ts";
-import { createPolicy, POLICY_NAMES, policies } from "./index.ts";
+import { createPolicy, POLICY_NAMES, policies, preparePolicy } from "./index.ts";
 import { steadySnapshot, testContext } from "./test-helpers.ts";
 
 const state = new Float32Array(9);
 
 describe("policy registry", () => {
-  it("lists every policy by name and builds each with its default parameters", () => {
+  it("lists every policy by name and builds each with its default parameters", async () => {
     expect(POLICY_NAMES).toEqual(Object.keys(policies));
     for (const name of POLICY_NAMES) {
-      const policy = createPolicy(name, undefined, testContext);
+      // rl's default is the committed model; the registry test serves an SB3 fixture instead.
+      const params = name === "rl" ? { model: "policies/fixtures/sb3/sb3_ppo_k8s.onnx" } : undefined;
+      await preparePolicy(name, params, { logger: { warn: () => {} } });
+      const policy = createPolicy(name, params, testContext);
       expect(policy.name).toBe(name);
-      const d = policy.decide(state, steadySnapshot());
+      const d = await policy.decide(state, steadySnapshot());
       expect(d).toHaveProperty("action");
     }
   });

@@ -8,8 +8,9 @@ import { heuristic } from "./heuristic.ts";
 import { hpa } from "./hpa.ts";
 import { none } from "./none.ts";
 import { random } from "./random.ts";
+import { type PrepareOptions, rl } from "./rl.ts";
 
-export const policies = { none, random, heuristic, hpa } as const satisfies Record<string, PolicyDefinition>;
+export const policies = { none, random, heuristic, hpa, rl } as const satisfies Record<string, PolicyDefinition>;
 export type PolicyName = keyof typeof policies;
 export const POLICY_NAMES = Object.keys(policies) as [PolicyName, ...PolicyName[]];
 
@@ -33,4 +34,20 @@ export function createPolicy<N extends PolicyName>(
   return def.create(def.params.parse(params ?? {}), ctx) as ReturnType<(typeof policies)[N]["create"]>;
 }
 
+/** A definition that must load something (a model file) before `create` can run. */
+interface Preparable {
+  prepare(params: unknown, options?: PrepareOptions): Promise<unknown>;
+}
+
+/**
+ * Loads what a policy needs before {@link createPolicy} (the rl policy's ONNX model) and
+ * resolves at once for the others. Loads are cached per thread, so awaiting this before
+ * every episode costs little. Throws what loading throws (e.g. a `ModelError`).
+ */
+export async function preparePolicy(name: PolicyName, params: unknown, options?: PrepareOptions): Promise<void> {
+  const def: PolicyDefinition & Partial<Preparable> = policies[name];
+  if (def.prepare) await def.prepare(def.params.parse(params ?? {}), options);
+}
+
 export type { PolicyContext, PolicyDefinition } from "./definition.ts";
+export { modelChecksums, type PrepareOptions } from "./rl.ts";

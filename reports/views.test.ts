@@ -100,7 +100,7 @@ describe("recoveries", () => {
       [0, 30, true],
       [1, 0, false],
     ]);
-    expect(await episodeMetrics(id)).toMatchObject({ faults: 2, recovered: 2, mttr_s: 15 });
+    expect(await episodeMetrics(id)).toMatchObject({ faults: 2, recovered: 2, mttr_s: 15, recovery_s_total: 30 });
   });
 });
 
@@ -250,5 +250,35 @@ describe("cell metrics", () => {
   it("defines every view the store creates", async () => {
     const rows = await store.query("SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY view_name");
     expect(rows.map((r) => r.view_name)).toEqual([...VIEW_NAMES].sort());
+  });
+});
+
+describe("slo_breakdown", () => {
+  it("splits the broken steps by the part of the SLO that broke (parts may overlap)", async () => {
+    // 10 steps; SLO ceilings 300 ms and 1%. Step 1: latency; step 2: errors; step 3: both;
+    // step 4: no ready replica (and errors); steps 5-9 fine.
+    const at: Record<number, StepValues> = {
+      1: { slo_ok: 0, latency_ms: 400 },
+      2: { slo_ok: 0, error_rate: 0.05 },
+      3: { slo_ok: 0, latency_ms: 301, error_rate: 0.011 },
+      4: { slo_ok: 0, ready_replicas: 0, error_rate: 1 },
+    };
+    const id = await write((i) => at[i] ?? {}, [], { seed: 301 });
+    const [row] = await store.query("SELECT * FROM slo_breakdown WHERE episode_id = ?", [id]);
+    expect(row).toEqual({
+      episode_id: id,
+      steps: 10,
+      breached: 0.4,
+      no_ready: 0.1,
+      latency_over: 0.2,
+      errors_over: 0.3,
+    });
+    expect((await episodeMetrics(id)).uptime).toBeCloseTo(1 - 0.4, 12);
+  });
+
+  it("has NULL shares for an episode without steps", async () => {
+    const id = await store.writeEpisode("run-1", makeMeta({ seed: 302, steps: 0, status: "failed" }), makeTrace(0));
+    const [row] = await store.query("SELECT steps, breached, no_ready FROM slo_breakdown WHERE episode_id = ?", [id]);
+    expect(row).toEqual({ steps: 0, breached: null, no_ready: null });
   });
 });

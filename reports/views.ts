@@ -91,13 +91,15 @@ export const METRIC_VIEWS: readonly MetricView[] = [
     /**
      * episode_metrics: one row per episode (every status).
      * (episode_id, run_id, fault, frequency, policy, policy_name, seed, status, steps,
-     *  uptime, replica_seconds, faults, recovered, unrecovered, mttr_s, actions, restarts,
+     *  uptime, replica_seconds, faults, recovered, unrecovered, mttr_s, recovery_s_total,
+     *  actions, restarts,
      *  scale_ups, scale_downs, drains, unnecessary_actions, refused, flaps,
      *  drained_pod_seconds, regressions, policy_errors, return)
      * - steps: step rows recorded; uptime: share of them with slo_ok (NULL without steps)
      * - replica_seconds: sum of desired_replicas x step_seconds (cost)
      * - faults / recovered / unrecovered: rows of `recoveries`; mttr_s: mean recovery_s of
-     *   the recovered ones (NULL when none recovered)
+     *   the recovered ones (NULL when none recovered); recovery_s_total: their sum (0 when
+     *   none), so that MTTR pooled over many episodes is sum(recovery_s_total) / sum(recovered)
      * - actions: steps whose action was applied, split by type into restarts, scale_ups,
      *   scale_downs and drains
      * - unnecessary_actions: applied while the SLO held and no fault was active
@@ -137,7 +139,8 @@ export const METRIC_VIEWS: readonly MetricView[] = [
         GROUP BY episode_id
       ),
       faults AS (
-        SELECT episode_id, count(*) AS faults, count(recovered_at) AS recovered, avg(recovery_s) AS mttr_s
+        SELECT episode_id, count(*) AS faults, count(recovered_at) AS recovered, avg(recovery_s) AS mttr_s,
+          sum(recovery_s) AS recovery_s_total
         FROM recoveries GROUP BY episode_id
       ),
       loop_events AS (
@@ -154,6 +157,7 @@ export const METRIC_VIEWS: readonly MetricView[] = [
         coalesce(f.recovered, 0) AS recovered,
         coalesce(f.faults, 0) - coalesce(f.recovered, 0) AS unrecovered,
         f.mttr_s,
+        coalesce(f.recovery_s_total, 0) AS recovery_s_total,
         coalesce(p.actions, 0) AS actions,
         coalesce(p.restarts, 0) AS restarts,
         coalesce(p.scale_ups, 0) AS scale_ups,
@@ -171,6 +175,26 @@ export const METRIC_VIEWS: readonly MetricView[] = [
       LEFT JOIN flaps fl USING (episode_id)
       LEFT JOIN faults f USING (episode_id)
       LEFT JOIN loop_events le USING (episode_id)`,
+  },
+  {
+    /**
+     * slo_breakdown: one row per episode, which part of the SLO broke and for how long.
+     * (episode_id, steps, breached, no_ready, latency_over, errors_over)
+     * Shares of the episode's steps (0..1, NULL without steps) where: the SLO was broken
+     * (breached = 1 - uptime); no replica was ready (ready_replicas < 1); latency was above
+     * the episode's ceiling (latency_ms > slo_latency_ms); the error rate was above its
+     * ceiling (error_rate > slo_error_rate). One step can break several parts, so the three
+     * parts can add up to more than `breached`. The conditions are contract.ts `sloHolds`.
+     */
+    name: "slo_breakdown",
+    sql: `SELECT e.episode_id,
+        count(s.step) AS steps,
+        avg((NOT s.slo_ok)::INTEGER) AS breached,
+        avg((s.ready_replicas < 1)::INTEGER) AS no_ready,
+        avg((s.latency_ms > e.slo_latency_ms)::INTEGER) AS latency_over,
+        avg((s.error_rate > e.slo_error_rate)::INTEGER) AS errors_over
+      FROM episodes e LEFT JOIN steps s USING (episode_id)
+      GROUP BY e.episode_id`,
   },
   {
     /**

@@ -1,7 +1,8 @@
-/** Each term of the seed reward, on hand-built transitions. */
+/** Each term of the seed and aligned rewards, on hand-built transitions; the seed reward's exploits on fixed seeds. */
 import { describe, expect, it } from "vitest";
 import { Action, createSnapshot, type Snapshot } from "../harness/contract.ts";
-import { REWARD_NAMES, rewards, SEED_REWARD, seedReward } from "./reward.ts";
+import { SimEnv, type SimEnvConfig } from "./env.ts";
+import { ALIGNED_REWARD, alignedReward, REWARD_NAMES, rewards, SEED_REWARD, seedReward } from "./reward.ts";
 
 const limits = { minReplicas: 1, maxReplicas: 10 };
 
@@ -74,5 +75,110 @@ describe("seed reward", () => {
   it("is registered by name", () => {
     expect(REWARD_NAMES).toContain("seed");
     expect(rewards.seed).toBe(seedReward);
+  });
+});
+
+describe("aligned reward", () => {
+  const W = ALIGNED_REWARD;
+
+  it("pays sloHeld minus the replica cost for a step with the SLO held", () => {
+    expect(alignedReward(snap(), snap(), Action.Noop, limits)).toBeCloseTo(W.sloHeld - 3 * W.replicaCost, 12);
+  });
+
+  it("pays nothing for a breached step, however many replicas (never negative without an action)", () => {
+    const slow = snap({ latencyMs: 400, desiredReplicas: 8 });
+    expect(alignedReward(snap(), slow, Action.Noop, limits)).toBe(0);
+    const down = snap({ healthy: 0, crashed: 3, readyReplicas: 0, errorRate: 1, latencyMs: 10_000 });
+    expect(alignedReward(snap(), down, Action.Noop, limits)).toBe(0);
+    expect(alignedReward(snap(), snap({ errorRate: 0.02 }), Action.Noop, limits)).toBe(0);
+  });
+
+  it("charges every action, and more when the SLO breaks right after it (action harm)", () => {
+    const held = W.sloHeld - 3 * W.replicaCost;
+    expect(alignedReward(snap(), snap(), Action.RestartPod, limits)).toBeCloseTo(held + W.action, 12);
+    const broke = snap({ latencyMs: 500 });
+    expect(alignedReward(snap(), broke, Action.ScaleDown, limits)).toBeCloseTo(W.action + W.harm, 12);
+    // Already breached before: the action did not break it.
+    expect(alignedReward(broke, broke, Action.ScaleUp, limits)).toBeCloseTo(W.action, 12);
+  });
+
+  it("has no transition bonus: reaching all-healthy pays only the held step", () => {
+    const prev = snap({ healthy: 2, pending: 1, readyReplicas: 2 });
+    expect(alignedReward(prev, snap(), Action.Noop, limits)).toBeCloseTo(W.sloHeld - 3 * W.replicaCost, 12);
+  });
+
+  it("is registered by name", () => {
+    expect(REWARD_NAMES).toContain("aligned");
+    expect(rewards.aligned).toBe(alignedReward);
+  });
+});
+
+/**
+ * The two exploits a Stable-Baselines3 PPO found in the seed reward, played on fixed seeds
+ * (1..10) against a sensible policy under both rewards. Actions go through a minimal guard
+ * (one action per 60 s, replica limits), as in training. Pod failures every 300 s on a
+ * constant load: the setting where the exploits' mechanism (transition bonuses) is at work.
+ */
+describe("the seed reward's exploits do not pay under the aligned reward", () => {
+  type Rule = (s: Snapshot) => Action;
+  const config = (reward: "seed" | "aligned", pattern: "constant" | "random-walk"): SimEnvConfig => ({
+    faults: [{ type: "pod-failure" }],
+    frequency: pattern === "constant" ? { kind: "fixed", intervalS: 300 } : { kind: "poisson", meanIntervalS: 250 },
+    workload: { pattern },
+    reward,
+  });
+
+  /** Mean episode return of `rule` over seeds 1..10. */
+  function meanReturn(rule: Rule, reward: "seed" | "aligned", pattern: "constant" | "random-walk" = "constant") {
+    const env = new SimEnv();
+    const cfg = config(reward, pattern);
+    let total = 0;
+    for (let seed = 1; seed <= 10; seed++) {
+      let r = env.reset(seed, cfg);
+      let lastAction = Number.NEGATIVE_INFINITY;
+      for (;;) {
+        const s = r.info.snapshot;
+        let a = rule(s);
+        if (s.time - lastAction < 60) a = Action.Noop;
+        if (a === Action.ScaleDown && s.desiredReplicas <= 1) a = Action.Noop;
+        if (a === Action.ScaleUp && s.desiredReplicas >= 10) a = Action.Noop;
+        if (a !== Action.Noop) lastAction = s.time;
+        const step = env.step(a);
+        total += step.reward;
+        if (step.terminated || step.truncated) break;
+        r = step;
+      }
+    }
+    return total / 10;
+  }
+
+  /** Sensible: restart a crashed pod, hold 3 replicas. */
+  const restartCrashed: Rule = (s) => (s.crashed > 0 ? Action.RestartPod : Action.Noop);
+  /** Exploit 1: scale down when a pod crashes (the crashed pod goes first: "recovered" at once), scale back up when healthy. */
+  const scaleDownOnCrash: Rule = (s) =>
+    s.crashed > 0 ? Action.ScaleDown : s.desiredReplicas < 3 && s.healthy === s.pods ? Action.ScaleUp : Action.Noop;
+  /** Exploit 2: keep 5 replicas (restarting crashed pods like the sensible policy). */
+  const holdFive: Rule = (s) =>
+    s.crashed > 0 ? Action.RestartPod : s.desiredReplicas < 5 ? Action.ScaleUp : Action.Noop;
+
+  /** 1% of the best possible aligned episode return (200 steps x sloHeld): the noise floor. */
+  const tolerance = 0.01 * 200 * ALIGNED_REWARD.sloHeld;
+
+  it("scale-down on crash: pays about double under seed; under aligned, no more than restarting", () => {
+    const seedExploit = meanReturn(scaleDownOnCrash, "seed");
+    const seedSensible = meanReturn(restartCrashed, "seed");
+    expect(seedExploit).toBeGreaterThan(1.5 * seedSensible);
+    const exploit = meanReturn(scaleDownOnCrash, "aligned");
+    const sensible = meanReturn(restartCrashed, "aligned");
+    expect(exploit).toBeLessThanOrEqual(sensible + tolerance);
+    // Where the load moves, the capacity it gives away turns into breached steps.
+    expect(meanReturn(scaleDownOnCrash, "aligned", "random-walk")).toBeLessThan(
+      meanReturn(restartCrashed, "aligned", "random-walk") - 50,
+    );
+  });
+
+  it("keeping extra replicas: pays under seed, costs under aligned when they buy no uptime", () => {
+    expect(meanReturn(holdFive, "seed")).toBeGreaterThan(meanReturn(restartCrashed, "seed") + 100);
+    expect(meanReturn(holdFive, "aligned")).toBeLessThan(meanReturn(restartCrashed, "aligned") - 5);
   });
 });

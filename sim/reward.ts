@@ -69,9 +69,68 @@ export const seedReward: RewardFn = (prev, cur, action, limits) => {
   return r;
 };
 
+/**
+ * Weights of the aligned reward: each term stands for one thing the harness measures, in
+ * the harness's own units (one step = one observation interval).
+ */
+export const ALIGNED_REWARD = {
+  /** The SLO the harness scores uptime and recovery against (the scenarios' default). */
+  sloLatencyMs: 300,
+  sloErrorRate: 0.01,
+  /** Paid for every step the SLO holds: uptime. A breach earns nothing, so recovery time is the uptime lost. */
+  sloHeld: 1,
+  /**
+   * Cost per desired replica per step (replica-seconds), charged only while the SLO holds:
+   * one replica kept for a whole episode costs as much as 2% of its uptime, so replicas are
+   * worth adding exactly when they buy more uptime than that. Not charged during a breach,
+   * so adding capacity to end one is never discouraged and a breached step is never negative.
+   */
+  replicaCost: 0.02,
+  /** Any executed action other than noop (churn: every action disturbs the service). */
+  action: -0.05,
+  /** An action after which the SLO went from held to breached (action harm, the loop's `regression`). */
+  harm: -0.5,
+} as const;
+
+/**
+ * A reward that pays for what the harness measures, and for nothing else:
+ * - uptime: `+sloHeld` per step with the SLO held (ready replica, latency and error rate
+ *   within the SLO), 0 per breached step, so every step of a breach (recovery time) costs
+ *   one step of reward, however it ends;
+ * - cost: `-replicaCost` per desired replica per step, while the SLO holds;
+ * - action harm: `action` per non-noop action, and `harm` more when the SLO held before the
+ *   step and not after it.
+ *
+ * Why the seed reward's exploits do not pay here: there is no bonus for a transition
+ * ("recovered", "improved"), only for states the harness scores, so removing a crashed pod
+ * by scaling down earns nothing by itself (it saves one replica's cost and loses capacity,
+ * which the next fault or load swing turns into breached steps); and extra replicas are
+ * charged every step while paying nothing per crash. A breached step is worth 0 and never
+ * less, so ending an episode early (all pods down terminates it) never pays either.
+ * `sim/reward.test.ts` pins both on fixed seeds.
+ */
+export const alignedReward: RewardFn = (prev, cur, action, _limits) => {
+  const w = ALIGNED_REWARD;
+  const held = sloHeld(cur);
+  let r = held ? w.sloHeld - w.replicaCost * cur.desiredReplicas : 0;
+  if (action !== Action.Noop) {
+    r += w.action;
+    if (!held && sloHeld(prev)) r += w.harm;
+  }
+  return r;
+};
+
+/** The SLO of {@link ALIGNED_REWARD} holds: a ready replica, latency and error rate within it. */
+function sloHeld(s: Readonly<Snapshot>): boolean {
+  return (
+    s.readyReplicas >= 1 && s.errorRate <= ALIGNED_REWARD.sloErrorRate && s.latencyMs <= ALIGNED_REWARD.sloLatencyMs
+  );
+}
+
 /** The registry: names are the keys. */
 export const rewards = {
   seed: seedReward,
+  aligned: alignedReward,
 } as const satisfies Record<string, RewardFn>;
 export type RewardName = keyof typeof rewards;
 export const REWARD_NAMES = Object.keys(rewards) as [RewardName, ...RewardName[]];

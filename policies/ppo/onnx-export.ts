@@ -1,0 +1,203 @@
+/**
+ * ONNX export of a trained actor-critic, written with protobufjs from the few messages of
+ * onnx.proto it needs (field numbers as in onnx/onnx.proto, IR version 8, opset 17).
+ *
+ * Graph (W as [out, in], so every layer is `Gemm(x, W, b, transB=1)`):
+ *
+ *   obs float32 [batch, 9]
+ *     -> (normObs) Clip((obs - mean) / sqrt(var + 1e-8), -obsClip, obsClip)
+ *     -> actor:  Gemm -> Tanh -> Gemm -> Tanh -> Gemm  = logits (internal)
+ *                                        Softmax(axis 1) = probs  [batch, 5]
+ *     -> critic: Gemm -> Tanh -> Gemm -> Tanh -> Gemm  = value  [batch, 1]
+ *
+ * Outputs are `probs` and `value` only: the `rl` loader tells outputs apart by shape, and
+ * two [batch, 5] outputs (logits and probabilities) would be ambiguous to it. The batch
+ * axis is dynamic ("batch"). The observation normalisation is inside the graph,
+ * so the model takes raw `obs-v1` vectors like every other policy.
+ */
+import protobuf from "protobufjs";
+import { ACTION_COUNT, OBS_V1 } from "../../harness/contract.ts";
+import type { CardOutput, CardTensor } from "../model-card.ts";
+import { type MlpSpec, paramLayout } from "./mlp.ts";
+import { OBS_NORM_EPS } from "./obs-norm.ts";
+
+/** onnx.proto, the subset the exporter writes (field numbers are ONNX's). */
+const ONNX_PROTO = {
+  nested: {
+    onnx: {
+      nested: {
+        ModelProto: {
+          fields: {
+            irVersion: { type: "int64", id: 1 },
+            opsetImport: { rule: "repeated", type: "OperatorSetIdProto", id: 8 },
+            producerName: { type: "string", id: 2 },
+            producerVersion: { type: "string", id: 3 },
+            domain: { type: "string", id: 4 },
+            modelVersion: { type: "int64", id: 5 },
+            docString: { type: "string", id: 6 },
+            graph: { type: "GraphProto", id: 7 },
+            metadataProps: { rule: "repeated", type: "StringStringEntryProto", id: 14 },
+          },
+        },
+        OperatorSetIdProto: { fields: { domain: { type: "string", id: 1 }, version: { type: "int64", id: 2 } } },
+        StringStringEntryProto: { fields: { key: { type: "string", id: 1 }, value: { type: "string", id: 2 } } },
+        GraphProto: {
+          fields: {
+            node: { rule: "repeated", type: "NodeProto", id: 1 },
+            name: { type: "string", id: 2 },
+            initializer: { rule: "repeated", type: "TensorProto", id: 5 },
+            docString: { type: "string", id: 10 },
+            input: { rule: "repeated", type: "ValueInfoProto", id: 11 },
+            output: { rule: "repeated", type: "ValueInfoProto", id: 12 },
+          },
+        },
+        NodeProto: {
+          fields: {
+            input: { rule: "repeated", type: "string", id: 1 },
+            output: { rule: "repeated", type: "string", id: 2 },
+            name: { type: "string", id: 3 },
+            opType: { type: "string", id: 4 },
+            attribute: { rule: "repeated", type: "AttributeProto", id: 5 },
+            domain: { type: "string", id: 7 },
+          },
+        },
+        AttributeProto: {
+          fields: {
+            name: { type: "string", id: 1 },
+            f: { type: "float", id: 2 },
+            i: { type: "int64", id: 3 },
+            type: { type: "int32", id: 20 },
+          },
+        },
+        TensorProto: {
+          fields: {
+            dims: { rule: "repeated", type: "int64", id: 1 },
+            dataType: { type: "int32", id: 2 },
+            name: { type: "string", id: 8 },
+            rawData: { type: "bytes", id: 9 },
+          },
+        },
+        ValueInfoProto: { fields: { name: { type: "string", id: 1 }, type: { type: "TypeProto", id: 2 } } },
+        TypeProto: { fields: { tensorType: { type: "TypeProtoTensor", id: 1 } } },
+        TypeProtoTensor: { fields: { elemType: { type: "int32", id: 1 }, shape: { type: "TensorShapeProto", id: 2 } } },
+        TensorShapeProto: { fields: { dim: { rule: "repeated", type: "Dimension", id: 1 } } },
+        Dimension: { fields: { dimValue: { type: "int64", id: 1 }, dimParam: { type: "string", id: 2 } } },
+      },
+    },
+  },
+};
+
+const root = protobuf.Root.fromJSON(ONNX_PROTO);
+const ModelProto = root.lookupType("onnx.ModelProto");
+
+const FLOAT = 1;
+const ATTR_INT = 2;
+export const ONNX_OPSET = 17;
+export const ONNX_IR_VERSION = 8;
+
+/** Input and outputs of the exported graph, as a model card names them. */
+export const EXPORT_INPUT: CardTensor = { name: "obs", type: "float32", shape: ["batch", OBS_V1.dim] };
+export const EXPORT_OUTPUTS: readonly CardOutput[] = [
+  { name: "probs", type: "float32", shape: ["batch", ACTION_COUNT], role: "probabilities" },
+  { name: "value", type: "float32", shape: ["batch", 1], role: "value" },
+];
+
+export interface ExportInput {
+  readonly spec: MlpSpec;
+  readonly params: Float32Array;
+  /** Observation statistics when the policy was trained with normObs, else null. */
+  readonly obsNorm: { readonly mean: ArrayLike<number>; readonly var: ArrayLike<number> } | null;
+  readonly obsClip: number;
+  /** Written into the model's metadata (e.g. the run id). */
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly docString?: string;
+}
+
+function tensor(name: string, dims: readonly number[], data: Float32Array) {
+  const bytes = new Uint8Array(data.byteLength);
+  // raw_data is little-endian float32; copy so a subarray's neighbours are not included.
+  bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return { name, dims: [...dims], dataType: FLOAT, rawData: bytes };
+}
+
+function valueInfo(name: string, shape: readonly (number | string)[]) {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: FLOAT,
+        shape: { dim: shape.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+/** Encodes the ONNX model (bytes of a `.onnx` file). */
+export function exportOnnx(input: ExportInput): Uint8Array {
+  const { spec, params } = input;
+  const layout = paramLayout(spec);
+  const nodes: object[] = [];
+  const inits: object[] = [];
+  const node = (opType: string, inputs: string[], outputs: string[], attribute: object[] = []) =>
+    nodes.push({ opType, input: inputs, output: outputs, name: `${opType}_${nodes.length}`, attribute });
+
+  let x = EXPORT_INPUT.name;
+  if (input.obsNorm !== null) {
+    const d = spec.obsDim;
+    const mean = new Float32Array(d);
+    const std = new Float32Array(d);
+    for (let j = 0; j < d; j++) {
+      mean[j] = input.obsNorm.mean[j]!;
+      std[j] = Math.sqrt(input.obsNorm.var[j]! + OBS_NORM_EPS);
+    }
+    inits.push(tensor("obs_mean", [d], mean), tensor("obs_std", [d], std));
+    inits.push(tensor("obs_clip_min", [], new Float32Array([-input.obsClip])));
+    inits.push(tensor("obs_clip_max", [], new Float32Array([input.obsClip])));
+    node("Sub", [x, "obs_mean"], ["obs_centered"]);
+    node("Div", ["obs_centered", "obs_std"], ["obs_scaled"]);
+    node("Clip", ["obs_scaled", "obs_clip_min", "obs_clip_max"], ["obs_norm"]);
+    x = "obs_norm";
+  }
+
+  const mlp = (prefix: string, layers: typeof layout.actor, out: string) => {
+    let h = x;
+    layers.forEach((l, i) => {
+      const tag = i === layers.length - 1 ? "out" : String(i);
+      const w = `${prefix}.${tag}.w`;
+      const b = `${prefix}.${tag}.b`;
+      inits.push(tensor(w, [l.outDim, l.inDim], params.subarray(l.w, l.w + l.outDim * l.inDim)));
+      inits.push(tensor(b, [l.outDim], params.subarray(l.b, l.b + l.outDim)));
+      const last = i === layers.length - 1;
+      const z = last ? out : `${prefix}.${tag}.z`;
+      node("Gemm", [h, w, b], [z], [{ name: "transB", type: ATTR_INT, i: 1 }]);
+      if (!last) {
+        node("Tanh", [z], [`${prefix}.${tag}.h`]);
+        h = `${prefix}.${tag}.h`;
+      }
+    });
+  };
+  mlp("pi", layout.actor, "logits");
+  node("Softmax", ["logits"], ["probs"], [{ name: "axis", type: ATTR_INT, i: 1 }]);
+  mlp("vf", layout.critic, "value");
+
+  const model = {
+    irVersion: ONNX_IR_VERSION,
+    opsetImport: [{ domain: "", version: ONNX_OPSET }],
+    producerName: "chaos-rl-harness ppo",
+    producerVersion: "1",
+    modelVersion: 1,
+    docString: input.docString ?? `PPO actor-critic over ${OBS_V1.name}`,
+    metadataProps: Object.entries({ codec: OBS_V1.name, ...(input.metadata ?? {}) }).map(([key, value]) => ({
+      key,
+      value,
+    })),
+    graph: {
+      name: "ppo_actor_critic",
+      node: nodes,
+      initializer: inits,
+      input: [valueInfo(EXPORT_INPUT.name, EXPORT_INPUT.shape)],
+      output: EXPORT_OUTPUTS.map((o) => valueInfo(o.name, o.shape)),
+    },
+  };
+  return ModelProto.encode(ModelProto.fromObject(model)).finish();
+}

@@ -1,0 +1,305 @@
+/**
+ * Vectorised training environments: `nEnvs` simulators stepped together (SB3's
+ * `DummyVecEnv`), each action passed through the same guard as the controller loop
+ * (harness/guard.ts), each episode drawn from the randomised training distribution on its
+ * own training seed, with auto-reset.
+ *
+ * Training distribution (per episode, from its seed alone, so a seed names an episode):
+ * a fault cell (each fault type alone, or `combined`: each injection draws one of all six),
+ * a frequency (fixed or Poisson), a workload pattern. Episode k of a run uses seed
+ * `trainingSeedStart + k` (1,000,000 upward by default), disjoint from the evaluation
+ * scenarios' seeds (1..20), so the agent is never scored on an episode it trained on.
+ *
+ * The guard sees the env's virtual clock: a proposal it refuses (too soon after the last
+ * action, replica limits) is executed as noop, as it would be on a cluster. PPO learns from
+ * the proposed action (the policy's choice); the environment, guard included, decides
+ * what happens.
+ */
+import {
+  Action,
+  FAULT_TYPES,
+  type FaultSpecInput,
+  OBS_V1,
+  type Slo,
+  type Snapshot,
+  sloHolds,
+} from "../../harness/contract.ts";
+import { type GuardLimits, guard } from "../../harness/guard.ts";
+import { SimEnv, type SimEnvConfig } from "../../sim/env.ts";
+import { mixSeed } from "../../sim/rng.ts";
+import type { PpoOptions, TrainingFault } from "./options.ts";
+
+/** What one finished episode contributes to the training metrics. */
+export interface EpisodeSummary {
+  readonly seed: number;
+  readonly scenario: string;
+  readonly return: number;
+  readonly length: number;
+  readonly terminated: boolean;
+}
+
+/** Per-env running statistics of the current episode (plain data, for checkpoints). */
+export interface EnvEpisodeState {
+  seed: number;
+  scenario: number;
+  ret: number;
+  length: number;
+  lastActionAt: number | null;
+  /** Time of the earliest fault injection not yet recovered from, or null. */
+  pendingFaultAt: number | null;
+  /** Consecutive steps with the SLO held (recovery needs `RECOVERY_CONFIRM_STEPS`). */
+  heldRun: number;
+  /** Executed actions of the episode so far, for replay on resume. */
+  executed: number[];
+}
+
+/** Steps the SLO must hold after a fault to count as recovered (the scenarios' 30 s window at 10 s steps). */
+export const RECOVERY_CONFIRM_STEPS = 3;
+
+/** The scenario cells of the training distribution, in a fixed order. */
+export interface TrainingScenario {
+  readonly label: string;
+  readonly config: SimEnvConfig;
+}
+
+export function trainingScenarios(o: PpoOptions): TrainingScenario[] {
+  const out: TrainingScenario[] = [];
+  for (const fault of o.faults) {
+    for (const frequency of o.frequencies) {
+      for (const pattern of o.workloads) {
+        const faults: FaultSpecInput[] =
+          fault === "combined"
+            ? FAULT_TYPES.map((type) => ({ type }))
+            : [{ type: fault as Exclude<TrainingFault, "combined"> }];
+        const freq =
+          frequency.kind === "fixed" ? `fixed-${frequency.intervalS}s` : `poisson-${frequency.meanIntervalS}s`;
+        out.push({
+          label: `${fault}|${freq}|${pattern}`,
+          config: {
+            params: {
+              episodeSteps: o.episodeSteps,
+              minReplicas: o.guard.minReplicas,
+              maxReplicas: o.guard.maxReplicas,
+            },
+            workload: { pattern },
+            faults,
+            frequency,
+            reward: o.reward,
+          },
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** The scenario cell of an episode seed: a hash of the seed, uniform over the cells. */
+export function scenarioIndexForSeed(seed: number, cells: number): number {
+  return ((mixSeed(seed ^ 0x7a11) >>> 0) % cells) | 0;
+}
+
+export class VecEnv {
+  readonly n: number;
+  readonly envs: SimEnv[];
+  readonly scenarios: TrainingScenario[];
+  /** Current observations [n, 9] (raw obs-v1). */
+  readonly obs: Float32Array;
+  /** After `step`: reward of the step, per env. */
+  readonly rewards: Float32Array;
+  /** After `step`: 1 when the episode ended (terminated or truncated) and the env was reset. */
+  readonly dones: Uint8Array;
+  readonly terminated: Uint8Array;
+  readonly truncated: Uint8Array;
+  /** After `step`: the last observation of an episode that ended (valid where `dones`). */
+  readonly finalObs: Float32Array;
+  /** Episode state per env. */
+  readonly state: EnvEpisodeState[];
+  /** Next episode number (episode k runs on seed trainingSeedStart + k). */
+  episodeCounter = 0;
+
+  // Metrics since the last `takeStats()`.
+  readonly proposedCounts = new Float64Array(5);
+  readonly executedCounts = new Float64Array(5);
+  refused = 0;
+  steps = 0;
+  sloHeldSteps = 0;
+  replicaSum = 0;
+  readonly recoveries: number[] = [];
+  readonly finished: EpisodeSummary[] = [];
+
+  private readonly snaps: Snapshot[] = [];
+  private readonly limits: GuardLimits;
+  private readonly slo: Slo;
+  private readonly seedStart: number;
+  private stepSeconds: number;
+
+  constructor(o: PpoOptions) {
+    this.n = o.nEnvs;
+    this.envs = Array.from({ length: this.n }, () => new SimEnv());
+    this.scenarios = trainingScenarios(o);
+    this.obs = new Float32Array(this.n * OBS_V1.dim);
+    this.finalObs = new Float32Array(this.n * OBS_V1.dim);
+    this.rewards = new Float32Array(this.n);
+    this.dones = new Uint8Array(this.n);
+    this.terminated = new Uint8Array(this.n);
+    this.truncated = new Uint8Array(this.n);
+    this.limits = o.guard;
+    this.slo = { latencyMs: o.slo.latencyMs, errorRate: o.slo.errorRate };
+    this.seedStart = o.trainingSeedStart;
+    this.stepSeconds = 10;
+    this.state = Array.from({ length: this.n }, () => ({
+      seed: 0,
+      scenario: 0,
+      ret: 0,
+      length: 0,
+      lastActionAt: null,
+      pendingFaultAt: null,
+      heldRun: 0,
+      executed: [],
+    }));
+  }
+
+  /** Starts an episode on every env (episode seeds in env order). */
+  resetAll(): void {
+    for (let e = 0; e < this.n; e++) this.startEpisode(e);
+  }
+
+  private startEpisode(e: number): void {
+    const seed = this.seedStart + this.episodeCounter++;
+    const scenario = scenarioIndexForSeed(seed, this.scenarios.length);
+    const r = this.envs[e].reset(seed, this.scenarios[scenario].config);
+    // The env's info snapshot is one reused object: it always holds the latest observation.
+    this.snaps[e] = r.info.snapshot;
+    this.stepSeconds = this.envs[e].state.params.stepSeconds;
+    this.obs.set(r.obs, e * OBS_V1.dim);
+    const s = this.state[e];
+    s.seed = seed;
+    s.scenario = scenario;
+    s.ret = 0;
+    s.length = 0;
+    s.lastActionAt = null;
+    s.pendingFaultAt = null;
+    s.heldRun = 0;
+    s.executed.length = 0;
+  }
+
+  /**
+   * Steps every env with its proposed action (through the guard), resetting the envs whose
+   * episode ended; fills `rewards`, `dones`, `terminated`, `truncated`, `finalObs` and `obs`.
+   */
+  step(proposed: Int32Array): void {
+    const D = OBS_V1.dim;
+    for (let e = 0; e < this.n; e++) {
+      const env = this.envs[e];
+      const s = this.state[e];
+      const a = proposed[e] as Action;
+      // The guard decides from the observation the policy saw (the last step's snapshot).
+      let executed: Action = a;
+      if (a !== Action.Noop) {
+        const snap = this.snaps[e];
+        const g = guard(
+          { action: a },
+          {
+            now: snap.time,
+            lastActionAt: s.lastActionAt,
+            desiredReplicas: snap.desiredReplicas,
+            missing: snap.missing,
+          },
+          this.limits,
+        );
+        executed = g.action;
+        if (executed === Action.Noop) this.refused++;
+        else s.lastActionAt = snap.time;
+      }
+      this.proposedCounts[a]++;
+      this.executedCounts[executed]++;
+      s.executed.push(executed);
+      const r = env.step(executed);
+      this.rewards[e] = r.reward;
+      s.ret += r.reward;
+      s.length++;
+      this.track(e, r.info.snapshot, r.info.events);
+      this.terminated[e] = r.terminated ? 1 : 0;
+      this.truncated[e] = r.truncated && !r.terminated ? 1 : 0;
+      if (r.terminated || r.truncated) {
+        this.dones[e] = 1;
+        this.finalObs.set(r.obs, e * D);
+        this.finished.push({
+          seed: s.seed,
+          scenario: this.scenarios[s.scenario].label,
+          return: s.ret,
+          length: s.length,
+          terminated: r.terminated,
+        });
+        this.startEpisode(e);
+      } else {
+        this.dones[e] = 0;
+        this.obs.set(r.obs, e * D);
+      }
+    }
+  }
+
+  /** SLO, cost and recovery bookkeeping of one step. */
+  private track(e: number, snap: Snapshot, events: readonly { kind: string; time: number }[]): void {
+    const s = this.state[e];
+    this.steps++;
+    this.replicaSum += snap.desiredReplicas;
+    for (const ev of events) {
+      if (ev.kind === "fault-injected" && s.pendingFaultAt === null) s.pendingFaultAt = ev.time;
+    }
+    if (sloHolds(snap, this.slo)) {
+      this.sloHeldSteps++;
+      s.heldRun++;
+      if (s.pendingFaultAt !== null && s.heldRun >= RECOVERY_CONFIRM_STEPS) {
+        // Recovered when the held run that is now confirmed began.
+        const start = snap.time - (RECOVERY_CONFIRM_STEPS - 1) * this.stepSeconds;
+        this.recoveries.push(Math.max(0, start - s.pendingFaultAt));
+        s.pendingFaultAt = null;
+      }
+    } else {
+      s.heldRun = 0;
+    }
+  }
+
+  /** Clears the metrics gathered since the last call. */
+  clearStats(): void {
+    this.proposedCounts.fill(0);
+    this.executedCounts.fill(0);
+    this.refused = 0;
+    this.steps = 0;
+    this.sloHeldSteps = 0;
+    this.replicaSum = 0;
+    this.recoveries.length = 0;
+    this.finished.length = 0;
+  }
+
+  /** The episode state of every env, as plain data (checkpoints). */
+  snapshotState(): { episodeCounter: number; envs: EnvEpisodeState[] } {
+    return {
+      episodeCounter: this.episodeCounter,
+      envs: this.state.map((s) => ({ ...s, executed: [...s.executed] })),
+    };
+  }
+
+  /**
+   * Restores a {@link snapshotState}: each env is reset on its episode's seed and replays the
+   * episode's executed actions. The simulator is deterministic (same seed, same actions, same
+   * trajectory: sim/check.ts), so this rebuilds every env bit for bit.
+   */
+  restoreState(saved: { episodeCounter: number; envs: EnvEpisodeState[] }): void {
+    if (saved.envs.length !== this.n) {
+      throw new Error(`Expected a checkpoint of ${this.n} envs, got ${saved.envs.length}`);
+    }
+    const D = OBS_V1.dim;
+    saved.envs.forEach((src, e) => {
+      const env = this.envs[e];
+      const r = env.reset(src.seed, this.scenarios[src.scenario].config);
+      this.snaps[e] = r.info.snapshot;
+      let obs = r.obs;
+      for (const a of src.executed) obs = env.step(a as Action).obs;
+      this.obs.set(obs, e * D);
+      Object.assign(this.state[e], { ...src, executed: [...src.executed] });
+    });
+    this.episodeCounter = saved.episodeCounter;
+  }
+}

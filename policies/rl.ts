@@ -1,0 +1,168 @@
+/**
+ * The `rl` policy: a trained network served from an ONNX file by onnxruntime-node. It
+ * picks the argmax action of the model's `obs-v1` input and reports the chosen action's
+ * probability as its confidence (policies/onnx-model.ts says how outputs are read).
+ *
+ * Loading a model is asynchronous and `createPolicy` is not, so the rl policy has a
+ * `prepare` step (`preparePolicy` in policies/index.ts), which harness/episode.ts awaits
+ * before building the episode's policy. Loaded models are cached per thread by path and
+ * sha256: every episode re-reads and hashes the file (microseconds for a small MLP) and
+ * reuses the session while the bytes are the same.
+ *
+ * `decide` returns a Promise: onnxruntime-node's public `run` is asynchronous (see
+ * policies/README.md, "rl: ONNX policies", for the measured cost); the loop awaits it.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { isAbsolute, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import type { Action, Decision, Policy, Snapshot } from "../harness/contract.ts";
+import { definePolicy } from "./definition.ts";
+import { sha256Hex } from "./model-card.ts";
+import { loadOnnxModel, ModelError, ModelErrorCode, type ModelLogger, type OnnxPolicyModel } from "./onnx-model.ts";
+
+/** The committed model (trained by `npm run train`), relative to the project root. */
+export const DEFAULT_MODEL = "models/ppo-obs-v1.onnx";
+
+/** Relative model paths resolve against the project root, whatever the working directory. */
+export const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+export function resolveModelPath(model: string): string {
+  return isAbsolute(model) ? model : resolve(PROJECT_ROOT, model);
+}
+
+/** The rl policy always decides asynchronously (see the file comment). */
+export interface RlPolicy extends Policy {
+  decide(state: Float32Array, snapshot: Snapshot): Promise<Decision>;
+}
+
+const paramsSchema = z
+  .object({
+    model: z
+      .string()
+      .min(1)
+      .default(DEFAULT_MODEL)
+      .describe(
+        "ONNX model file (obs-v1 input), relative to the project root or absolute; its card is the .json beside it.",
+      ),
+  })
+  .strict();
+export type RlParams = z.output<typeof paramsSchema>;
+
+export interface PrepareOptions {
+  /** Receives load warnings (e.g. a model without a card). @default process.emitWarning, once per model */
+  readonly logger?: ModelLogger;
+}
+
+const defaultLogger: ModelLogger = {
+  warn: (message) => process.emitWarning(message, { code: "RL_MODEL" }),
+};
+
+interface CacheEntry {
+  readonly sha256: string;
+  readonly model: Promise<OnnxPolicyModel>;
+}
+/** Absolute path -> the model last prepared from it (one per thread). */
+const cache = new Map<string, CacheEntry>();
+/** Absolute path -> the loaded model, once its load has finished (what `create` reads). */
+const ready = new Map<string, OnnxPolicyModel>();
+
+/**
+ * Loads (or finds in the cache) the model of `params`. Throws a {@link ModelError} that
+ * names the file when it is missing or refused.
+ */
+export async function prepareRl(params: RlParams, options: PrepareOptions = {}): Promise<OnnxPolicyModel> {
+  const path = resolveModelPath(params.model);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw notFound(params.model, path);
+    throw err;
+  }
+  const sha256 = sha256Hex(bytes);
+  let entry = cache.get(path);
+  if (entry?.sha256 !== sha256) {
+    // New, or changed on disk: a new session replaces the old one, which is left to the
+    // garbage collector rather than released, as an episode may still be running on it.
+    entry = { sha256, model: loadOnnxModel(path, { logger: options.logger ?? defaultLogger }) };
+    cache.set(path, entry);
+    ready.delete(path);
+  }
+  let model: OnnxPolicyModel;
+  try {
+    model = await entry.model;
+  } catch (err) {
+    if (cache.get(path) === entry) cache.delete(path);
+    throw err;
+  }
+  if (model.sha256 !== sha256) {
+    // Changed between our read and the loader's: load again from what is there now.
+    return prepareRl(params, options);
+  }
+  ready.set(path, model);
+  return model;
+}
+
+function notFound(given: string, path: string): ModelError {
+  const hint =
+    given === DEFAULT_MODEL
+      ? `The default model is committed by the RL training work (npm run train); until it exists, give the rl policy a model: { name: rl, params: { model: path/to/model.onnx } }`
+      : "Check the rl policy's `model` parameter (relative paths resolve against the project root)";
+  return new ModelError(ModelErrorCode.ModelNotFound, given, `rl: model file ${given} not found (${path}). ${hint}`);
+}
+
+/**
+ * sha256 of every model the scenario's `rl` cells name, by the path as written (after
+ * defaults), for the run context. Files that do not exist are left out: their episodes
+ * fail with `ModelNotFound`, and a run narrowed to other policies must not.
+ */
+export function modelChecksums(scenario: {
+  readonly matrix: { readonly policy: readonly { readonly name: string; readonly params: unknown }[] };
+}): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const cell of scenario.matrix.policy) {
+    if (cell.name !== "rl") continue;
+    const { model } = paramsSchema.parse(cell.params ?? {});
+    if (Object.hasOwn(out, model)) continue;
+    try {
+      out[model] = sha256Hex(readFileSync(resolveModelPath(model)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
+  return out;
+}
+
+export const rl = {
+  ...definePolicy({
+    description: "A trained policy network (ONNX, obs-v1 input): argmax action, confidence = its probability.",
+    params: paramsSchema,
+    create: (params): RlPolicy => {
+      const path = resolveModelPath(params.model);
+      const model = ready.get(path);
+      if (!model) {
+        if (!existsSync(path)) throw notFound(params.model, path);
+        throw new Error(
+          `rl: model ${params.model} is not loaded; await preparePolicy("rl", params) before createPolicy (harness/episode.ts does)`,
+        );
+      }
+      const reason = model.io.scores ? "argmax of the model's action probabilities" : "the model's own action output";
+      const decision: Decision = { action: 0, confidence: 0, reason };
+      // Buffers of this policy instance: episodes that share a model in one thread never share inputs.
+      const decide = model.decider();
+      return {
+        name: "rl",
+        async decide(state) {
+          const d = await decide(state);
+          decision.action = d.action as Action;
+          decision.confidence = d.confidence;
+          if (d.probs) decision.probs = d.probs;
+          return decision;
+        },
+      };
+    },
+  }),
+  prepare: prepareRl,
+};

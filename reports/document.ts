@@ -1,0 +1,258 @@
+/**
+ * The report's content as a list of blocks (headings, paragraphs, tables, charts), built
+ * once from the model, so the Markdown and the HTML show the same tables in the same order
+ * and differ only in markup (markdown.ts, html.ts).
+ */
+import { formatDifference, formatInterval, formatNumber, formatP, formatValue } from "./format.ts";
+import type { GateResult } from "./gate-eval.ts";
+import { ACTION_HARM, ACTION_MIX, HEADLINE, METRICS, type MetricName, SLO_PARTS } from "./metrics.ts";
+import type { ComparisonRow, ReportModel, Section } from "./model.ts";
+
+/** A table cell; `tone` colours it in HTML and bolds it in Markdown where it is a verdict. */
+export interface Cell {
+  readonly text: string;
+  readonly tone?: "win" | "pass" | "fail";
+  /** Prefix shown bold (the name of the better policy). */
+  readonly strong?: string;
+  /** A secondary figure (the p-value): after the text in Markdown, on its own line in HTML. */
+  readonly detail?: string;
+  readonly code?: boolean;
+}
+
+export interface Table {
+  readonly header: readonly string[];
+  /** One letter per column: "l" or "r". */
+  readonly align: string;
+  readonly rows: readonly (readonly Cell[])[];
+}
+
+export type Block =
+  | { readonly kind: "heading"; readonly level: 1 | 2 | 3; readonly text: string; readonly id?: string }
+  | { readonly kind: "paragraph"; readonly text: string }
+  | { readonly kind: "note"; readonly text: string }
+  | { readonly kind: "table"; readonly table: Table; readonly className?: string }
+  | { readonly kind: "details"; readonly summary: string; readonly blocks: readonly Block[] }
+  | { readonly kind: "charts"; readonly names: readonly string[] };
+
+const plain = (text: string): Cell => ({ text });
+
+const HEADLINE_COLUMNS: readonly MetricName[] = ["uptime", "mttr", "unrecovered", "cost", "unnecessary"];
+
+function headerOf(m: MetricName): string {
+  const d = METRICS[m];
+  const unit = d.format === "replicaSeconds" ? " (replica-s)" : d.format === "perEpisode" ? " /episode" : "";
+  return `${d.title}${unit}`;
+}
+
+function headlineTable(section: Section): Table {
+  return {
+    header: ["policy", "n", ...HEADLINE_COLUMNS.map(headerOf)],
+    align: `lr${"r".repeat(HEADLINE_COLUMNS.length)}`,
+    rows: section.rows.map((r) => [
+      plain(r.policy),
+      plain(String(r.n)),
+      ...HEADLINE_COLUMNS.map((m) =>
+        plain(
+          m === "unrecovered"
+            ? `${formatValue(m, r.metrics[m].estimate)} (${r.unrecovered} of ${r.faults})`
+            : formatInterval(m, r.metrics[m]),
+        ),
+      ),
+    ]),
+  };
+}
+
+function differenceCell(c: ComparisonRow, m: MetricName): Cell {
+  const d = c.metrics[m];
+  const text = formatDifference(m, d);
+  const detail = formatP(d.p);
+  if (d.verdict === null) return { text, detail };
+  return { text, detail, tone: "win", strong: `${d.verdict === "a" ? c.a : c.b} better` };
+}
+
+function comparisonTable(comparisons: readonly ComparisonRow[]): Table {
+  return {
+    header: ["difference", "n pairs", ...HEADLINE.map((m) => METRICS[m].title)],
+    align: `lr${"r".repeat(HEADLINE.length)}`,
+    rows: comparisons.map((c) => [
+      plain(`${c.a} − ${c.b}`),
+      plain(String(c.n)),
+      ...HEADLINE.map((m) => differenceCell(c, m)),
+    ]),
+  };
+}
+
+/** `0.9889 >= 0.6617 (heuristic.uptime = 0.9889, n=18; none.uptime = 0.6617, n=18)`, per instance. */
+export function gateMeasured(g: GateResult): string {
+  return g.outcomes
+    .map((o) => {
+      const who = o.policy === null ? "" : `${o.policy}: `;
+      if (o.reason !== null) return `${who}${o.reason}`;
+      const refs = o.refs.map((r) => `${r.text} = ${formatNumber(r.value)}, n=${r.n}`).join("; ");
+      return `${who}${formatNumber(o.left)} ${g.op} ${formatNumber(o.right)}${o.pass ? "" : " is false"} (${refs})`;
+    })
+    .join("; ");
+}
+
+export function buildGateTable(gates: readonly GateResult[]): Table {
+  return {
+    header: ["verdict", "gate", "measured", "where"],
+    align: "llll",
+    rows: gates.map((g) => [
+      { text: g.pass ? "✔ pass" : "✘ fail", tone: g.pass ? "pass" : "fail" },
+      { text: g.text, code: true },
+      plain(gateMeasured(g)),
+      plain(g.origin),
+    ]),
+  };
+}
+
+function title(s: Section): string {
+  return [s.filter.fault, s.filter.frequency].filter((x) => x !== undefined).join(" / ");
+}
+
+/** The report, top to bottom. `charts` are the names of the rendered charts. */
+export function buildDocument(model: ReportModel, charts: readonly string[]): Block[] {
+  const blocks: Block[] = [];
+  const add = (...b: Block[]) => blocks.push(...b);
+  const chartGroup = (names: readonly string[]) => {
+    const have = names.filter((n) => charts.includes(n));
+    if (have.length > 0) add({ kind: "charts", names: have });
+  };
+  add({ kind: "heading", level: 1, text: model.title });
+  add({
+    kind: "table",
+    className: "context",
+    table: { header: ["", ""], align: "ll", rows: model.context.map(([k, v]) => [plain(k), plain(v)]) },
+  });
+  add({
+    kind: "paragraph",
+    text: `Every figure is an estimate with its 95% interval over seeds in brackets (percentile bootstrap, resampling seeds within each fault x frequency cell; ${model.resamples} resamples, seed ${model.seed}). n is the number of completed episodes behind it (pairs, for differences). Metric definitions: reports/README.md.`,
+  });
+  for (const text of model.notes) add({ kind: "note", text });
+
+  if (model.gates.length > 0) {
+    const passed = model.gates.filter((g) => g.pass).length;
+    add({ kind: "heading", level: 2, text: `Gates: ${passed} of ${model.gates.length} passed`, id: "gates" });
+    add({ kind: "table", table: buildGateTable(model.gates), className: "gates" });
+  }
+
+  add({ kind: "heading", level: 2, text: "Policies over the whole matrix", id: "policies" });
+  add({ kind: "table", table: headlineTable(model.overall) });
+  add({ kind: "heading", level: 2, text: "Paired differences", id: "paired" });
+  add({
+    kind: "paragraph",
+    text: "Each row is the first policy minus the second, over the episodes both ran with the same cell and seed (the same faults and load). A policy is named better only when the 95% interval excludes 0 and the sign-flip permutation test gives p < 0.05.",
+  });
+  if (model.overall.comparisons.length === 0) add({ kind: "paragraph", text: "(One policy: nothing to compare.)" });
+  else add({ kind: "table", table: comparisonTable(model.overall.comparisons) });
+  chartGroup(["mttr", "uptime-heatmap", "cost-vs-uptime"]);
+
+  add({ kind: "heading", level: 2, text: "By fault type", id: "by-fault" });
+  add({
+    kind: "paragraph",
+    text: "Pooled over the frequencies. Where a policy loses, the SLO table below says which part of the SLO broke.",
+  });
+  for (const s of model.byFault) {
+    add({ kind: "heading", level: 3, text: title(s) });
+    add({ kind: "table", table: headlineTable(s) });
+    if (s.comparisons.length > 0) add({ kind: "table", table: comparisonTable(s.comparisons) });
+  }
+
+  add({ kind: "heading", level: 2, text: "Why: which part of the SLO broke", id: "slo" });
+  add({
+    kind: "paragraph",
+    text: "Share of steps with the SLO broken, and with each of its parts broken (a step can break several). Uptime = 100% - SLO broken.",
+  });
+  add({
+    kind: "table",
+    table: {
+      header: ["fault", "policy", "n", ...SLO_PARTS.map((m) => METRICS[m].title)],
+      align: `llr${"r".repeat(SLO_PARTS.length)}`,
+      rows: model.byFault.flatMap((s) =>
+        s.rows.map((r) => [
+          plain(s.filter.fault ?? ""),
+          plain(r.policy),
+          plain(String(r.n)),
+          ...SLO_PARTS.map((m) => plain(formatValue(m, r.metrics[m].estimate))),
+        ]),
+      ),
+    },
+  });
+
+  add({ kind: "heading", level: 2, text: "Actions per episode", id: "actions" });
+  add({
+    kind: "paragraph",
+    text: "What each policy did (applied actions) and the harm it did: unnecessary (applied while the SLO held and no fault was active), refused (by the guard or backend), regressions (the SLO got worse after the action), flaps (scale reversals within 300 s).",
+  });
+  const actionCols: MetricName[] = [...ACTION_MIX, ...ACTION_HARM];
+  add({
+    kind: "table",
+    table: {
+      header: ["policy", "n", ...actionCols.map((m) => METRICS[m].title)],
+      align: `lr${"r".repeat(actionCols.length)}`,
+      rows: model.overall.rows.map((r) => [
+        plain(r.policy),
+        plain(String(r.n)),
+        ...actionCols.map((m) => plain(formatValue(m, r.metrics[m].estimate))),
+      ]),
+    },
+  });
+  chartGroup(["actions"]);
+
+  const timelines = charts.filter((c) => c.startsWith("timeline-"));
+  if (timelines.length > 0) {
+    add({ kind: "heading", level: 2, text: "Episode timelines", id: "timelines" });
+    chartGroup(timelines);
+  }
+  if (charts.includes("training")) {
+    add({ kind: "heading", level: 2, text: "Training", id: "training" });
+    chartGroup(["training"]);
+  }
+
+  add({ kind: "heading", level: 2, text: "Every cell", id: "cells" });
+  const cellLead = (s: Section) => [plain(s.filter.fault ?? ""), plain(s.filter.frequency ?? "")];
+  add({
+    kind: "details",
+    summary: "Policies in each fault x frequency cell",
+    blocks: [
+      {
+        kind: "table",
+        table: {
+          header: ["fault", "frequency", "policy", "n", ...HEADLINE_COLUMNS.map(headerOf)],
+          align: `lllr${"r".repeat(HEADLINE_COLUMNS.length)}`,
+          rows: model.byCell.flatMap((s) =>
+            s.rows.map((r) => [
+              ...cellLead(s),
+              plain(r.policy),
+              plain(String(r.n)),
+              ...HEADLINE_COLUMNS.map((m) => plain(formatInterval(m, r.metrics[m]))),
+            ]),
+          ),
+        },
+      },
+    ],
+  });
+  add({
+    kind: "details",
+    summary: "Paired differences in each cell",
+    blocks: [
+      {
+        kind: "table",
+        table: {
+          header: ["fault", "frequency", "difference", "n pairs", ...HEADLINE.map((m) => METRICS[m].title)],
+          align: `lllr${"r".repeat(HEADLINE.length)}`,
+          rows: model.byCell.flatMap((s) =>
+            s.comparisons.map((c) => [
+              ...cellLead(s),
+              plain(`${c.a} − ${c.b}`),
+              plain(String(c.n)),
+              ...HEADLINE.map((m) => differenceCell(c, m)),
+            ]),
+          ),
+        },
+      },
+    ],
+  });
+  return blocks;
+}
