@@ -5,11 +5,13 @@
  *
  *   sim     SimEnv steps/s for 3 and 10 pods, heap growth over 1M steps   (target >= 1M steps/s, 10 pods)
  *   matrix  full-matrix.yaml end to end: wall time and peak RSS           (target <= 20 s, < 1 GB)
+ *   loop    controller loop per step vs SimEnv.step directly              (target < 2x)
  *   store   steps rows/s through the DuckDB appender                      (target >= 1M rows/s)
  *   train   PPO env-steps/s incl. updates, 1 and 8 envs                   (target >= 4,400 / 4,800)
  *   report  full-matrix report (1,800 episodes): stats, charts, HTML, MD  (target < 10 s)
  *   onnx    rl decision latency (median, p99) and batch-1,024 decisions/s (target median <= 20 us)
  */
+import { printLoopBench } from "./loop.ts";
 import { printMatrixBench } from "./matrix.ts";
 import { printOnnxBench } from "./onnx.ts";
 import { printReportBench } from "./report.ts";
@@ -22,6 +24,7 @@ const want = (name: string) => only.length === 0 || only.includes(name);
 
 if (want("matrix")) await printMatrixBench();
 if (want("sim")) printSimBench();
+if (want("loop")) await printLoopBench();
 if (want("store")) await printStoreBench();
 if (want("report")) await printReportBench();
 if (want("onnx")) await printOnnxBench();

@@ -3,9 +3,8 @@
  * loop and guard on worker threads, write every step to a fresh DuckDB file. Prints wall
  * time, episodes/s, steps/s and the process's peak RSS (worker threads included).
  *
- * `scenarios/full-matrix.yaml` has the four baselines until the RL policy lands (issue 5);
- * the bench adds a fifth entry (hpa at an 80% CPU target) so that it measures the
- * 6 x 3 x 5 x 20 = 1,800-episode matrix the target is stated for.
+ * The target is stated for 6 x 3 x 5 x 20 = 1,800 episodes: should the scenario's policy
+ * axis ever hold fewer than five entries, the bench adds one (hpa at an 80% CPU target).
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";

@@ -202,6 +202,7 @@ async function reportCommand(argv: {
   seed?: number;
   timelinePolicy?: string;
   png: boolean;
+  training?: string;
   json: boolean;
 }): Promise<number> {
   const resamples = positiveInt("resamples", argv.resamples);
@@ -214,7 +215,15 @@ async function reportCommand(argv: {
     }
     const passed = await reportAndPrint(
       store,
-      { out, runId: argv.run, resamples, seed: argv.seed, timelinePolicy: argv.timelinePolicy, png: argv.png },
+      {
+        out,
+        runId: argv.run,
+        resamples,
+        seed: argv.seed,
+        timelinePolicy: argv.timelinePolicy,
+        png: argv.png,
+        trainingDb: argv.training,
+      },
       argv.json,
     );
     return passed ? EXIT.ok : EXIT.failed;
@@ -361,6 +370,10 @@ export function buildCli(args: string[]) {
             describe: "Policy the episode timelines show (default: the last)",
           })
           .option("png", { type: "boolean", default: true, describe: "Write PNGs beside the SVGs (--no-png to skip)" })
+          .option("training", {
+            type: "string",
+            describe: "Chart the training curves of this store (harness train --db, e.g. runs/training.duckdb)",
+          })
           .option("json", { type: "boolean", default: false, describe: "The outcome (files, gates) as JSON on stdout" })
           .example("$0 report --db runs/quickstart.duckdb", "Write runs/quickstart-report/index.html and report.md")
           .example(

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { POLICY_NAMES } from "../policies/index.ts";
 import { formatIssue, ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "./scenario-errors.ts";
 import { loadScenario, loadScenarioOrThrow, parseScenario } from "./scenario-file.ts";
 
@@ -312,7 +313,7 @@ describe("parseScenario: valid files", () => {
     );
     expect(scenario.matrix.fault).toHaveLength(6);
     expect(scenario.matrix.frequency.map((f) => f.label)).toEqual(["low", "medium", "high"]);
-    expect(scenario.matrix.policy.map((p) => p.name)).toEqual(["none", "random", "heuristic", "hpa"]);
+    expect(scenario.matrix.policy.map((p) => p.name).sort()).toEqual([...POLICY_NAMES].sort());
     expect(scenario.seeds).toHaveLength(20);
     expect(scenario.steps).toBe(200);
   });

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -10,7 +10,7 @@ import { createPolicy, modelChecksums, preparePolicy } from "./index.ts";
 import { sha256Hex } from "./model-card.ts";
 import { ModelErrorCode } from "./onnx-model.ts";
 import { buildMlpOnnx, readSb3Vectors, SB3_FIXTURES } from "./onnx-test-models.ts";
-import { DEFAULT_MODEL, PROJECT_ROOT, prepareRl, resolveModelPath } from "./rl.ts";
+import { DEFAULT_MODEL, PROJECT_ROOT, prepareRl } from "./rl.ts";
 import { steadySnapshot, testContext } from "./test-helpers.ts";
 
 const quiet = { logger: { warn: () => {} } };
@@ -78,19 +78,20 @@ describe("rl policy", () => {
     expect(b.sha256).toBe(sha256Hex(readFileSync(file)));
   });
 
-  // Until the trained model is committed (then the registry test covers the default).
-  it.skipIf(existsSync(resolveModelPath(DEFAULT_MODEL)))(
-    "a missing default model is a clear error when the rl policy is used",
-    async () => {
-      await expect(preparePolicy("rl", {}, quiet)).rejects.toMatchObject({
-        code: ModelErrorCode.ModelNotFound,
-        message: expect.stringMatching(
-          /^rl: model file models\/ppo-obs-v1\.onnx not found \(.*models\/ppo-obs-v1\.onnx\)\. The default model is committed by the RL training work \(npm run train\)/,
-        ),
-      });
-      expect(() => createPolicy("rl", {}, testContext)).toThrow(`rl: model file ${DEFAULT_MODEL} not found`);
-    },
-  );
+  it("a missing model file is a clear error when the rl policy is used", async () => {
+    const missing = join(tmpdir(), "rl-absent", "model.onnx");
+    await expect(preparePolicy("rl", { model: missing }, quiet)).rejects.toMatchObject({
+      code: ModelErrorCode.ModelNotFound,
+      message: `rl: model file ${missing} not found (${missing}). Check the rl policy's \`model\` parameter (relative paths resolve against the project root)`,
+    });
+    expect(() => createPolicy("rl", { model: missing }, testContext)).toThrow(`rl: model file ${missing} not found`);
+  });
+
+  it("the committed default model loads, with its card", async () => {
+    const model = await prepareRl({ model: DEFAULT_MODEL }, quiet);
+    expect(model.card).toMatchObject({ codec: "obs-v1", obsDim: 9, sha256: model.sha256 });
+    expect(model.warnings).toEqual([]);
+  });
 
   it("createPolicy without preparePolicy says what to do", () => {
     const dir = mkdtempSync(join(tmpdir(), "rl-"));

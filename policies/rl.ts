@@ -108,7 +108,7 @@ export async function prepareRl(params: RlParams, options: PrepareOptions = {}):
 function notFound(given: string, path: string): ModelError {
   const hint =
     given === DEFAULT_MODEL
-      ? `The default model is committed by the RL training work (npm run train); until it exists, give the rl policy a model: { name: rl, params: { model: path/to/model.onnx } }`
+      ? "The default model is committed with the project; `npm run train` writes it again, or give the rl policy a model: { name: rl, params: { model: path/to/model.onnx } }"
       : "Check the rl policy's `model` parameter (relative paths resolve against the project root)";
   return new ModelError(ModelErrorCode.ModelNotFound, given, `rl: model file ${given} not found (${path}). ${hint}`);
 }

@@ -122,6 +122,8 @@ export interface LoadOptions {
   readonly timelinePolicy?: string;
   /** Load the timelines and training curves (charts only). @default true */
   readonly charts?: boolean;
+  /** Read the training curves from this store (e.g. `runs/training.duckdb`) instead of the run's. */
+  readonly trainingStore?: TraceStore;
 }
 
 /** Thrown for a run or policy that is not in the file: a usage error (exit 2). */
@@ -176,7 +178,7 @@ export async function loadReportData(store: TraceStore, opts: LoadOptions = {}):
     faults,
     frequencies,
     timelines,
-    training: charts ? await loadTraining(store) : null,
+    training: charts ? await loadTraining(opts.trainingStore ?? store) : null,
   };
 }
 

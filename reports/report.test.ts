@@ -126,4 +126,26 @@ describe("writeReport on the fixture", () => {
       expect(readFileSync(join(dir, "a", f), "utf8"), f).toBe(readFileSync(join(dir, "b", f), "utf8"));
     }
   });
+
+  it("charts the training curves of another store with trainingDb, and refuses a missing one", async () => {
+    const trainingDb = join(dir, "training.duckdb");
+    const training = await TraceStore.open(trainingDb);
+    try {
+      await training.query(
+        "CREATE TABLE training_updates (training_id VARCHAR, env_steps BIGINT, ep_reward_mean DOUBLE, entropy DOUBLE)",
+      );
+      await training.query("INSERT INTO training_updates VALUES ('t1', 2048, 10.5, 1.6), ('t1', 4096, 20.25, 1.5)");
+    } finally {
+      await training.close();
+    }
+    const out = join(dir, "with-training");
+    await writeReport(store, { out, png: false, trainingDb });
+    const spec = JSON.parse(readFileSync(join(out, "charts", "training.vl.json"), "utf8"));
+    expect(JSON.stringify(spec)).toContain("ep_reward_mean");
+    expect(JSON.stringify(spec)).toContain("20.25");
+    await expect(
+      writeReport(store, { out: join(dir, "x"), png: false, trainingDb: join(dir, "absent.duckdb") }),
+    ).rejects.toThrow(/No training store at .*absent\.duckdb/);
+    expect(existsSync(join(dir, "absent.duckdb"))).toBe(false);
+  });
 });

@@ -4,17 +4,17 @@
  * the run's scenario. The stages are separate modules (load -> estimate -> model ->
  * document -> charts -> files); this one only runs them in order and times them.
  */
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ScenarioError } from "../harness/scenario-errors.ts";
 import type { LoadedScenario } from "../harness/scenario-file.ts";
-import type { TraceStore } from "../harness/store.ts";
+import { TraceStore } from "../harness/store.ts";
 import { buildCharts } from "./charts/index.ts";
 import { buildDocument } from "./document.ts";
 import { Estimator } from "./estimator.ts";
 import { evaluateGate, type GateResult } from "./gate-eval.ts";
 import { renderHtml } from "./html.ts";
-import { loadReportData, type ReportData } from "./load.ts";
+import { loadReportData, type ReportData, ReportInputError } from "./load.ts";
 import { renderMarkdown } from "./markdown.ts";
 import { buildModel } from "./model.ts";
 import { renderSvg, scopeSvgIds, svgToPng } from "./render.ts";
@@ -33,6 +33,8 @@ export interface ReportOptions {
   readonly timelinePolicy?: string;
   /** Write PNGs beside the SVGs. @default true */
   readonly png?: boolean;
+  /** A trace store holding the training curves (`harness train --db`), when the run's store does not. */
+  readonly trainingDb?: string;
   /** Told about chart warnings (vega-lite's). @default ignore them */
   readonly onWarning?: (message: string) => void;
 }
@@ -65,7 +67,16 @@ function runGates(data: ReportData, estimator: Estimator): GateResult[] {
 
 export async function writeReport(store: TraceStore, opts: ReportOptions): Promise<ReportOutcome> {
   const t0 = performance.now();
-  const data = await loadReportData(store, { runId: opts.runId, timelinePolicy: opts.timelinePolicy });
+  if (opts.trainingDb !== undefined && !existsSync(opts.trainingDb)) {
+    throw new ReportInputError(`No training store at ${opts.trainingDb} (harness train --db writes one)`);
+  }
+  const trainingStore = opts.trainingDb === undefined ? undefined : await TraceStore.open(opts.trainingDb);
+  let data: ReportData;
+  try {
+    data = await loadReportData(store, { runId: opts.runId, timelinePolicy: opts.timelinePolicy, trainingStore });
+  } finally {
+    await trainingStore?.close();
+  }
   const t1 = performance.now();
   const estimator = new Estimator(data.episodes, { resamples: opts.resamples, seed: opts.seed });
   const gates = runGates(data, estimator);

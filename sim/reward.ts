@@ -86,8 +86,13 @@ export const ALIGNED_REWARD = {
    * so adding capacity to end one is never discouraged and a breached step is never negative.
    */
   replicaCost: 0.02,
-  /** Any executed action other than noop (churn: every action disturbs the service). */
-  action: -0.05,
+  /**
+   * Any executed action other than noop (churn: every action disturbs the service), a
+   * quarter of a step of uptime. At 0.05 a trained agent restarted a pod whenever the guard
+   * let it (about 26 unnecessary actions per episode on the validation seeds, against 3 for
+   * the heuristic); at 0.25 it acts about as often as the heuristic, with no loss of uptime.
+   */
+  action: -0.25,
   /** An action after which the SLO went from held to breached (action harm, the loop's `regression`). */
   harm: -0.5,
 } as const;

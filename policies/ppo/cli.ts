@@ -281,13 +281,15 @@ export function writeModel(
     params: trainer.net.params,
     obsNorm,
     obsClip: o.obsClip,
-    metadata: { run_id: trainer.runId, seed: String(o.seed), steps: String(trainer.globalStep) },
+    // Nothing time-dependent (the run id is on the card), so a rerun writes the same bytes.
+    metadata: { seed: String(o.seed), steps: String(trainer.globalStep) },
   });
   const modelPath = resolve(o.out);
   mkdirSync(dirname(modelPath), { recursive: true });
   writeFileSync(modelPath, bytes);
   let evaluation: Record<string, unknown> = {
-    harness: "Evaluate with `harness run scenarios/full-matrix.yaml` (policy rl); results go in policies/README.md.",
+    harness:
+      "Evaluated with `harness run scenarios/full-matrix.yaml --report` (policy rl); results in README.md, Evaluation.",
   };
   if (!skipEvaluation) {
     const params = new ActorCritic(spec, 1, Float32Array.from(trainer.net.params)).params;
@@ -310,7 +312,7 @@ export function writeModel(
       runId: trainer.runId,
       updates: trainer.update,
       trainingSeeds: `${o.trainingSeedStart}..${o.trainingSeedStart + state.envs.episodeCounter - 1}`,
-      command: "npm run train",
+      command: `harness ${process.argv.slice(2).join(" ")}`,
       options: o,
     },
     seed: o.seed,

@@ -36,7 +36,7 @@ export const ppoOptionsSchema = z
       .number()
       .int()
       .positive()
-      .default(500_000)
+      .default(1_000_000)
       .describe("Environment steps to train for (all envs together), rounded up to whole rollouts."),
     engine: z
       .enum(["js", "tfjs"])
@@ -72,7 +72,13 @@ export const ppoOptionsSchema = z
     gamma: z.number().min(0).max(1).default(0.99).describe("Discount factor."),
     gaeLambda: z.number().min(0).max(1).default(0.95).describe("GAE lambda (bias/variance of the advantage)."),
     clipCoef: z.number().positive().default(0.2).describe("Surrogate clipping coefficient epsilon."),
-    entCoef: z.number().min(0).default(0).describe("Entropy bonus coefficient (SB3 default 0)."),
+    entCoef: z
+      .number()
+      .min(0)
+      .default(0.01)
+      .describe(
+        "Entropy bonus coefficient (cleanrl's 0.01; SB3's is 0, with which the policy collapsed onto restarting at every chance).",
+      ),
     vfCoef: z.number().min(0).default(0.5).describe("Value loss coefficient."),
     maxGradNorm: z.number().positive().default(0.5).describe("Global gradient norm clip."),
     normAdv: z.boolean().default(true).describe("Normalise advantages per minibatch."),
@@ -92,7 +98,7 @@ export const ppoOptionsSchema = z
       .describe("Hidden layer sizes of the actor and of the critic (separate tanh MLPs)."),
     normObs: z
       .boolean()
-      .default(false)
+      .default(true)
       .describe(
         "Normalise observations with running mean/variance (SB3 VecNormalize); exported inside the ONNX graph.",
       ),
