@@ -1,6 +1,6 @@
 /**
  * The full-matrix report: 6 faults x 3 frequencies x 5 policies x 20 seeds = 1,800 episodes
- * (bench/matrix.ts `fiveBaselineMatrix`), simulated into a fresh DuckDB file, then
+ * (bench/matrix.ts `fullMatrixText`), simulated into a fresh DuckDB file, then
  * `writeReport` timed end to end (SQL, bootstrap intervals and paired tests at 2,000
  * resamples, every chart to SVG and PNG, HTML and Markdown). Target: under 10 s.
  */
@@ -11,10 +11,10 @@ import { runScenario } from "../harness/runner.ts";
 import { parseScenario } from "../harness/scenario-file.ts";
 import { TraceStore } from "../harness/store.ts";
 import { writeReport } from "../reports/report.ts";
-import { fiveBaselineMatrix } from "./matrix.ts";
+import { fullMatrixText } from "./matrix.ts";
 
 export async function printReportBench(): Promise<void> {
-  const parsed = parseScenario(fiveBaselineMatrix(), "full-matrix.yaml (+hpa80)");
+  const parsed = parseScenario(fullMatrixText(), "full-matrix.yaml");
   if (!parsed.success) throw new Error(JSON.stringify(parsed.errors));
   const dir = mkdtempSync(join(tmpdir(), "harness-report-bench-"));
   const db = join(dir, "full-matrix.duckdb");
@@ -28,7 +28,7 @@ export async function printReportBench(): Promise<void> {
       const t = outcome.timings;
       const charts = outcome.files.filter((f) => f.endsWith(".svg")).length;
       console.log(
-        `report: full-matrix.yaml (+hpa80), ${summary.completed} episodes, ${charts} charts (SVG + PNG), 2000 resamples`,
+        `report: full-matrix.yaml, ${summary.completed} episodes, ${charts} charts (SVG + PNG), 2000 resamples`,
       );
       console.log(
         `  wall ${wallS.toFixed(2)} s   load ${(t.load / 1000).toFixed(2)} s   statistics ${(t.statistics / 1000).toFixed(2)} s   charts ${(t.charts / 1000).toFixed(2)} s   write ${(t.write / 1000).toFixed(2)} s   (target < 10 s)`,

@@ -221,6 +221,30 @@ export function createSnapshot(): Snapshot {
 }
 
 /**
+ * Copies every field of `from` but `podTable` into `to` (a previous observation kept by
+ * value: the backend's snapshot is a reused buffer whose pod rows change with the next step).
+ */
+export function copySnapshotScalars(from: Readonly<Snapshot>, to: Snapshot): void {
+  to.time = from.time;
+  to.desiredReplicas = from.desiredReplicas;
+  to.readyReplicas = from.readyReplicas;
+  to.pods = from.pods;
+  to.healthy = from.healthy;
+  to.degraded = from.degraded;
+  to.crashed = from.crashed;
+  to.pending = from.pending;
+  to.terminating = from.terminating;
+  to.drained = from.drained;
+  to.cpu = from.cpu;
+  to.memory = from.memory;
+  to.latencyMs = from.latencyMs;
+  to.errorRate = from.errorRate;
+  to.requestRate = from.requestRate;
+  to.sinceFailureS = from.sinceFailureS;
+  to.missing = from.missing;
+}
+
+/**
  * Defaults for absent metrics. They describe "nothing known to be wrong" so that a gap
  * in scraping never looks like an incident to a policy; the `missing` flag is what lets
  * the guard refuse to act on such a snapshot (`MetricsUnavailable`).

@@ -147,13 +147,13 @@ export interface GuardResult {
  */
 export function guard(proposal: GuardProposal, context: GuardContext, limits: GuardLimits): GuardResult {
   const { action, policyError } = proposal;
+  // Most steps of most policies: one shared result, nothing to build.
+  if (action === Action.Noop && policyError === undefined) return NOOP_RESULT;
   const name = ACTION_NAMES[action];
   const prefix = policyError === undefined ? "" : `policy unavailable (${policyError}); fallback `;
 
   if (action === Action.Noop) {
-    return policyError === undefined
-      ? result(Action.Noop, GuardReason.Noop, "policy proposed noop")
-      : result(Action.Noop, GuardReason.PolicyUnavailable, `${prefix}proposed noop`);
+    return result(Action.Noop, GuardReason.PolicyUnavailable, `${prefix}proposed noop`);
   }
   if (limits.paused || context.paused === true) {
     return refuse(GuardReason.Paused, `${prefix}${name} not executed: paused`);
@@ -194,6 +194,12 @@ export function guard(proposal: GuardProposal, context: GuardContext, limits: Gu
     ? result(action, GuardReason.Allowed, `${name} allowed${change}`)
     : result(action, GuardReason.PolicyUnavailable, `${prefix}${name} executed${change}`);
 }
+
+const NOOP_RESULT: GuardResult = Object.freeze({
+  action: Action.Noop,
+  reason: GuardReason.Noop,
+  message: "policy proposed noop",
+});
 
 function result(action: Action, reason: GuardReason, message: string): GuardResult {
   return { action, reason, message };

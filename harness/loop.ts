@@ -14,6 +14,7 @@ import {
   type Backend,
   type BackendEvent,
   type CodecContext,
+  copySnapshotScalars,
   createSnapshot,
   type Decision,
   encodeObsV1,
@@ -136,15 +137,8 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
   const clock = backend.clock;
   const state = new Float32Array(OBS_V1.dim);
   const record = {} as StepRecord;
-  const emit = (time: number, kind: LoopEventKind, detail: string, ids: Partial<LoopEvent> = {}) =>
-    sink.onEvent?.({
-      time,
-      kind,
-      detail,
-      action: ids.action ?? -1,
-      podId: ids.podId ?? -1,
-      faultId: ids.faultId ?? -1,
-    });
+  const emit = (time: number, kind: LoopEventKind, detail: string, action = -1, podId = -1) =>
+    sink.onEvent?.({ time, kind, detail, action, podId, faultId: -1 });
 
   let nextFault = 0;
   const active: { fault: FaultInjection; endsAt: number }[] = [];
@@ -155,6 +149,9 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
   // Scalars of the previous observation (the backend's snapshot is a reused buffer).
   const prev = createSnapshot();
   let prevExecuted: Action = Action.Noop;
+  // The guard's arguments, refilled every step: it keeps no reference to them.
+  const proposal: { action: Action; policyError: string | undefined } = { action: Action.Noop, policyError: undefined };
+  const context = { now: 0, lastActionAt: null as number | null, desiredReplicas: 0, missing: 0, approved: false };
 
   try {
     for (let step = 0; step < o.steps; step++) {
@@ -166,13 +163,15 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       for (let i = active.length - 1; i >= 0; i--) {
         const a = active[i]!;
         if (a.endsAt <= now) {
-          await settle(backend.clear(a.fault));
+          const cleared = backend.clear(a.fault);
+          if (isPromise(cleared)) await cleared;
           active.splice(i, 1);
         }
       }
       while (nextFault < o.schedule.length && o.schedule[nextFault]!.atS <= now) {
         const fault = o.schedule[nextFault++]!;
-        await settle(backend.inject(fault));
+        const injected = backend.inject(fault);
+        if (isPromise(injected)) await injected;
         if ("durationS" in fault.spec) active.push({ fault, endsAt: fault.atS + fault.spec.durationS });
       }
 
@@ -196,18 +195,20 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       }
 
       // Guard: the only way to the backend. Approval is asked only for actions that would run.
-      const context = {
-        now,
-        lastActionAt,
-        desiredReplicas: snapshot.desiredReplicas,
-        missing: snapshot.missing,
-        approved: false,
-      };
-      const proposal = { action: decision.action, policyError };
+      proposal.action = decision.action;
+      proposal.policyError = policyError;
+      context.now = now;
+      context.lastActionAt = lastActionAt;
+      context.desiredReplicas = snapshot.desiredReplicas;
+      context.missing = snapshot.missing;
+      context.approved = false;
       let verdict = guard(proposal, context, limits);
       if (verdict.reason === "AwaitingApproval" && o.approve) {
         const ok = o.approve(decision.action, snapshot);
-        if (isPromise(ok) ? await ok : ok) verdict = guard(proposal, { ...context, approved: true }, limits);
+        if (isPromise(ok) ? await ok : ok) {
+          context.approved = true;
+          verdict = guard(proposal, context, limits);
+        }
       }
 
       // Execute.
@@ -221,12 +222,9 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
           lastActionAt = now;
           checks.push({ due: now + o.confirmWindowS, action: verdict.action, pressure });
         }
-        emit(now, applied ? "action-executed" : "action-refused", outcome.message, {
-          action: verdict.action,
-          podId: outcome.podId,
-        });
+        emit(now, applied ? "action-executed" : "action-refused", outcome.message, verdict.action, outcome.podId);
       } else if (decision.action !== Action.Noop) {
-        emit(now, "action-refused", verdict.message, { action: decision.action });
+        emit(now, "action-refused", verdict.message, decision.action);
       }
       for (const e of backend.drainEvents()) sink.onEvent?.({ ...e, action: -1 });
 
@@ -248,8 +246,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       sink.onStep?.(record);
       trackSlo(ok, now);
       checkRegressions(snapshot, now);
-      Object.assign(prev, snapshot);
-      prev.podTable = null;
+      copySnapshotScalars(snapshot, prev);
       prevExecuted = verdict.action;
 
       const slept = clock.sleep(o.stepSeconds);
@@ -284,9 +281,12 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       const c = checks.shift()!;
       const after = sloPressure(snapshot, slo);
       if (after > 1 && after > c.pressure * REGRESSION_MARGIN) {
-        emit(now, "regression", `SLO pressure ${fmt(c.pressure)} -> ${fmt(after)} after ${ACTION_NAMES[c.action]}`, {
-          action: c.action,
-        });
+        emit(
+          now,
+          "regression",
+          `SLO pressure ${fmt(c.pressure)} -> ${fmt(after)} after ${ACTION_NAMES[c.action]}`,
+          c.action,
+        );
       }
     }
   }

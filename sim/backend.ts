@@ -27,7 +27,16 @@ import {
 } from "../harness/contract.ts";
 import { advance, applyAction, clearFault, injectFault, observe, resetState, SimState } from "./core.ts";
 import { copyEvent } from "./events.ts";
-import { type SimParamsInput, simParamsSchema, type WorkloadInput, workloadSchema } from "./params.ts";
+import {
+  type ParseCache,
+  parseOnce,
+  type SimParams,
+  type SimParamsInput,
+  simParamsSchema,
+  type Workload,
+  type WorkloadInput,
+  workloadSchema,
+} from "./params.ts";
 
 export interface SimBackendOptions {
   /** Seed of the workload and dynamics streams. */
@@ -35,6 +44,10 @@ export interface SimBackendOptions {
   readonly params?: SimParamsInput;
   readonly workload?: WorkloadInput;
 }
+
+// Validated params and workload, by input object (one backend per episode, same scenario objects).
+const PARAMS: ParseCache<SimParams> = new WeakMap();
+const WORKLOADS: ParseCache<Workload> = new WeakMap();
 
 class VirtualClock implements Clock {
   private slept = 0;
@@ -70,8 +83,8 @@ export class SimBackend implements Backend {
   private readonly pending: BackendEvent[] = [];
 
   constructor(options: SimBackendOptions) {
-    const params = simParamsSchema.parse(options.params ?? {});
-    const workload = workloadSchema.parse(options.workload ?? {});
+    const params = parseOnce(PARAMS, simParamsSchema, options.params ?? {});
+    const workload = parseOnce(WORKLOADS, workloadSchema, options.workload ?? {});
     this.state = resetState(new SimState(params, workload), options.seed);
     this.clock = new VirtualClock(this);
   }
@@ -103,6 +116,8 @@ export class SimBackend implements Backend {
   /** Events since the previous call, as fresh objects owned by the caller. */
   drainEvents(): BackendEvent[] {
     this.collect();
+    // Most steps have no event: hand over a fresh empty array, not a copy of one.
+    if (this.pending.length === 0) return [];
     const out = this.pending.slice();
     this.pending.length = 0;
     return out;

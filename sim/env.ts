@@ -25,6 +25,7 @@ import {
   type Action,
   type ActionOutcome,
   type CodecContext,
+  copySnapshotScalars,
   createSnapshot,
   encodeObsV1,
   type FaultInjection,
@@ -157,27 +158,6 @@ class MutableStepResult implements StepResult {
 const RESET_OUTCOME: ActionOutcome = Object.freeze({ applied: true, podId: -1, message: "reset" });
 const NO_FAULTS: readonly FaultInjection[] = Object.freeze([]);
 
-/** Copies the scalar fields of a snapshot (the reward's view of the previous step). */
-function copyScalars(from: Snapshot, to: Snapshot): void {
-  to.time = from.time;
-  to.desiredReplicas = from.desiredReplicas;
-  to.readyReplicas = from.readyReplicas;
-  to.pods = from.pods;
-  to.healthy = from.healthy;
-  to.degraded = from.degraded;
-  to.crashed = from.crashed;
-  to.pending = from.pending;
-  to.terminating = from.terminating;
-  to.drained = from.drained;
-  to.cpu = from.cpu;
-  to.memory = from.memory;
-  to.latencyMs = from.latencyMs;
-  to.errorRate = from.errorRate;
-  to.requestRate = from.requestRate;
-  to.sinceFailureS = from.sinceFailureS;
-  to.missing = from.missing;
-}
-
 export class SimEnv {
   private config: SimEnvConfig | null = null;
   private resolved: Resolved | null = null;
@@ -254,7 +234,7 @@ export class SimEnv {
 
     const info = this.info;
     observe(s, info.snapshot);
-    copyScalars(info.snapshot, this.prev);
+    copySnapshotScalars(info.snapshot, this.prev);
     info.events = s.events.items;
     info.outcome = RESET_OUTCOME;
     info.step = 0;
@@ -277,7 +257,7 @@ export class SimEnv {
     const snap = observe(s, info.snapshot);
     const res = this.result;
     res.reward = this.rewardFn(this.prev, snap, action, this.limits);
-    copyScalars(snap, this.prev);
+    copySnapshotScalars(snap, this.prev);
     encodeObsV1(snap, this.codec, this.obsBuf);
     res.terminated = s.serving === 0;
     res.truncated = s.step >= this.episodeSteps;

@@ -22,7 +22,7 @@
  */
 import { z } from "zod";
 import { type FaultInjection, type FaultSpec, type FaultSpecInput, faultSpecSchema } from "../harness/contract.ts";
-import { type Frequency, type FrequencyInput, frequencySchema } from "./params.ts";
+import { type Frequency, type FrequencyInput, frequencySchema, type ParseCache, parseOnce } from "./params.ts";
 import { type Rng, Stream, streamRng, uniform01 } from "./rng.ts";
 
 export { type Frequency, type FrequencyInput, frequencySchema };
@@ -41,11 +41,14 @@ export interface ScheduleOptions {
 }
 
 const faultListSchema = z.array(faultSpecSchema).min(1);
+// Validated specs and frequencies, by input object (a batch generates one schedule per episode).
+const SPECS: ParseCache<FaultSpec[]> = new WeakMap();
+const FREQUENCIES: ParseCache<Frequency> = new WeakMap();
 
 /** The fault schedule for `seed`: injections sorted by time, ids 0, 1, 2, ... */
 export function generateSchedule(options: ScheduleOptions): FaultInjection[] {
-  const specs = faultListSchema.parse(options.faults);
-  const frequency = frequencySchema.parse(options.frequency);
+  const specs = parseOnce(SPECS, faultListSchema, options.faults);
+  const frequency = parseOnce(FREQUENCIES, frequencySchema, options.frequency);
   return scheduleFrom(specs, frequency, options.episodeSeconds, streamRng(options.seed, Stream.Schedule));
 }
 

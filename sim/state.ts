@@ -25,6 +25,56 @@ export class MutableOutcome implements ActionOutcome {
   message = "";
 }
 
+/**
+ * Hands out the per-pod columns as views of one zeroed ArrayBuffer: a typed array with a
+ * buffer of its own costs more than a microsecond to allocate, and the controller loop
+ * builds a state for every episode. Each element type has its own region, so every view is
+ * aligned; taking more columns of a type than declared throws.
+ */
+class ColumnSlab {
+  private readonly buffer: ArrayBuffer;
+  // Next free byte and end of each type's region.
+  private f64At = 0;
+  private readonly f64End: number;
+  private i32At: number;
+  private readonly i32End: number;
+  private u8At: number;
+  private readonly u8End: number;
+
+  constructor(
+    private readonly rows: number,
+    counts: { readonly f64: number; readonly i32: number; readonly u8: number },
+  ) {
+    this.f64End = counts.f64 * rows * Float64Array.BYTES_PER_ELEMENT;
+    this.i32At = this.f64End;
+    this.i32End = this.i32At + counts.i32 * rows * Int32Array.BYTES_PER_ELEMENT;
+    this.u8At = this.i32End;
+    this.u8End = this.u8At + counts.u8 * rows;
+    this.buffer = new ArrayBuffer(this.u8End);
+  }
+
+  f64(): Float64Array {
+    const a = new Float64Array(this.buffer, this.f64At, this.rows);
+    this.f64At += a.byteLength;
+    if (this.f64At > this.f64End) throw new Error("ColumnSlab: more Float64Array columns than declared");
+    return a;
+  }
+
+  i32(): Int32Array {
+    const a = new Int32Array(this.buffer, this.i32At, this.rows);
+    this.i32At += a.byteLength;
+    if (this.i32At > this.i32End) throw new Error("ColumnSlab: more Int32Array columns than declared");
+    return a;
+  }
+
+  u8(): Uint8Array {
+    const a = new Uint8Array(this.buffer, this.u8At, this.rows);
+    this.u8At += a.byteLength;
+    if (this.u8At > this.u8End) throw new Error("ColumnSlab: more Uint8Array columns than declared");
+    return a;
+  }
+}
+
 export class SimState {
   readonly params: SimParams;
   readonly workload: Workload;
@@ -108,14 +158,15 @@ export class SimState {
     this.stepSeconds = params.stepSeconds;
     const cap = params.maxReplicas + POD_HEADROOM;
     this.capacity = cap;
-    this.id = new Int32Array(cap);
-    this.phase = new Uint8Array(cap);
-    this.drained = new Uint8Array(cap);
-    this.cpu = new Float64Array(cap);
-    this.memory = new Float64Array(cap);
-    this.latencyMs = new Float64Array(cap);
-    this.errorRate = new Float64Array(cap);
-    this.restarts = new Int32Array(cap);
+    const slab = new ColumnSlab(cap, { f64: 11, i32: 8, u8: 2 });
+    this.id = slab.i32();
+    this.phase = slab.u8();
+    this.drained = slab.u8();
+    this.cpu = slab.f64();
+    this.memory = slab.f64();
+    this.latencyMs = slab.f64();
+    this.errorRate = slab.f64();
+    this.restarts = slab.i32();
     this.pods = {
       count: 0,
       id: this.id,
@@ -127,19 +178,19 @@ export class SimState {
       errorRate: this.errorRate,
       restarts: this.restarts,
     };
-    this.phaseEnd = new Int32Array(cap);
-    this.backoffS = new Float64Array(cap);
-    this.readySince = new Int32Array(cap);
-    this.rps = new Float64Array(cap);
-    this.memBase = new Float64Array(cap);
-    this.leaked = new Float64Array(cap);
-    this.leakPerStep = new Float64Array(cap);
-    this.stress = new Float64Array(cap);
-    this.delayMs = new Float64Array(cap);
-    this.failFault = new Int32Array(cap);
-    this.stressFault = new Int32Array(cap);
-    this.leakFault = new Int32Array(cap);
-    this.delayFault = new Int32Array(cap);
+    this.phaseEnd = slab.i32();
+    this.backoffS = slab.f64();
+    this.readySince = slab.i32();
+    this.rps = slab.f64();
+    this.memBase = slab.f64();
+    this.leaked = slab.f64();
+    this.leakPerStep = slab.f64();
+    this.stress = slab.f64();
+    this.delayMs = slab.f64();
+    this.failFault = slab.i32();
+    this.stressFault = slab.i32();
+    this.leakFault = slab.i32();
+    this.delayFault = slab.i32();
     this.backoffResetSteps = Math.ceil(params.backoffResetS / params.stepSeconds - 1e-9);
     this.latencySlope = params.latencyGain / (1 - params.latencyKneeCpu);
     this.errorSlope = params.errorGain / (1 - params.errorKneeCpu);
