@@ -40,6 +40,11 @@ export class Estimator {
   private readonly pairs = new Map<string, PairedInterval>();
   readonly resamples: number;
   readonly seed: number;
+  /**
+   * Run ids by order of first appearance. Scopes name a run by this position, never by its
+   * id: ids carry a start time, and two runs of one scenario must give the same intervals.
+   */
+  private readonly runOrdinal = new Map<string, number>();
 
   constructor(
     readonly episodes: readonly EpisodeRow[],
@@ -47,6 +52,11 @@ export class Estimator {
   ) {
     this.resamples = opts.resamples ?? 2000;
     this.seed = opts.seed ?? 0;
+    for (const e of episodes) if (!this.runOrdinal.has(e.runId)) this.runOrdinal.set(e.runId, this.runOrdinal.size);
+  }
+
+  private runTag(runId: string): string {
+    return `run${this.runOrdinal.get(runId) ?? runId}`;
   }
 
   /** The arm's completed episodes inside the filter. */
@@ -63,7 +73,7 @@ export class Estimator {
   /** The interval of each metric for one arm. */
   single<M extends MetricName>(arm: Arm, filter: Filter, metrics: readonly M[]): Record<M, Interval> {
     const rows = this.rows(arm, filter);
-    const scope = `single|${arm.runId}|${arm.policy}|${cellsOf(rows)}`;
+    const scope = `single|${this.runTag(arm.runId)}|${arm.policy}|${cellsOf(rows)}`;
     const missing = metrics.filter((m) => !this.singles.has(`${scope}|${m}`));
     if (missing.length > 0) {
       const results = bootstrapRatio(sample(rows, missing), {
@@ -83,7 +93,7 @@ export class Estimator {
    */
   paired<M extends MetricName>(a: Arm, b: Arm, filter: Filter, metrics: readonly M[]): Record<M, PairedInterval> {
     const [ra, rb] = matchPairs(this.rows(a, filter), this.rows(b, filter));
-    const scope = `paired|${a.runId}|${a.policy}|${b.runId}|${b.policy}|${cellsOf(ra)}`;
+    const scope = `paired|${this.runTag(a.runId)}|${a.policy}|${this.runTag(b.runId)}|${b.policy}|${cellsOf(ra)}`;
     const missing = metrics.filter((m) => !this.pairs.has(`${scope}|${m}`));
     if (missing.length > 0) {
       const results = pairedRatio(sample(ra, missing), sample(rb, missing), {

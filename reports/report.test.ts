@@ -149,3 +149,25 @@ describe("writeReport on the fixture", () => {
     expect(existsSync(join(dir, "absent.duckdb"))).toBe(false);
   });
 });
+
+describe("intervals do not depend on the run id", () => {
+  it("the same episodes under another run id (another run of the scenario) give the same intervals", () => {
+    const renamed = data.episodes.map((e) => ({ ...e, runId: "golden-run-2026-later" }));
+    const a = new Estimator(data.episodes, { resamples: 500, seed: 0 });
+    const b = new Estimator(renamed, { resamples: 500, seed: 0 });
+    const metrics = ["uptime", "mttr", "cost"] as const;
+    expect(b.single({ runId: "golden-run-2026-later", policy: "heuristic" }, {}, metrics)).toEqual(
+      a.single({ runId: FIXTURE_RUN, policy: "heuristic" }, {}, metrics),
+    );
+    expect(
+      b.paired(
+        { runId: "golden-run-2026-later", policy: "heuristic" },
+        { runId: "golden-run-2026-later", policy: "none" },
+        {},
+        metrics,
+      ),
+    ).toEqual(
+      a.paired({ runId: FIXTURE_RUN, policy: "heuristic" }, { runId: FIXTURE_RUN, policy: "none" }, {}, metrics),
+    );
+  });
+});
