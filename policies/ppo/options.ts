@@ -139,16 +139,9 @@ export const ppoOptionsSchema = z
       .describe(
         "Episode k of training runs on seed trainingSeedStart + k: disjoint from the evaluation seeds (1..20 in the committed scenarios).",
       ),
+    // prefault: an absent value is parsed as {}, so the defaults are the schema's own.
     guard: guardLimitsSchema
-      .default({
-        mode: "autonomous",
-        paused: false,
-        minIntervalS: 60,
-        minReplicas: 1,
-        maxReplicas: 10,
-        fallback: "noop",
-        policyTimeoutMs: 1000,
-      })
+      .prefault({})
       .describe("The guard training acts through (harness/guard.ts): refused actions become noop."),
     slo: z
       .object({
@@ -156,7 +149,7 @@ export const ppoOptionsSchema = z
         errorRate: z.number().min(0).max(1).default(0.01),
       })
       .strict()
-      .default({ latencyMs: 300, errorRate: 0.01 })
+      .prefault({})
       .describe("SLO for the training metrics (SLO-held share, recovery time); the scenarios' default."),
 
     // --- outputs ----------------------------------------------------------------
