@@ -113,6 +113,10 @@ export interface EpisodeResult {
   readonly steps: number;
 }
 
+/**
+ * The loop awaits only what is asynchronous (the cluster, an ONNX policy): the simulator's
+ * calls return at once, and an `await` per call would cost a microtask each.
+ */
 function isPromise<T>(x: MaybePromise<T>): x is Promise<T> {
   return typeof (x as Promise<T> | null)?.then === "function";
 }
@@ -255,7 +259,10 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
     return { status: "completed", steps: o.steps };
   } finally {
     // Never leave chaos behind: on a cluster a live fault outlasts the process otherwise.
-    for (const a of active) await settle(backend.clear(a.fault));
+    for (const a of active) {
+      const cleared = backend.clear(a.fault);
+      if (isPromise(cleared)) await cleared;
+    }
   }
 
   function trackSlo(ok: boolean, now: number): void {
@@ -294,11 +301,6 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
 
 function fmt(x: number): string {
   return Number.isFinite(x) ? x.toFixed(2) : "no ready replica";
-}
-
-/** Awaits only what is asynchronous (the cluster); the simulator's calls return at once. */
-async function settle(x: MaybePromise<void>): Promise<void> {
-  if (isPromise(x)) await x;
 }
 
 /** A synchronous decision is returned as is; an asynchronous one races the timeout. */
