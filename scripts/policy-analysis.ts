@@ -9,6 +9,7 @@
 import { DuckDBInstance } from "@duckdb/node-api";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { markdownTable } from "../reports/markdown.ts";
 
 const argv = await yargs(hideBin(process.argv))
   .usage("$0 <db> [--run ID] [--policies a,b]")
@@ -70,31 +71,24 @@ const table = await rows(
   [runId, policies.join(","), policies.join(",")],
 );
 
-const header = [
-  "fault",
-  "policy",
-  "restarts/ep",
-  "scale-ups/ep",
-  "scale-downs/ep",
-  "drains/ep",
-  "first action after injection (median s)",
-  "MTTR s",
-  "mean replicas",
-];
-const keys = [
-  "fault",
-  "policy",
-  "restarts",
-  "scale_ups",
-  "scale_downs",
-  "drains",
-  "first_action_s",
-  "mttr_s",
-  "replicas",
+const columns = [
+  ["fault", "fault"],
+  ["policy", "policy"],
+  ["restarts", "restarts/ep"],
+  ["scale_ups", "scale-ups/ep"],
+  ["scale_downs", "scale-downs/ep"],
+  ["drains", "drains/ep"],
+  ["first_action_s", "first action after injection (median s)"],
+  ["mttr_s", "MTTR s"],
+  ["replicas", "mean replicas"],
 ] as const;
 console.log(`run ${runId}\n`);
-console.log(`| ${header.join(" | ")} |`);
-console.log(`| ${header.map(() => "---").join(" | ")} |`);
-for (const r of table) console.log(`| ${keys.map((k) => (r[k] === null ? "-" : String(r[k]))).join(" | ")} |`);
+console.log(
+  markdownTable({
+    header: columns.map(([, h]) => h),
+    align: "llrrrrrrr",
+    rows: table.map((r) => columns.map(([k]) => ({ text: r[k] === null ? "-" : String(r[k]) }))),
+  }),
+);
 con.closeSync();
 instance.closeSync();
