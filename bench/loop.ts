@@ -13,13 +13,9 @@ import { expandPlan, type PlannedEpisode } from "../harness/plan.ts";
 import { parseScenario } from "../harness/scenario-file.ts";
 import type { Scenario } from "../scenarios/schema.ts";
 import { SimEnv } from "../sim/env.ts";
+import { median } from "./stats.ts";
 
 const FULL_MATRIX = fileURLToPath(new URL("../scenarios/full-matrix.yaml", import.meta.url));
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
 
 async function throughLoop(scenario: Scenario, plan: readonly PlannedEpisode[]): Promise<number> {
   const t0 = performance.now();

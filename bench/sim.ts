@@ -13,6 +13,7 @@ import { runInNewContext } from "node:vm";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import type { Action } from "../harness/contract.ts";
 import { SimEnv, type SimEnvConfig } from "../sim/env.ts";
+import { median } from "./stats.ts";
 
 export interface SimBenchOptions {
   /** Steps per timed repetition. @default 1_000_000 */
@@ -89,11 +90,6 @@ function findGc(): (() => void) | undefined {
   } catch {
     return undefined;
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 export function benchSim(options: SimBenchOptions = {}): SimBenchFigure[] {

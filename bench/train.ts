@@ -17,6 +17,7 @@ import { ppoOptionsSchema } from "../policies/ppo/options.ts";
 import { initTf } from "../policies/ppo/tf-backend.ts";
 import { tfForward, tfLossAndGrad } from "../policies/ppo/tf-model.ts";
 import { createEngine, PpoTrainer } from "../policies/ppo/train.ts";
+import { median } from "./stats.ts";
 
 export interface TrainBenchFigure {
   readonly nEnvs: number;
@@ -26,8 +27,6 @@ export interface TrainBenchFigure {
   readonly stepsPerSecond: number;
   readonly updates: number;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Env-steps/s of `updates` timed updates after one warm-up, at the default hyperparameters. */
 export async function measureTraining(nEnvs: number, updates: number, engine: "js" | "tfjs" = "js", threads = 2) {
