@@ -11,7 +11,6 @@
  *   records the same run id, so `harness merge` puts the shards back into one run.
  * - Reporters are optional hooks (progress bar, logs, tests), called in the main thread.
  */
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { availableParallelism, hostname } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -27,6 +26,7 @@ import {
   type Shard,
   shardOf,
 } from "./plan.ts";
+import { gitRevision } from "./provenance.ts";
 import type { LoadedScenario } from "./scenario-file.ts";
 import { type EpisodeMeta, type RunContext, TraceStore } from "./store.ts";
 import type { WorkerResult, WorkerTask } from "./worker.ts";
@@ -236,7 +236,7 @@ function runContext(o: RunOptions, runId: string, planSha: string, shard: Shard 
     planSha256: planSha,
     shard: formatShard(shard),
     backend: s.backend,
-    gitSha: gitSha(),
+    gitSha: gitRevision(),
     nodeVersion: process.version,
     host: hostname(),
     cpus: availableParallelism(),
@@ -246,15 +246,4 @@ function runContext(o: RunOptions, runId: string, planSha: string, shard: Shard 
     seeds: [...(o.plan?.seeds ?? s.seeds)],
     startedAt: new Date(),
   };
-}
-
-function gitSha(): string | null {
-  try {
-    const cwd = fileURLToPath(new URL(".", import.meta.url));
-    return execFileSync("git", ["rev-parse", "HEAD"], { cwd, stdio: ["ignore", "pipe", "ignore"] })
-      .toString()
-      .trim();
-  } catch {
-    return null;
-  }
 }

@@ -85,6 +85,7 @@ export interface TrainingRunContext {
   readonly engine: string;
   readonly tfBackend: string | null;
   readonly options: unknown;
+  /** HEAD's sha, `-dirty` when tracked files differed from it (harness/provenance.ts); null outside git. */
   readonly gitSha: string | null;
   readonly argv: readonly string[];
   readonly startedAt: Date;

@@ -14,11 +14,11 @@
  * Exit codes: 0 done; 1 failed; 2 invalid options; 130 interrupted (Ctrl-C): the state at
  * the last finished update is checkpointed, and `--resume` continues from it.
  */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { SingleBar } from "cli-progress";
 import type { Argv, CommandModule, Options } from "yargs";
+import { gitRevision } from "../../harness/provenance.ts";
 import { TrainingStore } from "../../harness/store-training.ts";
 import { sha256Hex, writeModelCard } from "../model-card.ts";
 import { checkpointPath, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
@@ -151,16 +151,6 @@ export function resumeOptions(saved: PpoOptions, overrides: PpoOptionsInput): Pp
   return ppoOptionsSchema.parse({ ...saved, ...overrides });
 }
 
-function gitSha(): string | null {
-  try {
-    return execFileSync("git", ["rev-parse", "HEAD"], { stdio: ["ignore", "pipe", "ignore"] })
-      .toString()
-      .trim();
-  } catch {
-    return null;
-  }
-}
-
 /** Trains (or resumes), reporting to the store, /metrics and the progress bar; exports the model when done. */
 export async function runTraining(input: RunTrainingInput): Promise<RunTrainingResult> {
   const log = input.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -216,7 +206,7 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
       engine: o.engine,
       tfBackend,
       options: o,
-      gitSha: gitSha(),
+      gitSha: gitRevision(),
       argv: input.argv ?? process.argv.slice(2),
       startedAt: new Date(),
     });
