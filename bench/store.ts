@@ -4,9 +4,11 @@
  * 1. Three ways to push `steps` rows through DuckDB's appender, each writing the same
  *    1,800 episodes x 200 steps with a commit every 131,072 rows (the store's default):
  *    row-wise `appendX` calls, `DuckDBDataChunk` vectors filled with `setItem`, and
- *    whole-column copies into chunk vectors (harness/store-staging.ts, what the store
- *    uses). "appended" times the appends
+ *    whole-column copies into chunk vectors handed over every 16,384 staged rows
+ *    (harness/store-staging.ts, what the store does). "appended" times the appends
  *    and appender flushes only; "committed" adds BEGIN/COMMIT (WAL write, checkpoints).
+ *    The flush alone (DuckDB's native insert, no JavaScript in it) is printed too: it is
+ *    the ceiling of "appended" on the machine at hand, whatever the JavaScript side does.
  * 2. `TraceStore.writeEpisode` end to end on the same matrix (with 20 events per episode),
  *    batched as the store does by default and with one transaction per episode, up to the
  *    last commit and then the close (final checkpoint).
@@ -16,7 +18,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { type DuckDBAppender, DuckDBDataChunk, DuckDBInstance, type DuckDBType } from "@duckdb/node-api";
-import { DEFAULT_BATCH_ROWS, TraceStore } from "../harness/store.ts";
+import { DEFAULT_BATCH_ROWS, DRAIN_ROWS, TraceStore } from "../harness/store.ts";
 import { makeMeta, makeRunContext, makeTrace, tempDir } from "../harness/store-fixtures.ts";
 import { StepStaging } from "../harness/store-staging.ts";
 import { type ColumnType, type EpisodeTrace, STEP_COLUMNS, type TraceEvent } from "../harness/trace.ts";
@@ -34,6 +36,11 @@ export interface AppendFigure {
   readonly mode: string;
   readonly appendedRowsPerSecond: number;
   readonly committedRowsPerSecond: number;
+  /**
+   * Rows/s of `flushSync` alone: DuckDB's native insert of the appender's buffered rows
+   * into the table. No JavaScript runs in it, so it bounds "appended" from above.
+   */
+  readonly flushRowsPerSecond: number;
 }
 
 export interface WriteFigure {
@@ -87,7 +94,8 @@ function sampleTrace(steps: number): EpisodeTrace {
 // ---------------------------------------------------------------------------
 // Part 1: appender modes
 
-type Writer = (appender: DuckDBAppender, episodeId: number, trace: EpisodeTrace) => void;
+/** `flush` is the appender's flushSync, timed by the caller. */
+type Writer = (appender: DuckDBAppender, episodeId: number, trace: EpisodeTrace, flush: () => void) => void;
 
 /** One appendX call per value, the call for each column chosen once. */
 const APPEND: Record<ColumnType, (a: DuckDBAppender, v: number) => void> = {
@@ -133,11 +141,20 @@ function chunkSetItem(types: DuckDBType[]): { write: Writer; drain(a: DuckDBAppe
   };
 }
 
-/** What the store does: stage columns, copy them into chunk vectors at drain time. */
+/**
+ * What the store does: stage columns, and every DRAIN_ROWS rows copy them into chunk
+ * vectors and flush them into the open transaction.
+ */
 function columnCopy(): { write: Writer; drain(a: DuckDBAppender): void } {
-  const staging = new StepStaging(BATCH_ROWS + 1024);
+  const staging = new StepStaging(DRAIN_ROWS + 1024);
   return {
-    write: (_a, episodeId, t) => staging.add(episodeId, t),
+    write(a, episodeId, t, flush) {
+      staging.add(episodeId, t);
+      if (staging.rows >= DRAIN_ROWS) {
+        staging.appendTo(a);
+        flush();
+      }
+    },
     drain: (a) => staging.appendTo(a),
   };
 }
@@ -158,16 +175,22 @@ async function benchAppendMode(
     const types = Array.from({ length: appender.columnCount }, (_, j) => appender.columnType(j));
     const w = make(types);
     let appendMs = 0;
+    let flushMs = 0;
+    const flush = () => {
+      const f0 = performance.now();
+      appender.flushSync();
+      flushMs += performance.now() - f0;
+    };
     let staged = 0;
     const t0 = performance.now();
     await con.run("BEGIN TRANSACTION");
     for (let e = 1; e <= episodes; e++) {
       const a0 = performance.now();
-      w.write(appender, e, trace);
+      w.write(appender, e, trace, flush);
       staged += trace.length;
       if (staged >= BATCH_ROWS || e === episodes) {
         w.drain(appender);
-        appender.flushSync();
+        flush();
         appendMs += performance.now() - a0;
         await con.run("COMMIT");
         if (e < episodes) await con.run("BEGIN TRANSACTION");
@@ -181,7 +204,12 @@ async function benchAppendMode(
     con.closeSync();
     instance.closeSync();
     const rows = episodes * trace.length;
-    return { mode, appendedRowsPerSecond: rows / (appendMs / 1000), committedRowsPerSecond: rows / (totalMs / 1000) };
+    return {
+      mode,
+      appendedRowsPerSecond: rows / (appendMs / 1000),
+      committedRowsPerSecond: rows / (totalMs / 1000),
+      flushRowsPerSecond: rows / (flushMs / 1000),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -276,7 +304,8 @@ export async function printStoreBench(options: StoreBenchOptions = {}): Promise<
   for (const f of append) {
     console.log(
       `  ${f.mode.padEnd(28)} ${fmt(f.appendedRowsPerSecond).padStart(10)} rows/s appended  ` +
-        `${fmt(f.committedRowsPerSecond).padStart(10)} rows/s committed`,
+        `${fmt(f.committedRowsPerSecond).padStart(10)} rows/s committed  ` +
+        `(DuckDB's flush alone ${fmt(f.flushRowsPerSecond).padStart(10)} rows/s)`,
     );
   }
   console.log(

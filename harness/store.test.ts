@@ -6,7 +6,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, describe, expect, it } from "vitest";
 import { VIEW_NAMES } from "../reports/views.ts";
 import { ACTION_NAMES } from "./contract.ts";
-import { exportParquet, mergeStores, TraceStore } from "./store.ts";
+import { DRAIN_ROWS, exportParquet, mergeStores, TraceStore } from "./store.ts";
 import { makeMeta, makeRunContext, makeTrace, tempDir } from "./store-fixtures.ts";
 import { DATA_TABLES, SCHEMA_VERSION } from "./store-schema.ts";
 import { GUARD_REASONS, STEP_COLUMNS, type TraceEvent } from "./trace.ts";
@@ -265,7 +265,7 @@ describe("atomic episodes", () => {
   /** Runs a child process that writes episodes and then kills itself with SIGKILL. */
   function writeThenKill(
     path: string,
-    opts: { episodes: number; batchRows: number; maxDelayMs: number; waitMs: number },
+    opts: { episodes: number; steps?: number; batchRows: number; maxDelayMs: number; waitMs: number },
   ) {
     const url = (f: string) => pathToFileURL(resolve(import.meta.dirname, f)).href;
     const script = join(root, `child-${++n}.mts`);
@@ -276,7 +276,7 @@ describe("atomic episodes", () => {
        const store = await TraceStore.open(${JSON.stringify(path)}, { batchRows: ${opts.batchRows}, maxDelayMs: ${opts.maxDelayMs} });
        await store.beginRun(makeRunContext());
        for (let seed = 0; seed < ${opts.episodes}; seed++) {
-         await store.writeEpisode("run-1", makeMeta({ seed, steps: 20 }), makeTrace(20, () => ({}), [{ kind: "pod-crashed" }]));
+         await store.writeEpisode("run-1", makeMeta({ seed, steps: ${opts.steps ?? 20} }), makeTrace(${opts.steps ?? 20}, () => ({}), [{ kind: "pod-crashed" }]));
        }
        await new Promise((r) => setTimeout(r, ${opts.waitMs}));
        process.kill(process.pid, "SIGKILL");`,
@@ -299,6 +299,68 @@ describe("atomic episodes", () => {
       expect(await count(store, "SELECT * FROM events")).toBe(24);
       expect((await store.listRuns())[0]).toMatchObject({ status: "running", completedEpisodes: 24 });
     });
+  });
+
+  it("loses a batch whose rows already went into its open transaction to a kill -9, and only it", async () => {
+    const path = dbPath();
+    // 2,000-step episodes, a commit every 30,000 rows: episodes 1-15 commit; 16-25 make
+    // 20,000 rows, which passed DRAIN_ROWS, so most of them sit uncommitted in the table.
+    expect(DRAIN_ROWS).toBeLessThan(20_000);
+    writeThenKill(path, { episodes: 25, steps: 2000, batchRows: 30_000, maxDelayMs: 60_000, waitMs: 0 });
+    await withStore(path, async (store) => {
+      expect(await count(store, PARTIAL_EPISODES)).toBe(0);
+      expect(await count(store, "SELECT * FROM episodes")).toBe(15);
+      expect(await count(store, "SELECT * FROM steps")).toBe(15 * 2000);
+    });
+  });
+
+  it("rolls back the rows a batch had handed to its transaction when its commit fails", async () => {
+    await withStore(
+      dbPath(),
+      async (store) => {
+        await store.beginRun(makeRunContext());
+        const first = await store.writeEpisode("run-1", makeMeta({ seed: 1 }), makeTrace(10));
+        await store.flush();
+        await store.query(
+          `INSERT INTO episodes SELECT * REPLACE (episode_id + 2 AS episode_id, 'squatter' AS episode_key)
+           FROM episodes WHERE episode_id = ?`,
+          [first],
+        );
+        // 2 x 10,000 rows pass DRAIN_ROWS: the first 20,000 step rows enter the transaction
+        // before the commit finds the colliding episodes row.
+        await store.writeEpisode("run-1", makeMeta({ seed: 2, steps: 10_000 }), makeTrace(10_000));
+        await store.writeEpisode("run-1", makeMeta({ seed: 3, steps: 10_000 }), makeTrace(10_000));
+        await expect(store.flush()).rejects.toThrow(/writing a batch of episodes failed/);
+        const stored = await store.query("SELECT episode_id, count(*) AS n FROM steps GROUP BY ALL");
+        expect(stored).toEqual([{ episode_id: first, n: 10 }]);
+        await store.writeEpisode("run-1", makeMeta({ seed: 4 }), makeTrace(10));
+        expect(await count(store, "SELECT * FROM steps")).toBe(20);
+      },
+      1_000_000,
+    );
+  });
+
+  it("drops the whole batch when handing rows to its transaction fails, and stays usable", async () => {
+    await withStore(
+      dbPath(),
+      async (store) => {
+        await store.beginRun(makeRunContext());
+        await store.writeEpisode("run-1", makeMeta({ seed: 1 }), makeTrace(10));
+        await store.flush();
+        // The table no longer has the appender's columns: handing rows over fails.
+        await store.query("ALTER TABLE steps ADD COLUMN extra INTEGER");
+        await store.writeEpisode("run-1", makeMeta({ seed: 2, steps: 10_000 }), makeTrace(10_000));
+        await expect(
+          store.writeEpisode("run-1", makeMeta({ seed: 3, steps: 10_000 }), makeTrace(10_000)),
+        ).rejects.toThrow(/writing a batch of episodes failed/);
+        await store.query("ALTER TABLE steps DROP COLUMN extra");
+        await store.writeEpisode("run-1", makeMeta({ seed: 4 }), makeTrace(10));
+        expect(await count(store, PARTIAL_EPISODES)).toBe(0);
+        const seeds = await store.query("SELECT seed FROM episodes ORDER BY seed");
+        expect(seeds.map((r) => r.seed)).toEqual([1, 4]);
+      },
+      1_000_000,
+    );
   });
 
   it("commits a staged episode within maxDelayMs even when no more come", async () => {
