@@ -198,6 +198,41 @@ describe("cell metrics", () => {
     expect(row.uptimeMean).toBeCloseTo((0.7 + 0.9) / 2, 12);
   });
 
+  it("gives bit-identical means whatever order a cell's episodes were stored in", async () => {
+    // Floating-point sums depend on their order, and the order episodes reach the store
+    // depends on which worker finished first: two runs of one scenario must still agree.
+    const episodes = Array.from({ length: 30 }, (_, k) => {
+      const n = 37;
+      return {
+        meta: makeMeta({ seed: k + 1, steps: n, stepSeconds: 10 }),
+        trace: makeTrace(
+          n,
+          (i) => ({
+            slo_ok: (i * 7 + k * 3) % (k + 4) === 0 ? 0 : 1,
+            reward: Math.sin(i * 0.37 + k) / 3,
+            drained: (i + k) % 5 === 0 ? 1 : 0,
+            desired_replicas: 3 + ((i * k) % 4),
+          }),
+          [inject(k % 9), inject(10 + (k % 13), 1)],
+        ),
+      };
+    });
+    const metrics = async (order: typeof episodes) => {
+      const s = await TraceStore.open(join(dir, `order-${order === episodes ? "forward" : "reverse"}.duckdb`));
+      try {
+        await s.beginRun(makeRunContext());
+        for (const e of order) await s.writeEpisode("run-1", e.meta, e.trace);
+        return await s.cellMetrics("run-1");
+      } finally {
+        await s.close();
+      }
+    };
+    const forward = await metrics(episodes);
+    const reverse = await metrics([...episodes].reverse());
+    expect(forward[0]!.episodes).toBe(30);
+    expect(reverse).toEqual(forward);
+  });
+
   it("returns every column of CellMetricsRow, in camelCase", async () => {
     const [row] = await store.cellMetrics();
     expect(Object.keys(row!).sort()).toEqual(

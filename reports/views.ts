@@ -123,7 +123,7 @@ export const METRIC_VIEWS: readonly MetricView[] = [
           count(*) FILTER (applied AND executed = ${Action.DrainPod}) AS drains,
           count(*) FILTER (applied AND slo_ok AND active_faults = 0) AS unnecessary_actions,
           count(*) FILTER (proposed <> ${Action.Noop} AND NOT applied) AS refused,
-          sum(reward) AS return
+          sum(reward ORDER BY step) AS return
         FROM steps GROUP BY episode_id
       ),
       scales AS (
@@ -139,8 +139,9 @@ export const METRIC_VIEWS: readonly MetricView[] = [
         GROUP BY episode_id
       ),
       faults AS (
-        SELECT episode_id, count(*) AS faults, count(recovered_at) AS recovered, avg(recovery_s) AS mttr_s,
-          sum(recovery_s) AS recovery_s_total
+        SELECT episode_id, count(*) AS faults, count(recovered_at) AS recovered,
+          avg(recovery_s ORDER BY fault_id, injected_at) AS mttr_s,
+          sum(recovery_s ORDER BY fault_id, injected_at) AS recovery_s_total
         FROM recoveries GROUP BY episode_id
       ),
       loop_events AS (
@@ -220,25 +221,25 @@ export const METRIC_VIEWS: readonly MetricView[] = [
         SELECT run_id, fault, frequency, policy,
           count(*) AS episodes,
           count(DISTINCT seed) AS seeds,
-          avg(uptime) AS uptime_mean,
+          avg(uptime ORDER BY seed) AS uptime_mean,
           sum(faults) AS faults,
           sum(recovered) AS recovered,
           sum(unrecovered) AS unrecovered,
-          avg(replica_seconds) AS replica_seconds_mean,
+          avg(replica_seconds ORDER BY seed) AS replica_seconds_mean,
           avg(actions) AS actions_mean,
           avg(unnecessary_actions) AS unnecessary_actions_mean,
           avg(restarts) AS restarts_mean,
           avg(flaps) AS flaps_mean,
-          avg(drained_pod_seconds) AS drained_pod_seconds_mean,
+          avg(drained_pod_seconds ORDER BY seed) AS drained_pod_seconds_mean,
           avg(refused) AS refused_mean,
           sum(regressions) AS regressions,
           sum(policy_errors) AS policy_errors,
-          avg(return) AS return_mean
+          avg(return ORDER BY seed) AS return_mean
         FROM episode_metrics WHERE status = 'completed' GROUP BY ALL
       ),
       recovery_times AS (
         SELECT e.run_id, e.fault, e.frequency, e.policy,
-          avg(r.recovery_s) AS mttr_mean_s,
+          avg(r.recovery_s ORDER BY e.seed, r.fault_id, r.injected_at) AS mttr_mean_s,
           median(r.recovery_s) AS mttr_median_s,
           quantile_cont(r.recovery_s, 0.95) AS mttr_p95_s
         FROM recoveries r JOIN episodes e USING (episode_id)

@@ -20,17 +20,19 @@ describe("allocation", () => {
     const gcs: PerformanceEntry[] = [];
     const observer = new PerformanceObserver((list) => gcs.push(...list.getEntries()));
     observer.observe({ entryTypes: ["gc"] });
-    await new Promise((r) => setTimeout(r, 20)); // let pending GC entries arrive first
-    gcs.length = 0;
     const before = process.memoryUsage().heapUsed;
+    const t0 = performance.now();
     let events = 0;
     for (let k = 0; k < 300_000; k++) events += env.step(Action.Noop).info.events.length;
+    const t1 = performance.now();
     const grown = process.memoryUsage().heapUsed - before;
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 50)); // GC entries arrive asynchronously
     observer.disconnect();
     expect(events).toBe(0);
     // 300k steps allocating even one 12-byte heap number each would be 3.6 MB.
     expect(grown).toBeLessThan(256 * 1024);
-    expect(gcs).toHaveLength(0);
+    // Only collections that started inside the loop: the test runner's own work before
+    // and after it (messages to the main process) may allocate and collect.
+    expect(gcs.filter((g) => g.startTime >= t0 && g.startTime <= t1)).toHaveLength(0);
   });
 });
