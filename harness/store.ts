@@ -8,10 +8,11 @@
  * committed when it holds `batchRows` step rows, `maxDelayMs` after its first episode, or
  * on `flush`/`finishRun`/`close`. One transaction per episode would be simpler, but each
  * commit has a fixed cost of a few ms (appender flush, WAL write): with 200-step episodes
- * that caps the store near 40k rows/s, against about 500k rows/s batched (the 1,800 x 200
- * matrix in ~0.7 s) on the 2-core development machine (bench/store.ts). So a kill -9 loses
- * the batch (at most `batchRows` rows, at most `maxDelayMs` old) besides the episodes
- * still running, and never leaves a partial episode visible; a resumed run re-runs them.
+ * that caps the store near 25k rows/s, against about 320k rows/s batched (1,800 episodes
+ * of 200 steps and 20 events in about 1.1 s) on the 2-core development machine
+ * (bench/store.ts). So a kill -9 loses the batch (at most `batchRows` rows, at most
+ * `maxDelayMs` old) besides the episodes still running, and never leaves a partial episode
+ * visible; a resumed run re-runs them.
  *
  * Step rows do not wait for the commit in JavaScript: every {@link DRAIN_ROWS} staged rows
  * go into the batch's open transaction (the appender's buffer, then the table's
