@@ -22,6 +22,9 @@ describe("harness CLI", () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^run ci-smoke-\S+ -> /);
     expect(run.stdout).toMatch(/pod-kill\s+fast\s+heuristic\s+2\s+[01](\.\d{3})?\s/);
+    // Cells in the order the file lists them (none, then heuristic), not alphabetical.
+    const cells = run.stdout.split("\n").filter((line) => line.startsWith("pod-kill "));
+    expect(cells.map((line) => line.split(/\s+/)[2])).toEqual(["none", "heuristic"]);
     expect(run.stdout).not.toMatch(/"level"/);
     expect(run.stderr).toMatch(/"msg":"run finished"/);
 

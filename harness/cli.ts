@@ -17,6 +17,7 @@ import { writeReport } from "../reports/report.ts";
 import { compileScenarioGates } from "../reports/scenario-gates.ts";
 import { formatCompare, formatGates } from "../reports/terminal.ts";
 import type { CellMetricsRow } from "../reports/views.ts";
+import type { Scenario } from "../scenarios/schema.ts";
 import { parseShard } from "./plan.ts";
 import { progressReporter } from "./progress.ts";
 import { runScenario } from "./runner.ts";
@@ -120,7 +121,7 @@ async function runCommand(argv: {
     const store = await TraceStore.open(db);
     let gatesPassed = true;
     try {
-      const rows = await store.cellMetrics(summary.runId);
+      const rows = inMatrixOrder(await store.cellMetrics(summary.runId), loaded.scenario.matrix);
       process.stdout.write(`run ${summary.runId} -> ${db}\n\n${formatTable(rows, METRIC_COLUMNS)}\n`);
       if (argv.report !== undefined) {
         const out = argv.report === "" ? defaultReportDir(db, loaded.scenario.name) : argv.report;
@@ -135,6 +136,23 @@ async function runCommand(argv: {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
   }
+}
+
+/** Cells in the order the scenario file lists its faults, frequencies and policies. */
+function inMatrixOrder(rows: readonly CellMetricsRow[], matrix: Scenario["matrix"]): CellMetricsRow[] {
+  const rank = (axis: readonly { label: string }[]) => {
+    const index = new Map(axis.map((entry, i) => [entry.label, i]));
+    return (label: string) => index.get(label) ?? axis.length;
+  };
+  const fault = rank(matrix.fault);
+  const frequency = rank(matrix.frequency);
+  const policy = rank(matrix.policy);
+  return [...rows].sort(
+    (a, b) =>
+      fault(a.fault) - fault(b.fault) ||
+      frequency(a.frequency) - frequency(b.frequency) ||
+      policy(a.policy) - policy(b.policy),
+  );
 }
 
 /** The columns of the per-cell table `run` and `metrics` print (JSON has them all). */
