@@ -33,44 +33,47 @@ export class MutableOutcome implements ActionOutcome {
  */
 class ColumnSlab {
   private readonly buffer: ArrayBuffer;
-  // Next free byte and end of each type's region.
-  private f64At = 0;
-  private readonly f64End: number;
-  private i32At: number;
-  private readonly i32End: number;
-  private u8At: number;
-  private readonly u8End: number;
+  // Next free byte and end of each type's region, in buffer order.
+  private readonly regions: Record<"f64" | "i32" | "u8", { at: number; readonly end: number }>;
 
   constructor(
     private readonly rows: number,
     counts: { readonly f64: number; readonly i32: number; readonly u8: number },
   ) {
-    this.f64End = counts.f64 * rows * Float64Array.BYTES_PER_ELEMENT;
-    this.i32At = this.f64End;
-    this.i32End = this.i32At + counts.i32 * rows * Int32Array.BYTES_PER_ELEMENT;
-    this.u8At = this.i32End;
-    this.u8End = this.u8At + counts.u8 * rows;
-    this.buffer = new ArrayBuffer(this.u8End);
+    let bytes = 0;
+    const region = (columns: number, elementBytes: number) => {
+      const r = { at: bytes, end: bytes + columns * rows * elementBytes };
+      bytes = r.end;
+      return r;
+    };
+    this.regions = {
+      f64: region(counts.f64, Float64Array.BYTES_PER_ELEMENT),
+      i32: region(counts.i32, Int32Array.BYTES_PER_ELEMENT),
+      u8: region(counts.u8, Uint8Array.BYTES_PER_ELEMENT),
+    };
+    this.buffer = new ArrayBuffer(bytes);
   }
 
   f64(): Float64Array {
-    const a = new Float64Array(this.buffer, this.f64At, this.rows);
-    this.f64At += a.byteLength;
-    if (this.f64At > this.f64End) throw new Error("ColumnSlab: more Float64Array columns than declared");
-    return a;
+    return this.take("f64", Float64Array);
   }
 
   i32(): Int32Array {
-    const a = new Int32Array(this.buffer, this.i32At, this.rows);
-    this.i32At += a.byteLength;
-    if (this.i32At > this.i32End) throw new Error("ColumnSlab: more Int32Array columns than declared");
-    return a;
+    return this.take("i32", Int32Array);
   }
 
   u8(): Uint8Array {
-    const a = new Uint8Array(this.buffer, this.u8At, this.rows);
-    this.u8At += a.byteLength;
-    if (this.u8At > this.u8End) throw new Error("ColumnSlab: more Uint8Array columns than declared");
+    return this.take("u8", Uint8Array);
+  }
+
+  private take<A extends Float64Array | Int32Array | Uint8Array>(
+    kind: keyof ColumnSlab["regions"],
+    View: new (buffer: ArrayBuffer, byteOffset: number, length: number) => A,
+  ): A {
+    const r = this.regions[kind];
+    const a = new View(this.buffer, r.at, this.rows);
+    r.at += a.byteLength;
+    if (r.at > r.end) throw new Error(`ColumnSlab: more ${View.name} columns than declared`);
     return a;
   }
 }
