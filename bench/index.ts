@@ -6,7 +6,7 @@
  *   sim     SimEnv steps/s for 3 and 10 pods, heap growth over 1M steps   (target >= 1M steps/s, 10 pods)
  *   matrix  full-matrix.yaml end to end: wall time and peak RSS           (target <= 20 s, < 1 GB)
  *   loop    controller loop per step vs SimEnv.step directly              (target < 2x)
- *   store   steps rows/s through the DuckDB appender                      (target >= 1M rows/s)
+ *   store   steps rows/s through the DuckDB appender, fresh and steady    (target >= 1M rows/s steady)
  *   train   PPO env-steps/s incl. updates, 1 and 8 envs                   (target >= 4,400 / 4,800)
  *   report  full-matrix report (1,800 episodes): stats, charts, HTML, MD  (target < 10 s)
  *   onnx    rl decision latency (median, p99) and batch-1,024 decisions/s (target median <= 20 us)
