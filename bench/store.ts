@@ -224,7 +224,7 @@ async function benchAppendMode(
     const fresh = await pass(1);
     // Pass 1's last commit (under a row group) went to the WAL; without this, the WAL of
     // both passes would cross DuckDB's 16 MiB threshold inside pass 2 and charge it a
-    // checkpoint pass 1 never pays. The passes then differ only in warm memory.
+    // checkpoint pass 1 never pays. The passes then differ only in what is warm.
     await con.run("CHECKPOINT");
     const steady = await pass(episodes + 1);
     appender.closeSync();
