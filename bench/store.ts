@@ -26,6 +26,7 @@ import { DEFAULT_BATCH_ROWS, DRAIN_ROWS, TraceStore } from "../harness/store.ts"
 import { makeMeta, makeRunContext, makeTrace, tempDir } from "../harness/store-fixtures.ts";
 import { StepStaging } from "../harness/store-staging.ts";
 import { type ColumnType, type EpisodeTrace, STEP_COLUMNS, type TraceEvent } from "../harness/trace.ts";
+import { median } from "./stats.ts";
 
 export interface StoreBenchOptions {
   /** @default 1800 */
@@ -280,11 +281,11 @@ function medianBy<T>(xs: T[], key: (x: T) => number): T {
 
 /** Each figure's median over the runs, taken separately. */
 function medianPass(runs: PassFigure[]): PassFigure {
-  const median = (key: keyof PassFigure) => medianBy(runs, (f) => f[key])[key];
+  const of = (key: keyof PassFigure) => median(runs.map((f) => f[key]));
   return {
-    appendedRowsPerSecond: median("appendedRowsPerSecond"),
-    committedRowsPerSecond: median("committedRowsPerSecond"),
-    flushRowsPerSecond: median("flushRowsPerSecond"),
+    appendedRowsPerSecond: of("appendedRowsPerSecond"),
+    committedRowsPerSecond: of("committedRowsPerSecond"),
+    flushRowsPerSecond: of("flushRowsPerSecond"),
   };
 }
 
