@@ -9,7 +9,7 @@
  *
  * kube-state-metrics: kube_deployment_spec_replicas, kube_deployment_status_replicas,
  * kube_deployment_status_replicas_ready, kube_deployment_status_replicas_available,
- * kube_pod_info, kube_pod_labels (label_serving="false" marks a drained pod, whose traffic
+ * kube_pod_info, kube_pod_labels (label_chaos_rl_drained="true" marks a drained pod, whose traffic
  * label was removed), kube_pod_created, kube_pod_deletion_timestamp, kube_pod_status_phase,
  * kube_pod_status_ready, kube_pod_container_status_ready, kube_pod_container_status_running,
  * kube_pod_container_status_waiting_reason, kube_pod_container_status_last_terminated_reason,
@@ -98,7 +98,7 @@ export function renderKubeStateMetrics(s: Supervisor): string {
     "kube_pod_labels",
     "gauge",
     "Kubernetes labels converted to Prometheus labels.",
-    pods.map((p) => [{ ...podL(p), label_app: deployment, label_serving: p.drained ? "false" : "true" }, 1]),
+    pods.map((p) => [{ ...podL(p), label_app: deployment, label_chaos_rl_drained: p.drained ? "true" : "false" }, 1]),
   );
   e.metric(
     "kube_pod_created",
