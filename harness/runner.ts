@@ -16,7 +16,8 @@ import { availableParallelism, hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import { modelChecksums, preparePolicy } from "../policies/index.ts";
-import type { EpisodeOutcome } from "./episode.ts";
+import { backendFor } from "./backends.ts";
+import { type EpisodeOutcome, runPlannedEpisode } from "./episode.ts";
 import {
   expandPlan,
   formatShard,
@@ -114,7 +115,7 @@ export async function runScenario(o: RunOptions): Promise<RunSummary> {
 
   const store = await TraceStore.open(o.db);
   let runId: string | null = null;
-  let failed = false;
+  let threw = false;
   try {
     const previous = o.resume ? await store.findRun(planSha, formatShard(shard)) : null;
     runId = previous?.runId ?? newRunId(scenario.name, planSha, shard);
@@ -165,7 +166,7 @@ export async function runScenario(o: RunOptions): Promise<RunSummary> {
     for (const r of reporters) r.onRunEnd?.(summary);
     return summary;
   } catch (err) {
-    failed = true;
+    threw = true;
     // A run that cannot go on (a full disk, a store error) must not stay `running`: record
     // it as failed if the store still takes a write; the error is the caller's either way.
     // Twice, because the first flush may only hand back a background commit's error.
@@ -181,7 +182,7 @@ export async function runScenario(o: RunOptions): Promise<RunSummary> {
     throw err;
   } finally {
     // After a failure, closing must not replace the error that explains it.
-    if (failed) await store.close().catch(() => {});
+    if (threw) await store.close().catch(() => {});
     else await store.close();
   }
 }
@@ -207,6 +208,14 @@ async function dispatch(
   jobs: number,
   write: (outcome: EpisodeOutcome) => Promise<void>,
 ): Promise<void> {
+  // A real testbed: one episode at a time, in this thread, with the run's abort signal.
+  if (backendFor(o.loaded.scenario).inProcess) {
+    for (const e of todo) {
+      if (o.signal?.aborted) break;
+      await write(await runPlannedEpisode(o.loaded.scenario, e, o.signal));
+    }
+    return;
+  }
   // Batches small enough for a smooth progress bar, large enough to amortise messaging.
   const size = Math.min(16, Math.max(1, Math.floor(todo.length / (jobs * 16))));
   const batches: number[][] = [];
