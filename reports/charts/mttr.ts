@@ -20,7 +20,14 @@ export function mttrSpec(model: ReportModel): TopLevelSpec {
         upper: m.upper,
         // Where the label sits: right of the interval, or of the point, or at 0 with no value.
         labelX: m.upper ?? mttr ?? 0,
-        label: mttr === null ? "none recovered" : r.unrecovered > 0 ? `${r.unrecovered}/${r.faults} unrecov.` : "",
+        label:
+          r.incidents === 0
+            ? "no incident"
+            : mttr === null
+              ? "none closed"
+              : r.censored > 0
+                ? `${r.censored}/${r.incidents} censored`
+                : "",
       };
     }),
   );
@@ -30,8 +37,8 @@ export function mttrSpec(model: ReportModel): TopLevelSpec {
     title: {
       text: "Mean time to recovery by fault type (lower is better)",
       subtitle: [
-        "Dot: MTTR over every recovered fault; bar: its 95% interval over seeds; n = episodes.",
-        "Faults not recovered before the episode ended are left out of MTTR: the label counts them.",
+        "Dot: mean time to recover over every closed incident; bar: its 95% interval over seeds; n = episodes.",
+        "Incidents still open at the episode's end (censored) are left out of the mean: the label counts them.",
       ],
     },
     config: CONFIG,
