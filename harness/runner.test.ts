@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
 import { rmSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { type RunSummary, runScenario } from "./runner.ts";
+import { type RunStart, type RunSummary, runScenario } from "./runner.ts";
 import { parseScenario } from "./scenario-file.ts";
 import { mergeStores, TraceStore } from "./store.ts";
 import { tempDir } from "./store-fixtures.ts";
@@ -107,6 +108,42 @@ describe("runScenario", () => {
     const c = await runScenario({ loaded, db, jobs: 2 });
     expect(c.runId).not.toBe(a.runId);
     expect(await read(db, (s) => s.listRuns())).toHaveLength(2);
+  });
+
+  it("caps jobs at the cores and the episodes to run, and reports both", async () => {
+    let start: RunStart | null = null;
+    await runScenario({
+      loaded,
+      db: dbPath(),
+      jobs: 1000,
+      plan: { seeds: [1], policies: ["none"] },
+      reporters: [
+        {
+          onRunStart: (s) => {
+            start = s;
+          },
+        },
+      ],
+    });
+    expect(start).toMatchObject({ jobsRequested: 1000, jobs: Math.min(2, availableParallelism()), total: 2 });
+  });
+
+  it("a run that fails half-way (here a reporter throws; a full disk is another) is recorded failed, not running", async () => {
+    const db = dbPath();
+    const err = await runScenario({
+      loaded,
+      db,
+      jobs: 1,
+      reporters: [
+        {
+          onEpisodeEnd: (d) => {
+            if (d.done === 2) throw new Error("No space left on device (simulated)");
+          },
+        },
+      ],
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/No space left on device/);
+    expect((await read(db, (s) => s.listRuns())).map((r) => r.status)).toEqual(["failed"]);
   });
 
   it("narrows to --seeds and --policies", async () => {
