@@ -52,6 +52,11 @@ export interface Section {
 
 export interface ReportModel {
   readonly title: string;
+  /**
+   * The report's conclusion, one sentence per policy against the best other baseline; shown
+   * first, above the run context. Absent or empty: no verdict block.
+   */
+  readonly verdict?: readonly string[];
   /** Run context, label then value (google/benchmark's context block). */
   readonly context: readonly (readonly [string, string])[];
   readonly notes: readonly string[];

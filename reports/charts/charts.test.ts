@@ -4,12 +4,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TraceStore } from "../../harness/store.ts";
 import { tempDir } from "../../harness/store-fixtures.ts";
 import { Estimator } from "../estimator.ts";
-import { loadReportData } from "../load.ts";
+import { faultSpans, loadReportData } from "../load.ts";
 import { buildModel, type ReportModel } from "../model.ts";
 import { renderSvg, scopeSvgIds, svgToPng } from "../render.ts";
 import { buildFixtureStore } from "../test/fixture.ts";
 import { paretoFront } from "./cost.ts";
 import { buildCharts } from "./index.ts";
+import { logTicks } from "./scales.ts";
+import { textWidth } from "./text-width.ts";
+import { ACTION_COLORS, CONFIG, HARM_GREYS, policyScale, SCHEMA } from "./theme.ts";
+import { timelineSpec } from "./timeline.ts";
 
 const dir = tempDir("charts-test-");
 let model: ReportModel;
@@ -70,10 +74,134 @@ describe("charts", () => {
   it("marks the fault spans, actions and SLO ceilings on the timeline", async () => {
     const t = model.timelines[0]!;
     expect(t).toMatchObject({ fault: "pod-kill", policy: "heuristic", frequency: "often", seed: 1 });
-    expect(t.faults).toEqual([{ faultId: 0, from: 20, to: 40, detail: "pod-kill pod 1" }]);
+    // The fixture predates fault-ended events: the span runs to the clearing.
+    expect(t.faults).toEqual([{ faultId: 0, from: 20, to: 40, end: "cleared", detail: "pod-kill pod 1" }]);
     const { svg } = await renderSvg(buildCharts(model).find((c) => c.name === "timeline-pod-kill")!.spec);
     expect(svg).toContain("SLO 300 ms");
     expect(svg).toContain("restart-pod");
+  });
+
+  it("overlays the paired none episode: same cell and seed, its own steps", async () => {
+    const t = model.timelines[0]!;
+    expect(t.baseline).not.toBeNull();
+    const base = t.baseline!;
+    expect(base.policy).toBe("none");
+    expect(base.episodeId).not.toBe(t.episodeId);
+    // fixture.ts: none breaks the SLO on latency at steps 3-5 of seed 1, heuristic only at step 3.
+    expect(base.steps.filter((s) => !s.sloOk).map((s) => s.time)).toEqual([30, 40, 50]);
+    expect(base.steps.filter((s) => s.latencyMs === 420)).toHaveLength(3);
+    expect(t.steps.filter((s) => !s.sloOk).map((s) => s.time)).toEqual([30]);
+    const { svg } = await renderSvg(timelineSpec(t, model.policies));
+    expect(svg).toContain("SLO broken: none");
+    expect(svg).toContain("none (paired: same seed and faults)");
+    expect(svg).toContain("#9a9a9a");
+  });
+
+  it("has no overlay for a none episode, and draws latency and errors on log axes with the SLO inside", () => {
+    const t = model.timelines[0]!;
+    const spec = timelineSpec({ ...t, policy: "none", baseline: null }, model.policies) as unknown as {
+      vconcat: {
+        layer: { mark: { type: string }; encoding?: { y?: { scale?: { type: string; domain: number[] } } } }[];
+      }[];
+    };
+    const text = JSON.stringify(spec);
+    expect(text).not.toContain("same seed and faults");
+    expect(text).toContain("No paired baseline episode");
+    const scales = spec.vconcat.flatMap((p) =>
+      p.layer.flatMap((l) => (l.encoding?.y?.scale ? [l.encoding.y.scale] : [])),
+    );
+    const logs = scales.filter((s) => s.type === "log");
+    expect(logs).toHaveLength(2);
+    const [latency, errors] = logs;
+    expect(latency!.domain[0]).toBeLessThan(t.sloLatencyMs);
+    expect(latency!.domain[1]).toBeGreaterThan(t.sloLatencyMs);
+    expect(errors!.domain[0]).toBeLessThan(t.sloErrorRate);
+    expect(errors!.domain[1]).toBeGreaterThan(t.sloErrorRate);
+  });
+
+  it("prints MTTR on a log-like axis with the value and the open count as text, never as a bar", async () => {
+    const spec = buildCharts(model).find((c) => c.name === "mttr")!.spec as unknown as {
+      spec: { layer: { mark: { type: string }; encoding: { x: { scale?: { type: string } } } }[] };
+    };
+    expect(spec.spec.layer.map((l) => l.mark.type)).toEqual(["rule", "point", "text", "text"]);
+    expect(spec.spec.layer[1]!.encoding.x.scale?.type).toBe("symlog");
+    const { svg } = await renderSvg(spec as never);
+    // Over pod-kill: none 40 s, heuristic 16.7 s; no fault left unrecovered (fixture.ts).
+    for (const s of ["40.0 s", "16.7 s", "0/6 open", "MTTR (s, log scale)"]) expect(svg).toContain(s);
+  });
+
+  it("prints uptime with one decimal on a fixed 0-100% colour scale", async () => {
+    const chart = buildCharts(model).find((c) => c.name === "uptime-heatmap")!;
+    expect(JSON.stringify(chart.spec)).toContain('"domain":[0,1]');
+    const { svg } = await renderSvg(chart.spec);
+    // none, often: mean of 0.7, 0.6, 0.8 per seed pattern; heuristic 0.9; both 100% when rare.
+    for (const s of [">70.0%<", ">90.0%<", ">100.0%<"]) expect(svg).toContain(s);
+  });
+});
+
+describe("faultSpans", () => {
+  const ev = (time_s: number, kind: string, fault_id: number) => ({ time_s, kind, fault_id, detail: `f${fault_id}` });
+
+  it("runs a live span from injection to fault-ended, or to the episode's end without one", () => {
+    const spans = faultSpans(
+      [ev(10, "fault-injected", 0), ev(20, "fault-cleared", 0), ev(15, "fault-injected", 1), ev(60, "fault-ended", 0)],
+      100,
+    );
+    expect(spans).toEqual([
+      { faultId: 0, from: 10, to: 60, end: "ended", detail: "f0" },
+      { faultId: 1, from: 15, to: 100, end: "open", detail: "f1" },
+    ]);
+  });
+
+  it("falls back to the clearing in a trace written before fault-ended existed", () => {
+    expect(
+      faultSpans([ev(10, "fault-injected", 0), ev(20, "fault-cleared", 0), ev(30, "fault-injected", 1)], 50),
+    ).toEqual([
+      { faultId: 0, from: 10, to: 20, end: "cleared", detail: "f0" },
+      { faultId: 1, from: 30, to: 50, end: "open", detail: "f1" },
+    ]);
+  });
+});
+
+describe("logTicks", () => {
+  it("gives 1-2-5 ticks, 0 first when the domain starts there, thinned when they would crowd", () => {
+    expect(logTicks(5, 120)).toEqual([5, 10, 20, 50, 100]);
+    expect(logTicks(0, 60)).toEqual([0, 1, 2, 5, 10, 20, 50]);
+    expect(logTicks(0, 1000)).toEqual([0, 1, 3, 10, 30, 100, 300, 1000]);
+    expect(logTicks(0.001, 1, 0, 4)).toEqual([0.001, 0.01, 0.1, 1]);
+  });
+});
+
+describe("colours", () => {
+  it("gives every action its own colour, none of them a policy's", () => {
+    const actions = Object.values(ACTION_COLORS);
+    expect(new Set(actions).size).toBe(actions.length);
+    const policies = policyScale(Array.from({ length: 10 }, (_, i) => `p${i}`)).range;
+    expect(new Set(policies).size).toBe(10);
+    for (const c of [...actions, ...HARM_GREYS]) expect(policies).not.toContain(c);
+  });
+});
+
+describe("text widths", () => {
+  it("measures with the font's widths, so a chart is as wide as its longest title", async () => {
+    expect(textWidth("iiii", 10)).toBeLessThan(textWidth("MMMM", 10) / 2);
+    expect(textWidth("0123456789", 10)).toBeCloseTo(63.6, 6);
+    const title = "A title much longer than the chart it sits on, to set the width";
+    const { svg } = await renderSvg({
+      $schema: SCHEMA,
+      config: CONFIG,
+      title: { text: title },
+      width: 50,
+      height: 50,
+      data: { values: [{ x: 1 }] },
+      mark: "point",
+      encoding: { x: { field: "x", type: "quantitative" } },
+    } as never);
+    const width = Number(svg.match(/width="(\d+)"/)![1]);
+    const want = textWidth(title, 15, true);
+    // vega's own guess (0.8 em a character) would make it about a third wider.
+    expect(width).toBeGreaterThan(want);
+    expect(width).toBeLessThan(want + 40);
   });
 });
 
