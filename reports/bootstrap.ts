@@ -3,23 +3,26 @@
  * and the paired tests of the RL-evaluation literature), as pure functions on one data shape.
  *
  * Data shape, a {@link RatioSample}: `units` rows (episodes, or pairs of episodes), each in
- * one stratum (a matrix cell: fault x frequency), and for each statistic a numerator and a
- * denominator column. The statistic is the ratio of sums, `sum(num) / sum(den)`: a mean when
- * every `den` is 1, MTTR pooled over every recovered fault when `num` is an episode's total
- * recovery time and `den` its recovered faults. A unit with `den` 0 does not count (an
- * episode without a recovered fault has no recovery time).
+ * one cluster (the episode's seed), and for each statistic a numerator and a denominator
+ * column. The statistic is the ratio of sums, `sum(num) / sum(den)`: a mean when every `den`
+ * is 1, MTTR pooled over every closed incident when `num` is an episode's total time to
+ * recover and `den` its closed incidents. A unit with `den` 0 does not count.
  *
- * The bootstrap is stratified (rliable's `StratifiedBootstrap`): each resample draws, in
- * every stratum, as many units as it has, with replacement, so every cell keeps its weight.
- * Intervals are percentile intervals. Every function takes its seed explicitly: the same
- * sample, seed and resample count give the same interval, bit for bit.
+ * The bootstrap resamples whole clusters (a cluster bootstrap): every episode of one seed
+ * shares that seed's load curve and fault times, across every fault type and frequency, so
+ * they are not independent, and resampling them one by one (or within cells) makes the
+ * intervals too narrow. Each resample draws as many clusters as there are, with
+ * replacement, and takes every unit of each drawn cluster. The permutation test flips whole
+ * clusters too, so an interval and its p-value always agree on what varies. Intervals are
+ * percentile intervals. Every function takes its seed explicitly: the same sample, seed and
+ * resample count give the same interval, bit for bit.
  */
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
 
-/** `units` rows; `strata[i]` is the stratum of unit i; `num[k][i]`, `den[k][i]` statistic k of unit i. */
+/** `units` rows; `clusters[i]` is the cluster (seed) of unit i; `num[k][i]`, `den[k][i]` statistic k of unit i. */
 export interface RatioSample {
-  readonly strata: Int32Array;
+  readonly clusters: Int32Array;
   readonly num: readonly Float64Array[];
   readonly den: readonly Float64Array[];
 }
@@ -37,21 +40,25 @@ export interface Interval {
   /** The statistic on the sample itself; NaN when no unit counts. */
   readonly estimate: number;
   /**
-   * Percentile bounds, or null: when some stratum has fewer than 2 units (its spread is
-   * unknown, and a bootstrap would claim there is none), or when fewer than `level` of the
-   * resamples have a value (a ratio whose denominator was resampled to 0 too often).
+   * Percentile bounds, or null: with fewer than 2 clusters (one seed says nothing about how
+   * another would go, and a bootstrap would claim there is no spread), or when fewer than
+   * `level` of the resamples have a value (a ratio whose denominator was resampled to 0 too
+   * often).
    */
   readonly lower: number | null;
   readonly upper: number | null;
   /** Units in the sample (episodes, or pairs). */
   readonly n: number;
+  /** Clusters (seeds) the units fall into: what the resampling draws. */
+  readonly clusters: number;
 }
 
 export interface PairedInterval extends Interval {
   /**
-   * Two-sided p-value of "no difference" by a sign-flip permutation test: each pair's two
-   * members are swapped or not; every combination when at most 16 pairs differ (exact),
-   * else `resamples` random ones ((1 + hits) / (1 + resamples)). Null with no estimate.
+   * Two-sided p-value of "no difference" by a sign-flip permutation test over clusters: the
+   * two arms of every pair in a cluster are swapped together or not at all; every
+   * combination when at most 16 clusters differ (exact), else `resamples` random ones
+   * ((1 + hits) / (1 + resamples)). Null with no estimate.
    */
   readonly p: number | null;
 }
@@ -61,64 +68,97 @@ export const DEFAULT_RESAMPLES = 2000;
 /** Interval of each statistic of `sample` (the whole sample shares each resample's draw). */
 export function bootstrapRatio(sample: RatioSample, opts: BootstrapOptions = {}): Interval[] {
   const { resamples, level } = resolve(opts);
-  const groups = groupStrata(sample.strata);
+  const n = sample.clusters.length;
+  const c = collapse(sample);
+  const m = c.clusters.length;
   const k = sample.num.length;
-  const n = sample.strata.length;
-  const estimates = sample.num.map((num, j) => ratio(num, sample.den[j]!));
-  if (!intervalPossible(groups)) return estimates.map((estimate) => ({ estimate, lower: null, upper: null, n }));
+  const estimates = c.num.map((num, j) => ratio(num, c.den[j]!));
+  if (m < 2) return estimates.map((estimate) => ({ estimate, lower: null, upper: null, n, clusters: m }));
   const rng = xoroshiro128plus(opts.seed ?? 0);
   const draws = new Float64Array(k * resamples);
-  const idx = new Int32Array(n);
+  const idx = new Int32Array(m);
   for (let r = 0; r < resamples; r++) {
-    drawIndices(groups, rng, idx);
-    for (let j = 0; j < k; j++) draws[j * resamples + r] = ratioAt(sample.num[j]!, sample.den[j]!, idx);
+    drawIndices(rng, idx);
+    for (let j = 0; j < k; j++) draws[j * resamples + r] = ratioAt(c.num[j]!, c.den[j]!, idx);
   }
   return estimates.map((estimate, j) => ({
     estimate,
     ...percentiles(draws.subarray(j * resamples, (j + 1) * resamples), level),
     n,
+    clusters: m,
   }));
 }
 
 /**
  * Interval and p-value of `stat(a) - stat(b)` for each statistic, where unit i of `a` and
- * unit i of `b` are a pair (the same cell and seed: the same faults and load) and share
- * `a.strata[i]`. Resampling draws pairs, so whatever the two have in common cancels.
+ * unit i of `b` are a pair (the same cell and seed: the same faults and load), in cluster
+ * `a.clusters[i]`. Resampling draws clusters of pairs, so whatever a pair has in common
+ * cancels and whatever a seed's pairs have in common stays together.
  */
 export function pairedRatio(a: RatioSample, b: RatioSample, opts: BootstrapOptions = {}): PairedInterval[] {
   const { resamples, level } = resolve(opts);
-  const n = a.strata.length;
-  if (b.strata.length !== n) throw new Error(`Expected paired samples of equal size, got ${n} and ${b.strata.length}`);
-  const groups = groupStrata(a.strata);
+  const n = a.clusters.length;
+  if (b.clusters.length !== n) {
+    throw new Error(`Expected paired samples of equal size, got ${n} and ${b.clusters.length}`);
+  }
+  const ca = collapse(a);
+  const cb = collapse({ ...b, clusters: a.clusters });
+  const m = ca.clusters.length;
   const k = a.num.length;
-  const estimates = a.num.map((num, j) => ratio(num, a.den[j]!) - ratio(b.num[j]!, b.den[j]!));
-  const pValues = signFlipP(a, b, estimates, resamples, opts.seed ?? 0);
-  if (!intervalPossible(groups)) {
-    return estimates.map((estimate, j) => ({ estimate, lower: null, upper: null, n, p: pValues[j]! }));
+  const estimates = ca.num.map((num, j) => ratio(num, ca.den[j]!) - ratio(cb.num[j]!, cb.den[j]!));
+  const pValues = signFlipP(ca, cb, estimates, resamples, opts.seed ?? 0);
+  if (m < 2) {
+    return estimates.map((estimate, j) => ({ estimate, lower: null, upper: null, n, clusters: m, p: pValues[j]! }));
   }
   const rng = xoroshiro128plus(opts.seed ?? 0);
   const draws = new Float64Array(k * resamples);
-  const idx = new Int32Array(n);
+  const idx = new Int32Array(m);
   for (let r = 0; r < resamples; r++) {
-    drawIndices(groups, rng, idx);
+    drawIndices(rng, idx);
     for (let j = 0; j < k; j++) {
-      draws[j * resamples + r] = ratioAt(a.num[j]!, a.den[j]!, idx) - ratioAt(b.num[j]!, b.den[j]!, idx);
+      draws[j * resamples + r] = ratioAt(ca.num[j]!, ca.den[j]!, idx) - ratioAt(cb.num[j]!, cb.den[j]!, idx);
     }
   }
   return estimates.map((estimate, j) => ({
     estimate,
     ...percentiles(draws.subarray(j * resamples, (j + 1) * resamples), level),
     n,
+    clusters: m,
     p: pValues[j]!,
   }));
 }
 
-/** Up to this many pairs with a non-zero difference, the permutation test enumerates every sign pattern. */
+/**
+ * The sample with one unit per cluster: each cluster's numerators and denominators summed,
+ * clusters in order of first appearance. A ratio of sums is the same over units or over
+ * their cluster totals, and resampling cluster totals is resampling whole clusters.
+ */
+function collapse(sample: RatioSample): RatioSample {
+  const index = new Map<number, number>();
+  const of = Int32Array.from(sample.clusters, (c) => {
+    let i = index.get(c);
+    if (i === undefined) {
+      i = index.size;
+      index.set(c, i);
+    }
+    return i;
+  });
+  const m = index.size;
+  const sum = (col: Float64Array) => {
+    const out = new Float64Array(m);
+    for (let i = 0; i < col.length; i++) out[of[i]!]! += col[i]!;
+    return out;
+  };
+  return { clusters: Int32Array.from(index.keys()), num: sample.num.map(sum), den: sample.den.map(sum) };
+}
+
+/** Up to this many clusters with a non-zero difference, the permutation test enumerates every sign pattern. */
 const EXACT_MAX_PAIRS = 16;
 
 /**
- * Two-sided p-values of a sign-flip (within-pair swap) permutation test, one per statistic;
- * see {@link PairedInterval.p}. Pairs whose members are equal change nothing when swapped,
+ * Two-sided p-values of a sign-flip (within-pair swap) permutation test, one per statistic,
+ * on cluster totals (so a flip swaps every pair of a cluster at once); see
+ * {@link PairedInterval.p}. Clusters whose two totals are equal change nothing when swapped,
  * so only the others are permuted: every pattern of them when there are at most
  * {@link EXACT_MAX_PAIRS} (exact), else `resamples` random patterns.
  */
@@ -129,7 +169,7 @@ function signFlipP(
   resamples: number,
   seed: number,
 ): (number | null)[] {
-  const n = a.strata.length;
+  const n = a.clusters.length;
   return observed.map((t, j) => {
     if (!Number.isFinite(t)) return null;
     // Sums of both arms; swapping pair i moves (a_i - b_i) from arm a to arm b.
@@ -203,32 +243,14 @@ function resolve(opts: BootstrapOptions): { resamples: number; level: number } {
   return { resamples, level };
 }
 
-/** Unit indices of each stratum. */
-function groupStrata(strata: Int32Array): Int32Array[] {
-  const byStratum = new Map<number, number[]>();
-  strata.forEach((s, i) => {
-    const g = byStratum.get(s);
-    if (g === undefined) byStratum.set(s, [i]);
-    else g.push(i);
-  });
-  return [...byStratum.values()].map((g) => Int32Array.from(g));
-}
-
-function intervalPossible(groups: readonly Int32Array[]): boolean {
-  return groups.length > 0 && groups.every((g) => g.length >= 2);
-}
-
 /**
- * Fills `out` with one stratified resample: in each stratum, as many indices as it has,
- * drawn uniformly with replacement. `floor(u * m)` on a 32-bit draw is biased by at most
- * m / 2^32, far below what a few thousand resamples can see.
+ * Fills `out` with one resample of its length's clusters, drawn uniformly with replacement.
+ * `floor(u * m)` on a 32-bit draw is biased by at most m / 2^32, far below what a few
+ * thousand resamples can see.
  */
-function drawIndices(groups: readonly Int32Array[], rng: RandomGenerator, out: Int32Array): void {
-  let o = 0;
-  for (const g of groups) {
-    const m = g.length;
-    for (let i = 0; i < m; i++) out[o++] = g[Math.floor(((rng.next() >>> 0) / 0x1_0000_0000) * m)]!;
-  }
+function drawIndices(rng: RandomGenerator, out: Int32Array): void {
+  const m = out.length;
+  for (let i = 0; i < m; i++) out[i] = Math.floor(((rng.next() >>> 0) / 0x1_0000_0000) * m);
 }
 
 function ratio(num: Float64Array, den: Float64Array): number {

@@ -5,9 +5,10 @@
  * which other numbers were asked for first, or in which batch of metrics: a gate, a table
  * and a chart asking for the same thing get the same interval. Results are memoised.
  *
- * Strata are the matrix cells (fault x frequency): the bootstrap resamples seeds within
- * each cell, and a paired comparison pairs the two arms' episodes of the same cell and seed
- * (the same fault schedule and load, DESIGN.md "common random numbers").
+ * Clusters are seeds: a seed fixes the load curve and the fault times of every episode it
+ * runs, in every cell, so the bootstrap resamples whole seeds (bootstrap.ts). A paired
+ * comparison pairs the two arms' episodes of the same cell and seed (the same fault
+ * schedule and load, DESIGN.md "common random numbers"), and resamples seeds of pairs.
  */
 import {
   bootstrapRatio,
@@ -137,16 +138,9 @@ function matchPairs(a: readonly EpisodeRow[], b: readonly EpisodeRow[]): [Episod
   return [ra, rb];
 }
 
-/** The {@link RatioSample} of `metrics` over `rows`, stratified by cell. */
+/** The {@link RatioSample} of `metrics` over `rows`, clustered by seed. */
 function sample(rows: readonly EpisodeRow[], metrics: readonly MetricName[]): RatioSample {
-  const ids = new Map<string, number>();
-  const strata = Int32Array.from(rows, (e) => {
-    const k = cellKey(e);
-    const id = ids.get(k);
-    if (id !== undefined) return id;
-    ids.set(k, ids.size);
-    return ids.size - 1;
-  });
+  const clusters = Int32Array.from(rows, (e) => e.seed);
   const num = metrics.map(() => new Float64Array(rows.length));
   const den = metrics.map(() => new Float64Array(rows.length));
   rows.forEach((row, i) => {
@@ -156,5 +150,5 @@ function sample(rows: readonly EpisodeRow[], metrics: readonly MetricName[]): Ra
       den[j]![i] = d;
     });
   });
-  return { strata, num, den };
+  return { clusters, num, den };
 }
