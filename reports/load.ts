@@ -115,6 +115,11 @@ export interface TrainingCurves {
   /** Numeric columns charted against x. */
   readonly metrics: readonly string[];
   readonly rows: readonly Record<string, unknown>[];
+  /**
+   * A readable name per series value ("PPO seed 1, 60,000 steps"), from `training_runs` when
+   * the file has it and the names tell the runs apart; else empty (the charts show the ids).
+   */
+  readonly seriesNames: Readonly<Record<string, string>>;
 }
 
 export interface ReportData {
@@ -390,5 +395,24 @@ async function loadTraining(store: TraceStore): Promise<TrainingCurves | null> {
     `SELECT ${[x, ...(series === null ? [] : [series]), ...metrics].map((c) => `"${c}"`).join(", ")}
      FROM ${TRAINING_TABLE} ORDER BY ${series === null ? "" : `"${series}", `}"${x}"`,
   );
-  return { x, series, metrics, rows };
+  const seriesNames = series === "run_id" ? await trainingRunNames(store) : {};
+  return { x, series, metrics, rows, seriesNames };
+}
+
+/** "PPO seed 1, 60,000 steps" per training run id, when `training_runs` has them and they are all different. */
+async function trainingRunNames(store: TraceStore): Promise<Record<string, string>> {
+  const has = await store.query(
+    `SELECT count(*) AS n FROM duckdb_tables()
+     WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'training_runs'`,
+  );
+  if (Number(has[0]?.n) === 0) return {};
+  const runs = await store.query("SELECT run_id, algorithm, seed, total_timesteps FROM training_runs ORDER BY run_id");
+  const names = Object.fromEntries(
+    runs.map((r) => [
+      String(r.run_id),
+      `${r.algorithm} seed ${r.seed}, ${Number(r.total_timesteps).toLocaleString("en-US")} steps`,
+    ]),
+  );
+  // Two runs with the same seed and length would share a name: the ids then stay.
+  return new Set(Object.values(names)).size === runs.length ? names : {};
 }
