@@ -5,11 +5,27 @@
 import type { Scenario } from "../scenarios/schema.ts";
 import { SimBackend } from "../sim/backend.ts";
 import { seedReward } from "../sim/reward.ts";
+import { workloadSeries } from "../sim/workload.ts";
 import type { Action, Backend, ReplicaLimits, Snapshot } from "./contract.ts";
+
+/** A backend holding real resources: `close` releases them and throws naming what it could not. */
+export interface ClosableBackend extends Backend {
+  close(): Promise<void>;
+}
 
 export interface BackendFactory {
   /** A fresh deployment for one episode; workload and dynamics seeded by `seed`. */
-  create(scenario: Scenario, seed: number): Backend;
+  create?(scenario: Scenario, seed: number): Backend;
+  /**
+   * For backends that start real things (processes, servers): started asynchronously, closed
+   * by the caller on every exit path. Used instead of `create` when present.
+   */
+  open?(scenario: Scenario, seed: number, signal?: AbortSignal): Promise<ClosableBackend>;
+  /**
+   * Episodes run one at a time in the main thread (a real testbed is one deployment, its
+   * processes and signal handling belong to the main thread). @default false
+   */
+  readonly inProcess?: boolean;
   /** The reward recorded with each step (the simulator's reward registry). */
   readonly reward: (prev: Readonly<Snapshot>, cur: Readonly<Snapshot>, action: Action, limits: ReplicaLimits) => number;
 }
@@ -19,7 +35,21 @@ export const backends: Record<Scenario["backend"], BackendFactory | null> = {
     create: (scenario, seed) => new SimBackend({ seed, params: scenario.sim, workload: scenario.workload }),
     reward: seedReward,
   },
-  // The cluster backend (cluster/) is a later issue.
+  local: {
+    // Imported on use: the simulator path (and its worker threads) never loads the testbed.
+    open: async (scenario, seed, signal) =>
+      (await import("../cluster/local/backend.ts")).LocalBackend.open({
+        deployment: scenario.local,
+        scrapeIntervalS: scenario.local?.scrapeIntervalS ?? 1,
+        stepSeconds: scenario.stepSeconds,
+        // The same load series the simulator would offer for this seed, in real requests per second.
+        rates: workloadSeries(scenario.workload, scenario.stepSeconds, seed, scenario.steps),
+        ...(signal ? { signal } : {}),
+      }),
+    inProcess: true,
+    reward: seedReward,
+  },
+  // The Kubernetes backend (cluster/) is a later issue.
   cluster: null,
 };
 

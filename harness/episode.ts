@@ -8,7 +8,7 @@
 import { createPolicy, type PolicyName, preparePolicy } from "../policies/index.ts";
 import type { Scenario } from "../scenarios/schema.ts";
 import { generateSchedule } from "../sim/schedule.ts";
-import { backendFor } from "./backends.ts";
+import { backendFor, type ClosableBackend } from "./backends.ts";
 import { NOOP_FALLBACK } from "./guard.ts";
 import { runEpisode } from "./loop.ts";
 import type { PlannedEpisode } from "./plan.ts";
@@ -48,9 +48,12 @@ export async function runPlannedEpisode(
     policy.reset?.(seed);
     fallback?.reset?.(seed);
     // No approver in batch runs: in approve mode every proposal is recorded as AwaitingApproval.
+    // A real backend is opened (processes, Prometheus) and closed on every exit path below.
+    const backend = factory.open ? await factory.open(scenario, seed, signal) : factory.create!(scenario, seed);
+    const close = "close" in backend ? () => (backend as ClosableBackend).close() : null;
     const result = await runEpisode(
       {
-        backend: factory.create(scenario, seed),
+        backend,
         policy,
         fallback,
         schedule: generateSchedule({
@@ -69,7 +72,9 @@ export async function runPlannedEpisode(
         signal,
       },
       recorder,
-    );
+    ).finally(async () => {
+      await close?.();
+    });
     status = result.status;
   } catch (err) {
     error = err instanceof Error ? (err.stack ?? err.message) : String(err);

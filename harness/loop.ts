@@ -53,7 +53,10 @@ export interface StepRecord {
    * reward function. An episode's return is the sum over its steps.
    */
   reward: number;
-  /** Faults active during this step. */
+  /**
+   * Faults whose effect is live at this observation: injected and not yet ended, by the
+   * backend's `fault-injected` and `fault-ended` events (contract.ts `FaultEndCause`).
+   */
   activeFaults: number;
 }
 
@@ -64,7 +67,9 @@ export type LoopEventKind =
   | "policy-error"
   | "regression"
   | "slo-breached"
-  | "recovered";
+  | "recovered"
+  /** A scheduled fault whose time fell past the episode's last step: it never ran. */
+  | "fault-unreached";
 
 export interface LoopEvent {
   readonly time: number;
@@ -73,6 +78,8 @@ export interface LoopEvent {
   readonly action: number;
   readonly podId: number;
   readonly faultId: number;
+  /** fault-injected on a pod: the target's rank among running pods; else -1 or absent. */
+  readonly targetRank?: number;
   readonly detail: string;
 }
 
@@ -145,7 +152,10 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
     sink.onEvent?.({ time, kind, detail, action, podId, faultId: -1 });
 
   let nextFault = 0;
+  // Timed faults to clear when their duration is over.
   const active: { fault: FaultInjection; endsAt: number }[] = [];
+  // Faults whose effect is live, by the backend's events.
+  const live = new Set<number>();
   let lastActionAt: number | null = null;
   const checks: { due: number; action: Action; pressure: number }[] = [];
   let breachedAt: number | null = null;
@@ -230,7 +240,11 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       } else if (decision.action !== Action.Noop) {
         emit(now, "action-refused", verdict.message, decision.action);
       }
-      for (const e of backend.drainEvents()) sink.onEvent?.({ ...e, action: -1 });
+      for (const e of backend.drainEvents()) {
+        if (e.kind === "fault-injected") live.add(e.faultId);
+        else if (e.kind === "fault-ended") live.delete(e.faultId);
+        sink.onEvent?.({ ...e, action: -1 });
+      }
 
       // Record: the audit row, then what the SLO did.
       const ok = sloHolds(snapshot, slo);
@@ -246,7 +260,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       record.applied = applied;
       record.sloOk = ok;
       record.reward = step > 0 && o.reward ? o.reward(prev, snapshot, prevExecuted, limits) : 0;
-      record.activeFaults = active.length;
+      record.activeFaults = live.size;
       sink.onStep?.(record);
       trackSlo(ok, now);
       checkRegressions(snapshot, now);
@@ -255,6 +269,18 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
 
       const slept = clock.sleep(o.stepSeconds);
       if (isPromise(slept)) await slept;
+    }
+    // Record every scheduled fault: those due after the last observation never ran.
+    for (let i = nextFault; i < o.schedule.length; i++) {
+      const f = o.schedule[i]!;
+      sink.onEvent?.({
+        time: f.atS,
+        kind: "fault-unreached",
+        action: -1,
+        podId: -1,
+        faultId: f.id,
+        detail: `${f.spec.type} due at ${f.atS} s, after the episode's last step`,
+      });
     }
     return { status: "completed", steps: o.steps };
   } finally {

@@ -16,7 +16,8 @@ import { availableParallelism, hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import { modelChecksums } from "../policies/index.ts";
-import type { EpisodeOutcome } from "./episode.ts";
+import { backendFor } from "./backends.ts";
+import { type EpisodeOutcome, runPlannedEpisode } from "./episode.ts";
 import {
   expandPlan,
   formatShard,
@@ -161,6 +162,14 @@ async function dispatch(
   jobs: number,
   write: (outcome: EpisodeOutcome) => Promise<void>,
 ): Promise<void> {
+  // A real testbed: one episode at a time, in this thread, with the run's abort signal.
+  if (backendFor(o.loaded.scenario).inProcess) {
+    for (const e of todo) {
+      if (o.signal?.aborted) break;
+      await write(await runPlannedEpisode(o.loaded.scenario, e, o.signal));
+    }
+    return;
+  }
   // Batches small enough for a smooth progress bar, large enough to amortise messaging.
   const size = Math.min(16, Math.max(1, Math.floor(todo.length / (jobs * 16))));
   const batches: number[][] = [];

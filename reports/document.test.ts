@@ -48,16 +48,16 @@ describe("the verdict", () => {
     const blocks = buildDocument(withVerdict, CHARTS);
     expect(blocks.slice(0, 2).map((b) => b.kind)).toEqual(["heading", "verdict"]);
     const text = md(withVerdict);
-    expect(text).toContain(`> **Verdict**\n>\n> - ${VERDICT[0]}\n> - ${VERDICT[1]}\n`);
+    expect(text).toContain(`> **Verdict**\n>\n> - ${VERDICT[0]}\n> - ${VERDICT[1]}\n>\n> Each policy against`);
     expect(text.indexOf("**Verdict**")).toBeLessThan(text.indexOf("| run "));
     const page = html(withVerdict);
     expect(page).toContain(
-      `<section class="verdict" aria-label="Verdict"><h2>Verdict</h2><ul><li>${VERDICT[0]}</li><li>none is the baseline &lt;no comparison&gt;.</li></ul></section>`,
+      `<section class="verdict" aria-label="Verdict"><h2>Verdict</h2><ul><li>${VERDICT[0]}</li><li>none is the baseline &lt;no comparison&gt;.</li></ul><p>Each policy against the best other one`,
     );
   });
 
   it("is left out when the model has none, or an empty one", () => {
-    for (const m of [model, { ...model, verdict: [] }]) {
+    for (const m of [{ ...model, verdict: undefined }, { ...model, verdict: [] }]) {
       expect(buildDocument(m, CHARTS).some((b) => b.kind === "verdict")).toBe(false);
       expect(md(m)).not.toContain("Verdict");
     }

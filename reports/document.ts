@@ -7,7 +7,7 @@
 import { policyColor } from "./charts/theme.ts";
 import { formatDifference, formatInterval, formatNumber, formatP, formatValue } from "./format.ts";
 import type { GateResult } from "./gate-eval.ts";
-import { ACTION_HARM, ACTION_MIX, HEADLINE, METRICS, type MetricName, SLO_PARTS } from "./metrics.ts";
+import { ACTION_HARM, ACTION_MIX, HEADLINE, INCIDENT_FIGURES, METRICS, type MetricName, SLO_PARTS } from "./metrics.ts";
 import type { ComparisonRow, ReportModel, Section } from "./model.ts";
 
 /** A table cell; `tone` colours it in HTML and bolds it in Markdown where it is a verdict. */
@@ -42,7 +42,7 @@ export interface TocEntry {
 
 export type Block =
   | { readonly kind: "heading"; readonly level: 1 | 2 | 3; readonly text: string; readonly id?: string }
-  | { readonly kind: "verdict"; readonly sentences: readonly string[] }
+  | { readonly kind: "verdict"; readonly sentences: readonly string[]; readonly how: string }
   | { readonly kind: "toc"; readonly entries: readonly TocEntry[] }
   | { readonly kind: "paragraph"; readonly text: string }
   | { readonly kind: "note"; readonly text: string }
@@ -52,7 +52,7 @@ export type Block =
 
 const plain = (text: string): Cell => ({ text });
 
-const HEADLINE_COLUMNS: readonly MetricName[] = ["uptime", "mttr", "unrecovered", "cost", "unnecessary"];
+const HEADLINE_COLUMNS: readonly MetricName[] = ["uptime", "mttr", "censored", "cost", "unnecessary"];
 
 function headerOf(m: MetricName): string {
   const d = METRICS[m];
@@ -69,8 +69,8 @@ function headlineTable(section: Section): Table {
       plain(String(r.n)),
       ...HEADLINE_COLUMNS.map((m) =>
         plain(
-          m === "unrecovered"
-            ? `${formatValue(m, r.metrics[m].estimate)} (${r.unrecovered} of ${r.faults})`
+          m === "censored"
+            ? `${formatValue(m, r.metrics[m].estimate)} (${r.censored} of ${r.incidents})`
             : formatInterval(m, r.metrics[m]),
         ),
       ),
@@ -129,6 +129,10 @@ function title(s: Section): string {
   return [s.filter.fault, s.filter.frequency].filter((x) => x !== undefined).join(" / ");
 }
 
+/** How the verdict sentences (reports/verdict.ts) are reached, printed under them. */
+const VERDICT_HOW =
+  "Each policy against the best other one (highest uptime over the matrix; ties: lower MTTR), paired by cell and seed; a difference is named only when its 95% interval excludes 0 and p < 0.05.";
+
 /** The level-2 and level-3 headings that have an id, in order: what the table of contents lists. */
 export function tocEntries(blocks: readonly Block[]): TocEntry[] {
   return blocks.flatMap((b): TocEntry[] =>
@@ -149,7 +153,9 @@ export function buildDocument(model: ReportModel, charts: readonly string[]): Bl
   const body = buildBody(model, charts);
   const [title, ...rest] = body;
   const verdict: Block[] =
-    model.verdict === undefined || model.verdict.length === 0 ? [] : [{ kind: "verdict", sentences: model.verdict }];
+    model.verdict === undefined || model.verdict.length === 0
+      ? []
+      : [{ kind: "verdict", sentences: model.verdict, how: VERDICT_HOW }];
   const entries = tocEntries(rest);
   const toc: Block[] = entries.length === 0 ? [] : [{ kind: "toc", entries }];
   return [title!, ...verdict, ...toc, ...rest];
@@ -170,7 +176,7 @@ function buildBody(model: ReportModel, charts: readonly string[]): Block[] {
   });
   add({
     kind: "paragraph",
-    text: `Every figure is an estimate with its 95% interval over seeds in brackets (percentile bootstrap, resampling seeds within each fault x frequency cell; ${model.resamples} resamples, seed ${model.seed}). n is the number of completed episodes behind it (pairs, for differences). Metric definitions: reports/README.md.`,
+    text: `Every figure is an estimate with its 95% interval over seeds in brackets (percentile bootstrap resampling whole seeds, since a seed's episodes share its load and fault times; ${model.resamples} resamples, seed ${model.seed}). n is the number of completed episodes behind it (pairs, for differences). Metric definitions: reports/README.md.`,
   });
   for (const text of model.notes) add({ kind: "note", text });
 
@@ -206,10 +212,32 @@ function buildBody(model: ReportModel, charts: readonly string[]): Block[] {
     if (s.comparisons.length > 0) add({ kind: "table", table: comparisonTable(s.comparisons, model.policies) });
   }
 
+  add({ kind: "heading", level: 2, text: "Incidents and faults", id: "incidents" });
+  add({
+    kind: "paragraph",
+    text: "An incident is a span with the SLO broken, until it held again for the confirmation window; MTTR averages closed incidents, censored ones are still open at the episode's end (the restricted mean counts them up to the end). A fault is absorbed when no incident touched its live span; unattributed downtime is SLO-broken time in incidents that started with no fault live. Definitions: reports/README.md.",
+  });
+  add({
+    kind: "table",
+    table: {
+      header: ["fault", "policy", "n", "MTTR", ...INCIDENT_FIGURES.map(headerOf)],
+      align: `llrr${"r".repeat(INCIDENT_FIGURES.length)}`,
+      rows: [model.overall, ...model.byFault].flatMap((s) =>
+        s.rows.map((r) => [
+          plain(s.filter.fault ?? "all"),
+          plain(r.policy),
+          plain(String(r.n)),
+          plain(formatInterval("mttr", r.metrics.mttr)),
+          ...INCIDENT_FIGURES.map((m) => plain(formatValue(m, r.metrics[m].estimate))),
+        ]),
+      ),
+    },
+  });
+
   add({ kind: "heading", level: 2, text: "Why: which part of the SLO broke", id: "slo" });
   add({
     kind: "paragraph",
-    text: "Share of steps with the SLO broken, and with each of its parts broken (a step can break several). Uptime = 100% - SLO broken.",
+    text: "Share of time with the SLO broken, and with each of its parts broken (a step can break several). Uptime = 100% - SLO broken.",
   });
   add({
     kind: "table",
@@ -230,7 +258,7 @@ function buildBody(model: ReportModel, charts: readonly string[]): Block[] {
   add({ kind: "heading", level: 2, text: "Actions per episode", id: "actions" });
   add({
     kind: "paragraph",
-    text: "What each policy did (applied actions) and the harm it did: unnecessary (applied while the SLO held and no fault was active), refused (by the guard or backend), regressions (the SLO got worse after the action), flaps (scale reversals within 300 s).",
+    text: "What each policy did (applied actions) and the harm it did: unnecessary (applied while no fault was live and the SLO had held for the confirmation window), harmful (the SLO broken longer over the next confirmation window than in the paired `none` episode, by more than 10% of the window), refused (by the guard or backend), regressions (raw: the SLO got worse after the action, no counterfactual), flaps (scale reversals within 300 s).",
   });
   const actionCols: MetricName[] = [...ACTION_MIX, ...ACTION_HARM];
   add({

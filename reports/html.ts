@@ -39,6 +39,7 @@ td.winner { border-left: 4px solid var(--winner); background: #f0f0f0; backgroun
 .verdict h2 { border: 0; margin: 0 0 6px; padding: 0; font-size: 18px; }
 .verdict ul { margin: 0; padding-left: 20px; font-size: 16px; }
 .verdict li { margin: 3px 0; }
+.verdict p { margin: 8px 0 0; color: #555; font-size: 13px; }
 nav.toc { margin: 0 0 18px; font-size: 14px; }
 nav.toc ol { margin: 4px 0; padding-left: 22px; }
 nav.toc ol ol { columns: 3; list-style: none; padding-left: 4px; }
@@ -110,7 +111,7 @@ function toc(entries: readonly TocEntry[]): string {
 function block(b: Block, charts: ReadonlyMap<string, RenderedChart>): string {
   switch (b.kind) {
     case "verdict":
-      return `<section class="verdict" aria-label="Verdict"><h2>Verdict</h2><ul>${b.sentences.map((t) => `<li>${escapeHtml(t)}</li>`).join("")}</ul></section>`;
+      return `<section class="verdict" aria-label="Verdict"><h2>Verdict</h2><ul>${b.sentences.map((t) => `<li>${escapeHtml(t)}</li>`).join("")}</ul><p>${escapeHtml(b.how)}</p></section>`;
     case "toc":
       return toc(b.entries);
     case "heading":

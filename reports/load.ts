@@ -23,16 +23,23 @@ const episodeRowSchema = z.object({
   seed: num,
   uptime: numOrNull,
   replicaSeconds: num,
+  incidents: num,
+  closedIncidents: num,
+  censoredIncidents: num,
+  ttrSTotal: num,
+  observedTtrSTotal: num,
+  unattributedDowntimeS: num,
   faults: num,
-  recovered: num,
-  unrecovered: num,
-  recoverySTotal: num,
+  absorbedFaults: num,
+  recoveredFaults: num,
+  faultTtrSTotal: num,
   actions: num,
   restarts: num,
   scaleUps: num,
   scaleDowns: num,
   drains: num,
   unnecessaryActions: num,
+  harmfulActions: numOrNull,
   refused: num,
   flaps: num,
   regressions: num,
@@ -44,8 +51,10 @@ const episodeRowSchema = z.object({
 }) satisfies z.ZodType<EpisodeRow>;
 
 const EPISODES_SQL = `SELECT m.episode_id, m.run_id, m.fault, m.frequency, m.policy, m.seed, m.uptime,
-    m.replica_seconds, m.faults, m.recovered, m.unrecovered, m.recovery_s_total AS recovery_s_total,
-    m.actions, m.restarts, m.scale_ups, m.scale_downs, m.drains, m.unnecessary_actions, m.refused,
+    m.replica_seconds, m.incidents, m.closed_incidents, m.censored_incidents, m.ttr_s_total,
+    m.observed_ttr_s_total, m.unattributed_downtime_s, m.faults, m.absorbed_faults, m.recovered_faults,
+    m.fault_ttr_s_total, m.actions, m.restarts, m.scale_ups, m.scale_downs, m.drains, m.unnecessary_actions,
+    m.harmful_actions, m.refused,
     m.flaps, m.regressions, m.return, b.breached, b.no_ready, b.latency_over, b.errors_over
   FROM episode_metrics m JOIN slo_breakdown b USING (episode_id)
   WHERE m.run_id = ? AND m.status = 'completed'
@@ -136,7 +145,23 @@ export interface ReportData {
   readonly frequencies: readonly string[];
   readonly timelines: readonly Timeline[];
   readonly training: TrainingCurves | null;
+  /**
+   * Pod faults of two policies' episodes of the same cell and seed (every pair of policies),
+   * and how many of them hit the same target rank (or were skipped alike): the fault
+   * schedule's targets should not depend on the policy.
+   */
+  readonly targetAgreement: { readonly same: number; readonly pairs: number };
 }
+
+const TARGET_AGREEMENT_SQL = `WITH t AS (
+    SELECT e.fault, e.frequency, e.seed, e.policy, f.fault_id, f.status, f.target_rank
+    FROM fault_spans f JOIN episodes e USING (episode_id)
+    WHERE e.run_id = ? AND e.status = 'completed' AND f.status <> 'unreached' AND f.fault_type <> 'load-spike'
+  )
+  SELECT count(*) FILTER (a.status = b.status AND a.target_rank IS NOT DISTINCT FROM b.target_rank) AS same,
+    count(*) AS pairs
+  FROM t a JOIN t b ON a.fault = b.fault AND a.frequency = b.frequency AND a.seed = b.seed
+    AND a.fault_id = b.fault_id AND a.policy < b.policy`;
 
 export interface LoadOptions {
   /** Run id; default the latest started. */
@@ -202,6 +227,9 @@ export async function loadReportData(store: TraceStore, opts: LoadOptions = {}):
     frequencies,
     timelines,
     training: charts ? await loadTraining(opts.trainingStore ?? store) : null,
+    targetAgreement: z
+      .object({ same: num, pairs: num })
+      .parse((await store.query(TARGET_AGREEMENT_SQL, [run.runId]))[0]),
   };
 }
 

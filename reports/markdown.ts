@@ -56,7 +56,13 @@ function block(b: Block, charts: ReadonlyMap<string, ChartFile>, anchor: Readonl
     case "heading":
       return `${"#".repeat(b.level)} ${b.text}`;
     case "verdict":
-      return ["> **Verdict**", ">", ...b.sentences.map((t) => `> - ${t.replaceAll("\n", " ")}`)].join("\n");
+      return [
+        "> **Verdict**",
+        ">",
+        ...b.sentences.map((t) => `> - ${t.replaceAll("\n", " ")}`),
+        ">",
+        `> ${b.how}`,
+      ].join("\n");
     case "toc":
       return [
         "**Contents**",

@@ -17,6 +17,7 @@ import { ScenarioErrorCode } from "../harness/scenario-errors.ts";
 import { POLICY_NAMES, type PolicyName, policies } from "../policies/index.ts";
 import { type SimParams, simParamsSchema, workloadSchema } from "../sim/params.ts";
 import { type Frequency, frequencySchema } from "../sim/schedule.ts";
+import { localSectionSchema } from "./local.ts";
 
 export const DEFAULT_STEPS = 200;
 const MAX_SEED = 0x7fff_ffff;
@@ -226,7 +227,7 @@ const matrixSchema = z
 // ---------------------------------------------------------------------------
 // Backend
 
-export const BACKENDS = ["sim", "cluster"] as const;
+export const BACKENDS = ["sim", "local", "cluster"] as const;
 
 /** A Kubernetes namespace name (RFC 1123 label). */
 const namespaceSchema = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
@@ -246,7 +247,7 @@ const clusterSchema = z
 // The scenario
 
 /** Top-level fields the cross-field checks read. */
-const CROSS_FIELDS = new Set(["steps", "durationS", "stepSeconds", "backend", "cluster", "sim", "guard"]);
+const CROSS_FIELDS = new Set(["steps", "durationS", "stepSeconds", "backend", "cluster", "local", "sim", "guard"]);
 /** Cross-field checks run only once the fields they read are valid on their own, so one mistake is reported once. */
 const crossFieldsValid = {
   when: (payload: z.core.ParsePayload) => !payload.issues.some((i) => CROSS_FIELDS.has(String(i.path?.[0]))),
@@ -256,8 +257,14 @@ const scenarioObject = z
   .object({
     name: labelSchema.describe("Name of the scenario, stored with every run."),
     description: z.string().optional(),
-    backend: z.enum(BACKENDS).default("sim").describe("Where episodes run: the simulator, or a cluster (later)."),
+    backend: z
+      .enum(BACKENDS)
+      .default("sim")
+      .describe(
+        "Where episodes run: the simulator, the local testbed (real processes, Prometheus, wall clock), or a cluster (later).",
+      ),
     cluster: clusterSchema.optional().describe("Required when backend is cluster."),
+    local: localSectionSchema.optional().describe("The local testbed; read by backend local only (defaults apply)."),
     steps: z
       .number()
       .int()
@@ -296,6 +303,9 @@ const scenarioObject = z
     if (s.backend === "cluster" && s.cluster === undefined) {
       conflict(ctx, ["backend"], "backend cluster needs a cluster: section naming the allowed namespaces");
     }
+    if (s.backend !== "local" && s.local !== undefined) {
+      conflict(ctx, ["local"], `local: is only read when backend is local (backend is ${s.backend})`);
+    }
     if (s.backend !== "cluster" && s.cluster !== undefined) {
       conflict(ctx, ["cluster"], `cluster: is only read when backend is cluster (backend is ${s.backend})`);
     }
@@ -317,13 +327,15 @@ const scenarioObject = z
       }
     }
   }, crossFieldsValid)
-  .transform(({ name, description, backend, cluster, steps, durationS, stepSeconds, ...rest }) => {
+  .transform(({ name, description, backend, cluster, local, steps, durationS, stepSeconds, ...rest }) => {
     const n = steps ?? (durationS === undefined ? DEFAULT_STEPS : Math.round(durationS / stepSeconds));
     return {
       name,
       ...(description === undefined ? {} : { description }),
       backend,
       ...(cluster === undefined ? {} : { cluster }),
+      // Backend local always has its section, defaults applied.
+      ...(backend === "local" ? { local: local ?? localSectionSchema.parse({}) } : {}),
       steps: n,
       durationS: n * stepSeconds,
       stepSeconds,

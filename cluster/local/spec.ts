@@ -1,65 +1,13 @@
 /**
- * The testbed's deployment: what a Deployment manifest and the kubelet's settings would say,
- * on a time scale fit for minute-long episodes (see `TIME_SCALE`). One zod schema owns
- * every default; the scenario's `local:` section is this schema's input.
+ * The testbed's deployment settings. The schema lives beside the scenario schema
+ * (scenarios/local.ts) so that the scenario file owns every default; re-exported here for
+ * the testbed's own modules.
  */
-import { z } from "zod";
-
-/**
- * Kubernetes timings divided by 10: the kubelet's crash back-off (10 s doubling to 300 s)
- * becomes 1 s doubling to 30 s, its 10 s readiness period 1 s. Episodes step every 1-2 s of
- * wall time (the scenario's `stepSeconds`), so one testbed second stands for ten cluster
- * seconds of control dynamics while requests, CPU and memory stay in real units.
- */
-export const TIME_SCALE = 10;
-
-export const deploymentSpecSchema = z
-  .object({
-    namespace: z.string().default("chaos-rl").describe("The `namespace` label of every series."),
-    name: z.string().default("demo").describe("Deployment name; pods are named `<name>-<template hash>-<suffix>`."),
-    replicas: z.number().int().min(0).max(64).default(3).describe("Initial desired replicas (`spec.replicas`)."),
-    cpuCores: z.number().positive().max(64).default(0.5).describe("CPU limit of each replica, cores (`limits.cpu`)."),
-    memoryMiB: z.number().int().min(32).default(256).describe("Memory limit of each replica, MiB (`limits.memory`)."),
-    workMs: z.number().min(0).max(1000).default(5).describe("CPU time one /api/work request costs, ms."),
-    allocKiB: z.number().int().min(0).default(256).describe("Memory one /api/work request allocates, KiB."),
-    readinessPeriodMs: z.number().int().positive().default(1000).describe("Readiness probe period, ms (10 s / 10)."),
-    readinessTimeoutMs: z.number().int().positive().default(500).describe("Readiness probe timeout, ms."),
-    readinessFailureThreshold: z
-      .number()
-      .int()
-      .positive()
-      .default(2)
-      .describe("Failed probes in a row that make a pod unready."),
-    backoffBaseMs: z
-      .number()
-      .int()
-      .positive()
-      .default(1000)
-      .describe("Crash back-off after the first crash, ms (10 s / 10)."),
-    backoffMaxMs: z.number().int().positive().default(30_000).describe("Crash back-off ceiling, ms (300 s / 10)."),
-    backoffResetMs: z
-      .number()
-      .int()
-      .positive()
-      .default(60_000)
-      .describe("A container that ran this long resets its back-off, ms (10 min / 10)."),
-    terminationGraceMs: z
-      .number()
-      .int()
-      .min(0)
-      .default(3000)
-      .describe("SIGTERM to SIGKILL on deletion, ms (30 s / 10)."),
-    startTimeoutMs: z
-      .number()
-      .int()
-      .positive()
-      .default(30_000)
-      .describe("A new replica that is not ready within this is an environment error."),
-    cgroups: z
-      .enum(["auto", "v1", "v2", "none"])
-      .default("auto")
-      .describe("Limit mechanism: auto tries v2, then v1, then none (limits not enforced, recorded)."),
-  })
-  .strict();
-export type DeploymentSpecInput = z.input<typeof deploymentSpecSchema>;
-export type DeploymentSpec = z.output<typeof deploymentSpecSchema>;
+export {
+  type DeploymentSpec,
+  type DeploymentSpecInput,
+  deploymentSpecSchema,
+  type LocalSection,
+  localSectionSchema,
+  TIME_SCALE,
+} from "../../scenarios/local.ts";

@@ -1,9 +1,10 @@
 /**
  * The slice of Prometheus's HTTP API the testbed uses (/api/v1/query, /api/v1/targets),
- * through Node's fetch (undici, keep-alive), with every reply checked by a zod schema.
+ * over keep-alive node:http, with every reply checked by a zod schema.
  * Failures come back as {@link PrometheusError}: down, busy or 5xx is transient, a refused
  * query or a malformed reply is terminal.
  */
+import { Agent, request as httpRequest } from "node:http";
 import { z } from "zod";
 import { PrometheusError, PrometheusErrorCode } from "./errors.ts";
 
@@ -54,66 +55,104 @@ export function sampleValue(s: VectorSample): number {
 }
 
 /**
+ * Keep-alive connections for every call. Node's http rather than fetch: on this machine a
+ * trivial query took 2-3.4 ms p50 / 20-30 ms p99 through fetch (undici) and 0.5-0.7 ms /
+ * 3-6 ms through node:http, and the collector's budget is 20 ms p99 per observation.
+ */
+const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+
+interface RawReply {
+  readonly status: number;
+  readonly text: string;
+}
+
+function send(url: string, method: "GET" | "POST", body: string | undefined, signal: AbortSignal): Promise<RawReply> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = {};
+    if (body !== undefined) {
+      headers["content-type"] = "application/x-www-form-urlencoded";
+      headers["content-length"] = Buffer.byteLength(body);
+    }
+    const req = httpRequest(url, { method, agent, headers, signal }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/**
  * Sends one request and returns the parsed JSON body of a 2xx reply, or throws a typed error.
  * `what` names the call in messages ("query", "targets").
  */
 async function request(
   url: string,
-  init: RequestInit & { timeoutMs: number; signal?: AbortSignal | undefined },
+  method: "GET" | "POST",
+  body: string | undefined,
+  options: CallOptions,
   what: string,
 ): Promise<unknown> {
-  const timeout = AbortSignal.timeout(init.timeoutMs);
-  const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-  let res: Response;
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  let res: RawReply;
   try {
-    res = await fetch(url, { ...init, signal });
+    res = await send(url, method, body, signal);
   } catch (e) {
     // A caller's abort is not Prometheus's failure: let it through as it is.
-    if (init.signal?.aborted) throw e;
-    const reason = timeout.aborted ? `no reply within ${init.timeoutMs} ms` : describeFetchError(e);
+    if (options.signal?.aborted) throw e;
+    const reason = timeout.aborted ? `no reply within ${options.timeoutMs} ms` : describeError(e);
     throw new PrometheusError(PrometheusErrorCode.Unavailable, `Prometheus ${what} failed: ${reason} (${url})`, {
       cause: e,
     });
   }
-  const text = await res.text();
-  if (res.status >= 500 || res.status === 429) {
+  return classifyReply(res.status, res.text, what, url);
+}
+
+/**
+ * Sorts an HTTP reply into a parsed JSON body (2xx) or a typed error: 5xx and 429 are
+ * transient, 400/422 a refused query, anything else or a non-JSON body a bad reply.
+ */
+export function classifyReply(status: number, text: string, what: string, url: string): unknown {
+  if (status >= 500 || status === 429) {
     throw new PrometheusError(
       PrometheusErrorCode.Unavailable,
-      `Prometheus ${what} failed: HTTP ${res.status} ${firstLine(text)} (${url})`,
+      `Prometheus ${what} failed: HTTP ${status} ${firstLine(text)} (${url})`,
     );
   }
-  let body: unknown;
+  let json: unknown;
   try {
-    body = JSON.parse(text);
+    json = JSON.parse(text);
   } catch (e) {
     throw new PrometheusError(
       PrometheusErrorCode.BadResponse,
-      `Prometheus ${what}: HTTP ${res.status} with a body that is not JSON: ${firstLine(text)}`,
+      `Prometheus ${what}: HTTP ${status} with a body that is not JSON: ${firstLine(text)}`,
       { cause: e },
     );
   }
-  if (res.status === 400 || res.status === 422) {
-    const err = errorReplySchema.safeParse(body);
+  if (status === 400 || status === 422) {
+    const err = errorReplySchema.safeParse(json);
     const detail = err.success ? `${err.data.errorType}: ${err.data.error}` : firstLine(text);
     throw new PrometheusError(PrometheusErrorCode.BadQuery, `Prometheus refused the ${what}: ${detail}`);
   }
-  if (!res.ok) {
+  if (status < 200 || status >= 300) {
     throw new PrometheusError(
       PrometheusErrorCode.BadResponse,
-      `Prometheus ${what}: unexpected HTTP ${res.status} ${firstLine(text)}`,
+      `Prometheus ${what}: unexpected HTTP ${status} ${firstLine(text)}`,
     );
   }
-  return body;
+  return json;
 }
 
 function firstLine(text: string): string {
   return text.split("\n", 1)[0]!.slice(0, 200);
 }
 
-function describeFetchError(e: unknown): string {
-  // undici puts the socket error (ECONNREFUSED, ECONNRESET) in `cause`.
-  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? String(e);
+function describeError(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  return err.code ?? err.message ?? String(e);
 }
 
 function parseWith<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
@@ -141,19 +180,18 @@ export async function queryInstant(
   timeUnixS: number,
   options: CallOptions,
 ): Promise<VectorReply> {
-  const body = new URLSearchParams({ query, time: timeUnixS.toFixed(3) });
-  const json = await request(
-    `${baseUrl}/api/v1/query`,
-    {
-      method: "POST",
-      body,
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      timeoutMs: options.timeoutMs,
-      signal: options.signal,
-    },
-    "query",
-  );
-  return parseVectorReply(json);
+  return parseVectorReply(await postQuery(baseUrl, query, timeUnixS, options));
+}
+
+/** POST /api/v1/query, returning the reply's JSON as it came (the fixture recorder keeps it). */
+export async function postQuery(
+  baseUrl: string,
+  query: string,
+  timeUnixS: number,
+  options: CallOptions & { readonly extra?: Readonly<Record<string, string>> },
+): Promise<unknown> {
+  const body = new URLSearchParams({ query, time: timeUnixS.toFixed(3), ...options.extra }).toString();
+  return await request(`${baseUrl}/api/v1/query`, "POST", body, options, "query");
 }
 
 /** Validates a parsed /api/v1/query body (exported for the recorded-fixture tests). */
@@ -166,6 +204,6 @@ export async function activeTargets(
   baseUrl: string,
   options: CallOptions,
 ): Promise<TargetsReply["data"]["activeTargets"]> {
-  const json = await request(`${baseUrl}/api/v1/targets?state=active`, { method: "GET", ...options }, "targets");
+  const json = await request(`${baseUrl}/api/v1/targets?state=active`, "GET", undefined, options, "targets");
   return parseWith(targetsReplySchema, json, "targets").data.activeTargets;
 }

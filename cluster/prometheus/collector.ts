@@ -22,7 +22,8 @@
  * 0, error rate 1, latency `timeoutLatencyMs`, as the simulator reports a down service.
  *
  * Missing (the guard then refuses to act): a value whose series are absent or stale sets
- * its `Missing` bit; pod rows and counts come as a whole or not at all (`Missing.Pods`).
+ * its `Missing` bit; pod rows and counts come as a whole or not at all (`Missing.Pods`, and
+ * then cpu and memory too: they are means over serving pods).
  * No traffic is not missing: with zero requests in the window, error rate and latency are 0.
  *
  * Prometheus down, timing out or answering 5xx throws a transient {@link PrometheusError}.

@@ -93,6 +93,9 @@ export function healthyPod(overrides: Partial<FakePod> = {}): FakePod {
   };
 }
 
+/** The exporter's own gauge: which scrape (1, 2, ...) a sample came from. */
+export const SCRAPE_NUMBER = "test_exporter_scrape_number";
+
 const CONTAINER = "app";
 const ROUTE = "/api/work";
 const PHASES = ["Pending", "Running", "Succeeded", "Failed", "Unknown"] as const;
@@ -130,6 +133,9 @@ export async function startTestExporter(deployment: FakeDeployment): Promise<Tes
     workingSet: gauge("container_memory_working_set_bytes", ctr),
     memLimit: gauge("container_spec_memory_limit_bytes", ctr),
     requests: counter("http_requests_total", [...pod, "code", "route"]),
+    // Not a cluster series: the number of the scrape that carried a sample, so a test can
+    // wait until Prometheus holds the scrape it needs (see waitForIngest).
+    scrapeNumber: new Gauge({ name: SCRAPE_NUMBER, help: "scrape number", registers }),
     duration: new Histogram({
       name: "http_request_duration_seconds",
       help: "http_request_duration_seconds",
@@ -141,6 +147,7 @@ export async function startTestExporter(deployment: FakeDeployment): Promise<Tes
 
   const acc = new Map<string, Accumulated>();
   let last = performance.now();
+  let scrapes = 0;
 
   const advance = () => {
     const now = performance.now();
@@ -148,6 +155,7 @@ export async function startTestExporter(deployment: FakeDeployment): Promise<Tes
     last = now;
     const ns = deployment.namespace;
     for (const g of Object.values(m)) if (!(g instanceof Histogram)) g.reset();
+    m.scrapeNumber.set(scrapes + 1);
     m.specReplicas.set({ namespace: ns, deployment: deployment.name }, deployment.desired);
     m.readyReplicas.set({ namespace: ns, deployment: deployment.name }, deployment.readyReplicas);
     for (const name of acc.keys()) {
@@ -198,7 +206,6 @@ export async function startTestExporter(deployment: FakeDeployment): Promise<Tes
   };
 
   const hidden = new Set<Family>();
-  let scrapes = 0;
   let waiters: { at: number; resolve: () => void }[] = [];
   const server: Server = createServer((req, res) => {
     if (req.url !== "/metrics") {

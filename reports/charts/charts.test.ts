@@ -126,8 +126,10 @@ describe("charts", () => {
     expect(spec.spec.layer.map((l) => l.mark.type)).toEqual(["rule", "point", "text", "text"]);
     expect(spec.spec.layer[1]!.encoding.x.scale?.type).toBe("symlog");
     const { svg } = await renderSvg(spec as never);
-    // Over pod-kill: none 40 s, heuristic 16.7 s; no fault left unrecovered (fixture.ts).
-    for (const s of ["40.0 s", "16.7 s", "0/6 open", "MTTR (s, log scale)"]) expect(svg).toContain(s);
+    // Over pod-kill: none 30 s over 6 incidents, heuristic 15 s over 4; none censored (fixture.ts).
+    for (const s of ["30.0 s", "15.0 s", "0/6 censored", "0/4 censored", "MTTR (s, log scale)"]) {
+      expect(svg).toContain(s);
+    }
   });
 
   it("prints uptime with one decimal on a fixed 0-100% colour scale", async () => {

@@ -14,14 +14,15 @@ import { CONFIG, policyScale, SCHEMA } from "./theme.ts";
 const METRIC: MetricName = "mttr";
 
 /**
- * What was still open when the episode ended, out of how many: left out of the mean, so the
- * chart prints it beside the mean. One place to change when the model names it otherwise.
+ * Incidents still open when their episode ended (censored), out of all incidents: left out
+ * of the mean, so the chart prints them beside it. One place to change when the model names
+ * them otherwise.
  */
 function openCount(r: PolicyRow): { readonly open: number; readonly of: number } {
-  return { open: r.unrecovered, of: r.faults };
+  return { open: r.censored, of: r.incidents };
 }
-const OPEN_NOUN = "open";
-const OPEN_DOC = "faults not recovered before their episode ended, of all faults: they are left out of the mean";
+const OPEN_NOUN = "censored";
+const OPEN_DOC = "incidents still open at their episode's end, of all incidents: left out of the mean";
 
 const PANEL_WIDTH = 300;
 /** The text column right of each panel: the value, then the open count. */
@@ -44,7 +45,7 @@ export function mttrSpec(model: ReportModel): TopLevelSpec {
         mttr,
         lower: m.lower,
         upper: m.upper,
-        value: mttr === null ? (of === 0 ? "no faults" : "none recovered") : `${mttr.toFixed(1)} s`,
+        value: of === 0 ? "no incident" : mttr === null ? "none closed" : `${mttr.toFixed(1)} s`,
         count: `${open}/${of} ${OPEN_NOUN}`,
         hasOpen: open > 0,
       };
@@ -69,7 +70,8 @@ export function mttrSpec(model: ReportModel): TopLevelSpec {
     title: {
       text: "Mean time to recovery by fault type (lower is better)",
       subtitle: [
-        "Dot: mean time to recovery; bar: its 95% interval over seeds; n = episodes. Log scale: equal gaps are equal ratios.",
+        "Dot: mean time to recover over closed incidents; bar: its 95% interval over seeds; n = episodes.",
+        "Log scale: equal gaps are equal ratios.",
         `Right of each panel: the mean, and ${OPEN_NOUN} = ${OPEN_DOC}.`,
       ],
     },

@@ -1,0 +1,240 @@
+/**
+ * `backend: local` (issue 13, part 7): the controller loop's `Backend` on the real testbed.
+ * - observe: one PromQL observation from the collector (cluster/prometheus/) at the step's
+ *   wall time, exactly as on a cluster; the load generator's client-side window of the same
+ *   step is kept beside it as ground truth (a `client-window` event per step).
+ * - execute: restart = delete the pod (its ReplicaSet replaces it), drain = out of the
+ *   balancer's rotation, scale up/down = the ReplicaSet's desired count. Restart and drain
+ *   hit the pod the contract's shared ranking picks from the observed rows.
+ * - inject/clear: faults.ts, by Chaos Mesh's mechanisms.
+ * - clock: wall time on the observation grid (clock.ts); the scenario's `stepSeconds` is
+ *   real seconds (1-2 s steps; kubelet timings scaled by spec.ts's TIME_SCALE).
+ * - load: the scenario's workload series, one rate per step, times any live load spike.
+ * `open` starts the testbed, runs the load until Prometheus has a full rate window, and
+ * only then starts the clock; `close` clears faults and stops everything, and throws
+ * naming whatever was left behind.
+ */
+import {
+  Action,
+  type ActionOutcome,
+  type Backend,
+  type BackendEvent,
+  type FaultInjection,
+  pickTargetPod,
+  type Snapshot,
+} from "../../harness/contract.ts";
+import { type CollectedSnapshot, type Collector, createCollector } from "../prometheus/collector.ts";
+import { WallClock } from "./clock.ts";
+import { FaultInjector, type FaultTargeting, targetByKey } from "./faults.ts";
+import type { DeploymentSpecInput } from "./spec.ts";
+import type { SupervisorEvent } from "./supervisor.ts";
+import { type Mechanisms, Testbed } from "./testbed.ts";
+
+export interface LocalBackendOptions {
+  readonly deployment?: DeploymentSpecInput;
+  readonly stepSeconds: number;
+  /** Offered load per step, requests per second (the workload series); the last repeats. */
+  readonly rates: ArrayLike<number>;
+  /** @default 1 */
+  readonly scrapeIntervalS?: number;
+  readonly signal?: AbortSignal;
+  readonly targeting?: FaultTargeting;
+}
+
+/** Events beyond the contract's kinds that this backend adds to the trace (free-form in the store). */
+type LocalEventKind = BackendEvent["kind"] | "client-window" | "testbed";
+
+export class LocalBackend implements Backend {
+  readonly clock: WallClock;
+  private readonly faults: FaultInjector;
+  private readonly collector: Collector;
+  private events: BackendEvent[] = [];
+  private last: CollectedSnapshot | null = null;
+  private step = 0;
+  private loadFactor = 1;
+  private closed: Promise<void> | null = null;
+  /** Pod name -> stable id (creation order), for event and action rows. */
+  private readonly ids = new Map<string, number>();
+
+  private constructor(
+    readonly testbed: Testbed,
+    private readonly o: LocalBackendOptions,
+  ) {
+    this.faults = new FaultInjector(
+      testbed,
+      (f) => {
+        this.loadFactor = f;
+        void this.applyRate();
+      },
+      o.targeting ?? targetByKey,
+    );
+    const s = testbed.supervisor;
+    this.collector = createCollector({
+      url: testbed.prometheus!.url,
+      namespace: s.spec.namespace,
+      deployment: s.spec.name,
+      stepSeconds: o.stepSeconds,
+      scrapeIntervalS: o.scrapeIntervalS ?? 1,
+    });
+    this.clock = new WallClock(o.signal);
+    s.on("event", (e) => this.onSupervisorEvent(e));
+  }
+
+  static async open(o: LocalBackendOptions): Promise<LocalBackend> {
+    const testbed = await Testbed.start({ deployment: o.deployment ?? {}, scrapeIntervalS: o.scrapeIntervalS ?? 1 });
+    try {
+      const b = new LocalBackend(testbed, o);
+      await b.applyRate();
+      // A full rate window of data before the first observation, or every value would be missing.
+      const since = Date.now();
+      const windowMs = b.collector.windowS * 1000;
+      await new Promise((r) => setTimeout(r, windowMs));
+      await testbed.prometheus!.waitForScrape({ sinceMs: since + windowMs - 1000, timeoutMs: 30_000 });
+      b.clock.restart();
+      b.events = [];
+      b.note("testbed", -1, `mechanisms ${JSON.stringify(testbed.mechanisms)}`);
+      return b;
+    } catch (err) {
+      const left = await testbed.stop();
+      if (left.length > 0) (err as Error).message += `; cleanup left: ${left.join(", ")}`;
+      throw err;
+    }
+  }
+
+  get mechanisms(): Mechanisms {
+    return this.testbed.mechanisms;
+  }
+
+  async observe(): Promise<Snapshot> {
+    const now = this.clock.now();
+    this.step = Math.round(now / this.o.stepSeconds);
+    await this.applyRate();
+    const [snap, client] = await Promise.all([
+      this.collector.observe(Date.now() / 1000),
+      this.testbed.loadgen!.takeWindow(),
+    ]);
+    snap.time = now;
+    this.last = snap;
+    const rps = client.seconds > 0 ? client.completed / client.seconds : 0;
+    const err = client.completed > 0 ? client.errors / client.completed : 0;
+    this.note(
+      "client-window",
+      -1,
+      `rps ${rps.toFixed(1)} errors ${err.toFixed(4)} p50 ${fmtMs(client.p50Ms)} p95 ${fmtMs(client.p95Ms)} p99 ${fmtMs(client.p99Ms)} in-flight ${client.inFlight}`,
+    );
+    return snap;
+  }
+
+  async execute(action: Action): Promise<ActionOutcome> {
+    const s = this.testbed.supervisor;
+    switch (action) {
+      case Action.Noop:
+        return { applied: false, podId: -1, message: "noop" };
+      case Action.ScaleUp:
+        s.scale(s.desiredReplicas + 1);
+        return { applied: true, podId: -1, message: `scaled to ${s.desiredReplicas} replicas` };
+      case Action.ScaleDown:
+        if (s.desiredReplicas <= 1) return { applied: false, podId: -1, message: "already at 1 replica" };
+        s.scale(s.desiredReplicas - 1);
+        return { applied: true, podId: -1, message: `scaled to ${s.desiredReplicas} replicas` };
+      case Action.RestartPod:
+      case Action.DrainPod: {
+        const snap = this.last;
+        const row = snap?.podTable ? pickTargetPod(snap.podTable, action) : -1;
+        const name = row >= 0 ? snap!.podNames[row] : undefined;
+        const pod = name ? s.pod(name) : undefined;
+        if (!pod || pod.deleting) return { applied: false, podId: -1, message: "no eligible pod" };
+        const id = this.idOf(pod.name);
+        if (action === Action.RestartPod) {
+          s.delete(pod.name);
+          return {
+            applied: true,
+            podId: id,
+            message: `deleted ${pod.name} (uid ${pod.uid}); the ReplicaSet replaces it`,
+          };
+        }
+        s.drain(pod.name);
+        return { applied: true, podId: id, message: `drained ${pod.name}: out of the balancer's rotation` };
+      }
+    }
+  }
+
+  inject(fault: FaultInjection): void {
+    const r = this.faults.inject(fault);
+    this.events.push({
+      time: this.clock.now(),
+      kind: "fault-injected",
+      podId: r.pod ? this.idOf(r.pod.name) : -1,
+      faultId: fault.id,
+      detail: r.detail,
+    });
+  }
+
+  async clear(fault: FaultInjection): Promise<void> {
+    const detail = await this.faults.clear(fault);
+    this.events.push({ time: this.clock.now(), kind: "fault-cleared", podId: -1, faultId: fault.id, detail });
+  }
+
+  drainEvents(): BackendEvent[] {
+    const out = this.events;
+    this.events = [];
+    return out;
+  }
+
+  /** Clears every fault and stops the testbed; throws naming what was left behind. Idempotent. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      const failed = await this.faults.clearAll();
+      const left = await this.testbed.stop();
+      const problems = [...failed.map((f) => `fault not cleared: ${f}`), ...left];
+      if (problems.length > 0) throw new Error(`local backend cleanup: ${problems.join("; ")}`);
+    })();
+    return this.closed;
+  }
+
+  // ---------------------------------------------------------------------------
+
+  private rateNow(): number {
+    const r = this.o.rates;
+    if (r.length === 0) return 0;
+    return r[Math.min(r.length - 1, Math.max(0, this.step))]! * this.loadFactor;
+  }
+
+  private async applyRate(): Promise<void> {
+    await this.testbed.loadgen?.setRate(this.rateNow());
+  }
+
+  private idOf(name: string): number {
+    const p = this.testbed.supervisor.pod(name);
+    const id = p?.seq ?? this.ids.get(name) ?? -1;
+    if (id >= 0) this.ids.set(name, id);
+    return id;
+  }
+
+  private note(kind: LocalEventKind, podId: number, detail: string): void {
+    // The store keeps event kinds as free text; these two are the testbed's own records.
+    this.events.push({ time: this.clock.now(), kind: kind as BackendEvent["kind"], podId, faultId: -1, detail });
+  }
+
+  private onSupervisorEvent(e: SupervisorEvent): void {
+    const kind: BackendEvent["kind"] | null =
+      e.kind === "pod-crashed"
+        ? "pod-crashed"
+        : e.kind === "pod-oom-killed"
+          ? "pod-oom-killed"
+          : e.kind === "pod-restarted"
+            ? "pod-restarted"
+            : e.kind === "pod-ready"
+              ? "pod-ready"
+              : e.kind === "pod-created"
+                ? "pod-replaced"
+                : null;
+    if (kind === null) return;
+    const time = Math.max(0, e.at / 1000 - this.clock.originUnixS);
+    this.events.push({ time, kind, podId: this.idOf(e.pod), faultId: -1, detail: `${e.pod}: ${e.detail}` });
+  }
+}
+
+function fmtMs(x: number): string {
+  return Number.isFinite(x) ? `${x.toFixed(1)}ms` : "-";
+}

@@ -1,0 +1,309 @@
+/**
+ * The whole local testbed, started and stopped as one: the replicas under their supervisor,
+ * the exporter of cluster series, the balancer and the load generator (their own
+ * processes), and Prometheus scraping all of it. `start` undoes whatever it had started when
+ * a later part fails; `stop` stops everything, removes cgroups and Prometheus's directory,
+ * and says what it could not. A process exit or SIGINT/SIGTERM with no other handler stops
+ * every live testbed too (Prometheus's runner does the same for its server).
+ *
+ * Scrape targets (one Prometheus job, `honor_labels`, targets by file_sd):
+ * - `kube-state-metrics` and `kubelet` (cAdvisor): the supervisor's exporter;
+ * - `ingress`: the balancer's per-upstream-pod request series (`namespace`, `pod`), the
+ *   ones the collector reads, since they include network delay and failed connections;
+ * - `demo`: each replica's own /metrics, labelled `kubernetes_namespace` and
+ *   `kubernetes_pod_name` (the classic kubernetes-pods relabelling), so that its
+ *   server-side `http_*` series stay apart from the ingress's `pod`-labelled ones.
+ */
+import { randomBytes } from "node:crypto";
+import { type RunningPrometheus, type ScrapeTarget, startPrometheus } from "../prometheus/runner.ts";
+import type { CgroupMode } from "./cgroups.ts";
+import { CADVISOR_PATH, type Exporter, KSM_PATH, startExporter } from "./exporter.ts";
+import { leftovers } from "./leftovers.ts";
+import type { DeploymentSpecInput } from "./spec.ts";
+import { type Endpoint, Supervisor } from "./supervisor.ts";
+import { TrafficProcess } from "./traffic.ts";
+
+export interface TestbedOptions {
+  readonly deployment?: DeploymentSpecInput;
+  /** Prometheus scrape interval, seconds. @default 1 */
+  readonly scrapeIntervalS?: number;
+  /** Fixed ports (default: free ones picked by the kernel). */
+  readonly balancerPort?: number;
+  readonly exporterPort?: number;
+  readonly prometheusPort?: number;
+  /** Start Prometheus (the CLI's `testbed up` and every backend run do). @default true */
+  readonly prometheus?: boolean;
+}
+
+/** Which mechanism stood for each Kubernetes part in this run (recorded with the run). */
+export interface Mechanisms {
+  readonly limits: CgroupMode;
+  readonly limitsDetail: string;
+  readonly podFailure: "freezer cgroup" | "SIGSTOP";
+  readonly networkDelay: "delaying proxy";
+  readonly stress: "stress-ng in the pod's cgroup" | "stress-ng (no cgroup)";
+}
+
+export interface TestbedStatus {
+  readonly id: string;
+  readonly namespace: string;
+  readonly deployment: string;
+  readonly desiredReplicas: number;
+  readonly pods: readonly {
+    name: string;
+    uid: string;
+    port: number | null;
+    pid: number | null;
+    ready: boolean;
+    drained: boolean;
+    restarts: number;
+    state: string;
+  }[];
+  readonly balancerUrl: string;
+  readonly exporterUrl: string;
+  readonly prometheusUrl: string | null;
+  readonly mechanisms: Mechanisms;
+}
+
+const live = new Set<Testbed>();
+let handlersInstalled = false;
+
+function installHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  // Last resort, synchronous: kill what is left (cgroups of killed groups are removed by the kernel's rmdir on next start).
+  process.on("exit", () => {
+    for (const t of live) t.killNow();
+  });
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    const onSignal = () => {
+      // Someone else owns the signal (the CLI aborts the run and the backend closes): leave it to them.
+      if (process.listenerCount(sig) > 2) return;
+      void Promise.allSettled([...live].map((t) => t.stop())).then(() => {
+        process.off(sig, onSignal);
+        process.kill(process.pid, sig);
+      });
+    };
+    process.on(sig, onSignal);
+  }
+}
+
+export class Testbed {
+  readonly id: string;
+  readonly supervisor: Supervisor;
+  exporter: Exporter | null = null;
+  balancer: TrafficProcess | null = null;
+  loadgen: TrafficProcess | null = null;
+  prometheus: RunningPrometheus | null = null;
+  private readonly delays = new Map<string, number>();
+  private endpointsChain: Promise<void> = Promise.resolve();
+  private targetsChain: Promise<void> = Promise.resolve();
+  private targetsKey = "";
+  private stopping: Promise<string[]> | null = null;
+  /** Every process started, for the leftover check. */
+  private readonly pids = new Set<number>();
+  private readonly ports = new Set<number>();
+  private prometheusDir: string | null = null;
+  private readonly scrapeIntervalS: number;
+
+  private constructor(o: TestbedOptions) {
+    this.id = randomBytes(4).toString("hex");
+    this.supervisor = new Supervisor(o.deployment ?? {}, this.id);
+    this.scrapeIntervalS = o.scrapeIntervalS ?? 1;
+  }
+
+  static async start(o: TestbedOptions = {}): Promise<Testbed> {
+    const t = new Testbed(o);
+    live.add(t);
+    installHandlers();
+    try {
+      const s = t.supervisor;
+      t.exporter = await startExporter(s, o.exporterPort ?? 0);
+      t.ports.add(t.exporter.port);
+      t.balancer = await TrafficProcess.start("balancer", {
+        namespace: s.spec.namespace,
+        port: o.balancerPort ?? 0,
+      });
+      t.pids.add(t.balancer.pid);
+      t.ports.add(t.balancer.port).add(t.balancer.metricsPort);
+      s.on("endpoints", (eps) => t.pushEndpoints(eps));
+      await s.start();
+      for (const p of s.all()) if (p.pid) t.pids.add(p.pid);
+      s.on("event", () => {
+        for (const p of s.all()) if (p.pid) t.pids.add(p.pid);
+        t.pushTargets();
+      });
+      await t.pushEndpoints(s.endpoints());
+      if (o.prometheus !== false) {
+        t.prometheus = await startPrometheus({
+          targets: t.targets(),
+          scrapeIntervalS: t.scrapeIntervalS,
+          ...(o.prometheusPort === undefined ? {} : { port: o.prometheusPort }),
+        });
+        t.prometheusDir = t.prometheus.dir;
+        t.pids.add(t.prometheus.pid);
+        t.ports.add(t.prometheus.port);
+        t.targetsKey = JSON.stringify(t.targets());
+      }
+      t.loadgen = await TrafficProcess.start("loadgen", { url: `${t.balancerUrl}/api/work` });
+      t.pids.add(t.loadgen.pid);
+      return t;
+    } catch (err) {
+      const left = await t.stop();
+      if (left.length > 0) (err as Error).message += `; cleanup left: ${left.join(", ")}`;
+      throw err;
+    }
+  }
+
+  get balancerUrl(): string {
+    return `http://127.0.0.1:${this.balancer?.port ?? 0}`;
+  }
+
+  get mechanisms(): Mechanisms {
+    const mode = this.supervisor.cgroups.mode;
+    return {
+      limits: mode,
+      limitsDetail: this.supervisor.cgroups.detail,
+      podFailure: mode === "none" ? "SIGSTOP" : "freezer cgroup",
+      networkDelay: "delaying proxy",
+      stress: mode === "none" ? "stress-ng (no cgroup)" : "stress-ng in the pod's cgroup",
+    };
+  }
+
+  /** Adds (ms > 0) or removes (0) network delay on a pod's traffic. */
+  async setDelay(pod: string, ms: number): Promise<void> {
+    if (ms > 0) this.delays.set(pod, ms);
+    else this.delays.delete(pod);
+    await this.pushEndpoints(this.supervisor.endpoints());
+  }
+
+  delayOf(pod: string): number {
+    return this.delays.get(pod) ?? 0;
+  }
+
+  status(): TestbedStatus {
+    const s = this.supervisor;
+    return {
+      id: this.id,
+      namespace: s.spec.namespace,
+      deployment: s.spec.name,
+      desiredReplicas: s.desiredReplicas,
+      pods: s.all().map((p) => ({
+        name: p.name,
+        uid: p.uid,
+        port: p.port,
+        pid: p.pid,
+        ready: p.ready,
+        drained: p.drained,
+        restarts: p.restarts,
+        state: p.deleting ? "Terminating" : p.frozen ? "Frozen" : (p.waitingReason ?? (p.ready ? "Ready" : "Running")),
+      })),
+      balancerUrl: this.balancerUrl,
+      exporterUrl: `http://127.0.0.1:${this.exporter?.port ?? 0}`,
+      prometheusUrl: this.prometheus?.url ?? null,
+      mechanisms: this.mechanisms,
+    };
+  }
+
+  /** Stops everything; returns what is left behind (empty when clean). Idempotent. */
+  stop(): Promise<string[]> {
+    this.stopping ??= (async () => {
+      const errors: string[] = [];
+      const attempt = async (what: string, f: () => Promise<unknown> | unknown) => {
+        try {
+          await f();
+        } catch (err) {
+          errors.push(`${what}: ${(err as Error).message}`);
+        }
+      };
+      await attempt("load generator", () => this.loadgen?.stop());
+      await attempt("prometheus", () => this.prometheus?.stop());
+      await attempt("balancer", () => this.balancer?.stop());
+      await attempt("replicas", () => this.supervisor.close());
+      await attempt("exporter", () => this.exporter?.close());
+      live.delete(this);
+      const left = leftovers({
+        testbedId: this.id,
+        pids: [...this.pids],
+        ports: [...this.ports],
+        dirs: this.prometheusDir ? [this.prometheusDir] : [],
+      });
+      return [...errors, ...left];
+    })();
+    return this.stopping;
+  }
+
+  /** Synchronous last resort (process exit): SIGKILL every process started. */
+  killNow(): void {
+    for (const pid of this.pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Gone.
+      }
+    }
+    for (const p of this.supervisor.all()) {
+      try {
+        p.cgroup.killAll();
+      } catch {
+        // Gone.
+      }
+    }
+  }
+
+  /** What a leftover check needs to know about this testbed. */
+  get footprint(): { testbedId: string; pids: number[]; ports: number[]; dirs: string[] } {
+    return {
+      testbedId: this.id,
+      pids: [...this.pids],
+      ports: [...this.ports],
+      dirs: this.prometheusDir ? [this.prometheusDir] : [],
+    };
+  }
+
+  // ---------------------------------------------------------------------------
+
+  private targets(): ScrapeTarget[] {
+    const s = this.supervisor;
+    const ns = s.spec.namespace;
+    const out: ScrapeTarget[] = [];
+    if (this.exporter) {
+      const addr = `127.0.0.1:${this.exporter.port}`;
+      out.push({ address: addr, metricsPath: KSM_PATH, job: "kube-state-metrics" });
+      out.push({ address: addr, metricsPath: CADVISOR_PATH, job: "kubelet" });
+    }
+    if (this.balancer) out.push({ address: `127.0.0.1:${this.balancer.metricsPort}`, job: "ingress" });
+    for (const p of s.list()) {
+      if (p.port === null) continue;
+      out.push({
+        address: `127.0.0.1:${p.port}`,
+        job: "demo",
+        labels: { kubernetes_namespace: ns, kubernetes_pod_name: p.name, container: s.spec.name },
+      });
+    }
+    return out;
+  }
+
+  /** Replica targets follow the pods; Prometheus picks them up within its discovery batch (~5 s). */
+  private pushTargets(): void {
+    if (!this.prometheus || this.stopping) return;
+    const targets = this.targets();
+    const key = JSON.stringify(targets);
+    if (key === this.targetsKey) return;
+    this.targetsKey = key;
+    const prom = this.prometheus;
+    this.targetsChain = this.targetsChain.then(async () => {
+      if (this.stopping || key !== this.targetsKey) return;
+      // Fire and forget for the step path; a slow reload is not an error of the episode.
+      await prom.setTargets(targets).catch(() => {});
+    });
+  }
+
+  private pushEndpoints(eps: readonly Endpoint[]): Promise<void> {
+    const lb = this.balancer;
+    if (!lb || this.stopping) return Promise.resolve();
+    const withDelay = eps.map((e) => ({ ...e, delayMs: this.delays.get(e.pod) ?? 0 }));
+    this.endpointsChain = this.endpointsChain.then(() => lb.setEndpoints(withDelay)).catch(() => {});
+    return this.endpointsChain;
+  }
+}
