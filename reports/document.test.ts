@@ -57,7 +57,10 @@ describe("the verdict", () => {
   });
 
   it("is left out when the model has none, or an empty one", () => {
-    for (const m of [{ ...model, verdict: undefined }, { ...model, verdict: [] }]) {
+    for (const m of [
+      { ...model, verdict: undefined },
+      { ...model, verdict: [] },
+    ]) {
       expect(buildDocument(m, CHARTS).some((b) => b.kind === "verdict")).toBe(false);
       expect(md(m)).not.toContain("Verdict");
     }

@@ -8,12 +8,14 @@ import { faultSpans, loadReportData } from "../load.ts";
 import { buildModel, type ReportModel } from "../model.ts";
 import { renderSvg, scopeSvgIds, svgToPng } from "../render.ts";
 import { buildFixtureStore } from "../test/fixture.ts";
-import { paretoFront } from "./cost.ts";
+import { costSpec, paretoFront, zoomed } from "./cost.ts";
 import { buildCharts } from "./index.ts";
+import { type Anchor, type Box, type Placed, placeLabels } from "./labels.ts";
 import { logTicks } from "./scales.ts";
 import { textWidth } from "./text-width.ts";
 import { ACTION_COLORS, CONFIG, HARM_GREYS, policyScale, SCHEMA } from "./theme.ts";
 import { timelineSpec } from "./timeline.ts";
+import { curveName, smooth, smoothingWeight, trainingSpec } from "./training.ts";
 
 const dir = tempDir("charts-test-");
 let model: ReportModel;
@@ -204,6 +206,179 @@ describe("text widths", () => {
     // vega's own guess (0.8 em a character) would make it about a third wider.
     expect(width).toBeGreaterThan(want);
     expect(width).toBeLessThan(want + 40);
+  });
+});
+
+describe("placeLabels", () => {
+  const overlap = (a: Box, b: Box) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  const box = (p: Placed, a: Anchor): Box => ({
+    left: p.x,
+    right: p.x + a.width,
+    top: p.y - a.height / 2,
+    bottom: p.y + a.height / 2,
+  });
+
+  it("keeps crowded labels off each other, off every point and obstacle, and inside the plot", () => {
+    // Five points within 12 px of each other, one obstacle bar through them.
+    const anchors: Anchor[] = [0, 1, 2, 3, 4].map((i) => ({
+      x: 200 + i * 6,
+      y: 100 + (i % 2) * 6,
+      r: 6,
+      width: 90,
+      height: 14,
+    }));
+    const bar: Box = { left: 150, right: 260, top: 99, bottom: 101 };
+    const placed = placeLabels(anchors, { width: 400, height: 300 }, [bar]);
+    expect(placed.every((p) => p !== null)).toBe(true);
+    const boxes = placed.map((p, i) => box(p!, anchors[i]!));
+    for (const [i, b] of boxes.entries()) {
+      expect(b.left >= 0 && b.top >= 0 && b.right <= 400 && b.bottom <= 300, `label ${i} inside`).toBe(true);
+      expect(overlap(b, bar), `label ${i} off the bar`).toBe(false);
+      for (const [j, c] of boxes.entries()) if (i !== j) expect(overlap(b, c), `labels ${i} and ${j}`).toBe(false);
+      for (const a of anchors) {
+        expect(overlap(b, { left: a.x - a.r, right: a.x + a.r, top: a.y - a.r, bottom: a.y + a.r })).toBe(false);
+      }
+    }
+    expect(placed.some((p) => p!.leader)).toBe(true);
+  });
+
+  it("puts a lone label right of its point, vertically centred on it", () => {
+    const a: Anchor = { x: 100, y: 100, r: 6, width: 90, height: 14 };
+    expect(placeLabels([a], { width: 400, height: 300 })).toEqual([{ x: 110, y: 100, leader: false }]);
+  });
+
+  it("gives up (null) where no candidate fits, rather than overlap", () => {
+    const a: Anchor = { x: 10, y: 10, r: 5, width: 200, height: 14 };
+    expect(placeLabels([a], { width: 30, height: 30 })).toEqual([null]);
+  });
+});
+
+describe("cost against uptime", () => {
+  const row = (policy: string, cost: number, uptime: number, half = 0.005) => ({
+    policy,
+    n: 10,
+    incidents: 0,
+    censored: 0,
+    metrics: {
+      cost: { estimate: cost, lower: cost - 50, upper: cost + 50, n: 10 },
+      uptime: { estimate: uptime, lower: uptime - half, upper: uptime + half, n: 10 },
+    },
+  });
+  // The full matrix's shape: three good policies 0.2-4 pp apart, two far below.
+  const crowded = {
+    ...({} as ReportModel),
+    policies: ["none", "random", "heuristic", "hpa", "rl"],
+    overall: {
+      filter: {},
+      comparisons: [],
+      rows: [
+        row("none", 6000, 0.815),
+        row("random", 6900, 0.473, 0.03),
+        row("heuristic", 9490, 0.987),
+        row("hpa", 10935, 0.944),
+        row("rl", 10663, 0.986),
+      ],
+    },
+  } as unknown as ReportModel;
+
+  it("zooms onto the policies within 10 pp of the best uptime, and labels each once, without overlap", async () => {
+    const spec = costSpec(crowded) as unknown as {
+      hconcat: {
+        title: { text: string };
+        layer: { mark: { type: string }; data: { values: Record<string, unknown>[] } }[];
+      }[];
+    };
+    expect(spec.hconcat).toHaveLength(2);
+    expect(spec.hconcat[1]!.title.text).toBe("zoom: heuristic, hpa, rl");
+    const labelsOf = (i: number) => spec.hconcat[i]!.layer.find((l) => l.mark.type === "text")!.data.values;
+    expect(labelsOf(0).map((l) => l.policy)).toEqual(["none", "random"]);
+    expect(
+      labelsOf(1)
+        .map((l) => l.policy)
+        .sort(),
+    ).toEqual(["heuristic", "hpa", "rl"]);
+    // The zoom's uptime axis spans a few points, not the 50 of the overview: 0.1 pp is visible.
+    const { svg, warnings } = await renderSvg(spec as never);
+    expect(warnings).toEqual([]);
+    for (const name of ["heuristic (n=10)", "rl (n=10)", "hpa (n=10)", "none (n=10)", "random (n=10)"]) {
+      // Once as text (the aria-label of the same mark also names it).
+      expect(svg.split(`>${name}</text>`).length - 1, name).toBe(1);
+    }
+  });
+
+  it("keeps one panel when the policies are spread out", () => {
+    const spread = {
+      ...crowded,
+      overall: {
+        ...crowded.overall,
+        rows: [row("none", 6000, 0.6), row("heuristic", 9000, 0.8), row("rl", 12000, 0.99)],
+      },
+    } as unknown as ReportModel;
+    const spec = costSpec(spread) as unknown as {
+      hconcat?: unknown;
+      layer: { mark: { type: string }; data: { values: unknown[] } }[];
+    };
+    expect(spec.hconcat).toBeUndefined();
+    expect(spec.layer.find((l) => l.mark.type === "text")!.data.values).toHaveLength(3);
+  });
+
+  it("finds the zoom's policies and its extent", () => {
+    const p = (policy: string, uptime: number) => ({ policy, cost: 1, uptime });
+    expect(zoomed([p("a", 0.99), p("b", 0.95), p("c", 0.5)])?.map((x) => x.policy)).toEqual(["a", "b"]);
+    // Everyone near the best, or one alone: no zoom.
+    expect(zoomed([p("a", 0.99), p("b", 0.95), p("c", 0.92)])).toBeNull();
+    expect(zoomed([p("a", 0.99), p("b", 0.5), p("c", 0.4)])).toBeNull();
+  });
+});
+
+describe("training curves", () => {
+  it("names the trainer's columns for a reader, and any other column readably", () => {
+    expect(curveName("ep_reward_mean")).toBe("episode reward (mean)");
+    expect(curveName("approx_kl")).toBe("approx. KL divergence");
+    expect(curveName("grad_norm_max")).toBe("grad norm max");
+    expect(curveName("wait_time_s")).toBe("wait time (s)");
+  });
+
+  it("smooths with a debiased moving average that starts at the first value and skips gaps", () => {
+    expect(smooth([10, 10, 10], 0.9)).toEqual([10, 10, 10].map((v) => expect.closeTo(v, 9)));
+    const s = smooth([0, null, 10], 0.5);
+    expect(s[0]).toBe(0);
+    expect(s[1]).toBeNull();
+    // (0.5 * 0 + 0.5 * 10) debiased by 1 - 0.5^2: 5 / 0.75.
+    expect(s[2]).toBeCloseTo(20 / 3, 12);
+    expect(smoothingWeight(10)).toBe(0);
+    expect(smoothingWeight(60)).toBeCloseTo(0.75, 12);
+    expect(smoothingWeight(100000)).toBe(0.98);
+  });
+
+  it("shows training runs by name and draws the smoothed line over the raw one", async () => {
+    const rows = Array.from({ length: 60 }, (_, i) => ({
+      run_id: "ppo-s1-20261202T105023",
+      global_step: i * 1000,
+      entropy: 1.6 - i / 100,
+    }));
+    const spec = trainingSpec({
+      x: "global_step",
+      series: "run_id",
+      metrics: ["entropy"],
+      rows: [...rows, ...rows.map((r) => ({ ...r, run_id: "ppo-s2-20261202T105052" }))],
+      seriesNames: {
+        "ppo-s1-20261202T105023": "PPO seed 1, 60,000 steps",
+        "ppo-s2-20261202T105052": "PPO seed 2, 60,000 steps",
+      },
+    });
+    const { svg, warnings } = await renderSvg(spec);
+    expect(warnings).toEqual([]);
+    for (const s of [
+      "PPO seed 1, 60,000 steps",
+      "PPO seed 2, 60,000 steps",
+      "policy entropy",
+      "environment steps",
+      "weight 0.75",
+    ]) {
+      expect(svg).toContain(s);
+    }
+    expect(svg).not.toContain("ppo-s1-");
   });
 });
 
