@@ -10,7 +10,9 @@
  *   train   PPO env-steps/s incl. updates, 1 and 8 envs                   (target >= 4,400 / 4,800)
  *   report  full-matrix report (1,800 episodes): stats, charts, HTML, MD  (target < 10 s)
  *   onnx    rl decision latency (median, p99) and batch-1,024 decisions/s (target median <= 20 us)
+ *   collector  PromQL collector latency per observation, real Prometheus, 10 pods (target p99 <= 20 ms)
  */
+import { printCollectorBench } from "./collector.ts";
 import { printLoopBench } from "./loop.ts";
 import { printMatrixBench } from "./matrix.ts";
 import { printOnnxBench } from "./onnx.ts";
@@ -29,3 +31,4 @@ if (want("store")) await printStoreBench();
 if (want("report")) await printReportBench();
 if (want("onnx")) await printOnnxBench();
 if (want("train")) await printTrainBench();
+if (want("collector")) await printCollectorBench();
