@@ -135,7 +135,7 @@ function labelRows(points: readonly Point[], front: readonly Point[], x: Domain,
     const p = order[i]!;
     const a = anchors[i]!;
     // A leader ends at the label's nearest edge: its side, or its bottom or top when it sits above or below.
-    const edgeX = placed.x > a.x ? placed.x : placed.x + a.width < a.x ? placed.x + a.width : a.x;
+    const edgeX = placed.x > a.x ? placed.x : Math.min(placed.x + a.width, a.x);
     const edgeY = edgeX !== a.x ? placed.y : placed.y < a.y ? placed.y + a.height / 2 : placed.y - a.height / 2;
     return [
       {
