@@ -106,9 +106,9 @@ const STAGES: Record<StageName, Stage> = {
   },
   /** One row per episode with steps: its first step's time and the end of its last step. */
   episode_spans: {
-    deps: ["spans"],
+    deps: [],
     sql: `SELECT s.episode_id, min(s.time_s) AS started_s, max(s.time_s) + any_value(e.step_seconds) AS ended_s
-      FROM _spans s JOIN episodes e USING (episode_id) GROUP BY s.episode_id`,
+      FROM steps s JOIN episodes e USING (episode_id) GROUP BY s.episode_id`,
   },
   incidents: {
     deps: ["spans", "episode_spans"],
@@ -143,7 +143,7 @@ const STAGES: Record<StageName, Stage> = {
       GROUP BY episode_id, incident`,
   },
   fault_spans: {
-    deps: ["spans", "episode_spans"],
+    deps: ["episode_spans"],
     sql: `SELECT f.episode_id, f.fault_id, f.fault_type,
         CASE WHEN f.injected_at IS NOT NULL THEN 'injected' WHEN f.skipped THEN 'skipped' ELSE 'unreached' END AS status,
         f.injected_at, f.ended_at,
