@@ -55,8 +55,8 @@ const EPISODES_SQL = `SELECT m.episode_id, m.run_id, m.fault, m.frequency, m.pol
     m.observed_ttr_s_total, m.unattributed_downtime_s, m.faults, m.absorbed_faults, m.recovered_faults,
     m.fault_ttr_s_total, m.actions, m.restarts, m.scale_ups, m.scale_downs, m.drains, m.unnecessary_actions,
     m.harmful_actions, m.refused,
-    m.flaps, m.regressions, m.return, b.breached, b.no_ready, b.latency_over, b.errors_over
-  FROM episode_metrics m JOIN slo_breakdown b USING (episode_id)
+    m.flaps, m.regressions, m.return, m.breached, m.no_ready, m.latency_over, m.errors_over
+  FROM episode_metrics m
   WHERE m.run_id = ? AND m.status = 'completed'
   ORDER BY m.fault, m.frequency, m.policy, m.seed, m.episode_id`;
 

@@ -42,95 +42,83 @@ export interface MetricView {
 }
 
 /**
- * Kaplan-Meier median time to recover per group of incidents: `at_risk` counts the
- * incidents still open at each one's observed time (closed ones before censored ones at a
- * tie), the survival is the running product of (1 - 1/at_risk) over closed incidents, and
- * the median is the first closed incident's time at which it falls to 0.5 or below (NULL
- * when it never does: more than half are censored before closing).
+ * The derived relations the metric views share, each over the tables and the stages it
+ * depends on. A view runs the stages it needs as materialized CTEs (`_spans`, `_incidents`,
+ * ...), so `episode_metrics` computes the per-step spans once rather than once per
+ * reference; the SQL of each stage is written once, here.
  */
-function kaplanMeierMedian(groupBy: string): string {
-  return `SELECT ${groupBy}, min(observed_s) FILTER (NOT censored AND surv <= 0.5 + ${EPS}) AS mttr_km_median_s
-      FROM (
-        SELECT ${groupBy}, observed_s, censored,
-          product(CASE WHEN censored THEN 1.0 ELSE 1.0 - 1.0 / at_risk END)
-            OVER (PARTITION BY ${groupBy} ORDER BY observed_s, censored ROWS UNBOUNDED PRECEDING) AS surv
-        FROM (
-          SELECT ${groupBy}, observed_s, censored,
-            count(*) OVER (PARTITION BY ${groupBy} ORDER BY observed_s, censored
-              ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS at_risk
-          FROM incidents JOIN episodes e USING (episode_id)
-          WHERE e.status = 'completed'
-        )
-      ) GROUP BY ALL`;
+interface Stage {
+  readonly deps: readonly StageName[];
+  readonly sql: string;
 }
+type StageName =
+  | "spans"
+  | "episode_spans"
+  | "incidents"
+  | "fault_spans"
+  | "fault_outcomes"
+  | "attribution"
+  | "judgements"
+  | "breakdown"
+  | "episode_metrics";
 
-export const METRIC_VIEWS: readonly MetricView[] = [
-  {
-    /**
-     * step_facts: one row per step, every `steps` column plus its episode's labels.
-     * (run_id, fault, frequency, policy, seed, episode_status, step_seconds,
-     *  confirm_window_s, episode_id, step, time_s, ...all STEP_COLUMNS)
-     * For ad-hoc queries and charts; the metric views below read the tables directly.
-     */
-    name: "step_facts",
-    sql: `SELECT e.run_id, e.fault, e.frequency, e.policy, e.seed, e.status AS episode_status,
-        e.step_seconds, e.confirm_window_s, s.*
-      FROM steps s JOIN episodes e USING (episode_id)`,
-  },
-  {
-    /**
-     * step_spans: one row per step with the interval it stands for.
-     * (episode_id, step, time_s, dt_s, slo_ok, run_start_s, applied, executed, proposed,
-     *  desired_replicas, drained, reward)
-     * - dt_s: next step's time_s - time_s; for the last step, the episode's step_seconds
-     * - run_start_s: time_s of the first step of the run of equal slo_ok this step is in
-     *   (consecutive steps with the same slo_ok share `step - row_number()`)
-     */
-    name: "step_spans",
+const STAGES: Record<StageName, Stage> = {
+  /**
+   * One row per step with the interval it stands for.
+   * - dt_s: next step's time_s - time_s; for the last step, the episode's step_seconds
+   * - run_start_s: time_s of the first step of the run of equal slo_ok this step is in
+   * - *_cum_s: running sums from the episode's start to the end of this step of observed
+   *   time, SLO-broken time, replica-seconds, drained pod-seconds, and time with each SLO
+   *   part broken. Per-episode totals are the last step's values (far cheaper than ordered
+   *   aggregates). A window's partial sums can group the values differently with another
+   *   storage order, so these totals are bit-identical across runs only when step times are
+   *   exact binary fractions (the simulator's 5, 10 or 30 s steps: every partial sum is
+   *   exact); the return, a sum of arbitrary floats, is an ordered aggregate.
+   * - broken_ahead_s: SLO-broken time over the observations in (t, t + confirm_window_s]
+   */
+  spans: {
+    deps: [],
     sql: `SELECT episode_id, step, time_s, dt_s, slo_ok,
-        min(time_s) OVER (PARTITION BY episode_id, slo_ok, run) AS run_start_s,
-        applied, executed, proposed, desired_replicas, drained, reward
+        max(CASE WHEN changed THEN time_s END) OVER w AS run_start_s,
+        sum(dt_s) OVER w AS observed_cum_s,
+        sum(broken_s) OVER w AS broken_cum_s,
+        sum(desired_replicas * dt_s) OVER w AS replica_cum_s,
+        sum(drained * dt_s) OVER w AS drained_cum_s,
+        sum(CASE WHEN no_ready THEN dt_s ELSE 0 END) OVER w AS no_ready_cum_s,
+        sum(CASE WHEN latency_over THEN dt_s ELSE 0 END) OVER w AS latency_over_cum_s,
+        sum(CASE WHEN errors_over THEN dt_s ELSE 0 END) OVER w AS errors_over_cum_s,
+        sum(broken_s) OVER (PARTITION BY episode_id ORDER BY time_s
+          RANGE BETWEEN CURRENT ROW AND confirm_window_s + ${EPS} FOLLOWING) - broken_s AS broken_ahead_s,
+        applied, executed, proposed, reward
       FROM (
+        SELECT *, CASE WHEN slo_ok THEN 0 ELSE dt_s END AS broken_s FROM (
         SELECT s.episode_id, s.step, s.time_s, s.slo_ok, s.applied, s.executed, s.proposed,
-          s.desired_replicas, s.drained, s.reward,
-          coalesce(lead(s.time_s) OVER (PARTITION BY s.episode_id ORDER BY s.step), s.time_s + e.step_seconds)
-            - s.time_s AS dt_s,
-          s.step - row_number() OVER (PARTITION BY s.episode_id, s.slo_ok ORDER BY s.step) AS run
+          s.desired_replicas, s.drained, s.reward, e.confirm_window_s,
+          s.ready_replicas < 1 AS no_ready,
+          s.latency_ms > e.slo_latency_ms AS latency_over,
+          s.error_rate > e.slo_error_rate AS errors_over,
+          coalesce(lead(s.time_s) OVER v, s.time_s + e.step_seconds) - s.time_s AS dt_s,
+          s.slo_ok IS DISTINCT FROM lag(s.slo_ok) OVER v AS changed
         FROM steps s JOIN episodes e USING (episode_id)
-      )`,
+        WINDOW v AS (PARTITION BY s.episode_id ORDER BY s.step)
+      ))
+      WINDOW w AS (PARTITION BY episode_id ORDER BY step ROWS UNBOUNDED PRECEDING)`,
   },
-  {
-    /**
-     * episode_spans: one row per episode with steps. (episode_id, started_s, ended_s)
-     * ended_s: the last step's time_s + step_seconds (the end of what was observed).
-     */
-    name: "episode_spans",
+  /** One row per episode with steps: its first step's time and the end of its last step. */
+  episode_spans: {
+    deps: [],
     sql: `SELECT s.episode_id, min(s.time_s) AS started_s, max(s.time_s) + any_value(e.step_seconds) AS ended_s
       FROM steps s JOIN episodes e USING (episode_id) GROUP BY s.episode_id`,
   },
-  {
-    /**
-     * incidents: one row per incident.
-     * (episode_id, incident, started_at, recovered_at, censored, ttr_s, observed_s,
-     *  downtime_s, breaches)
-     * - SLO runs are maximal runs of steps with equal slo_ok; an ok run confirms a recovery
-     *   when it lasts (to the next run's start, or the episode's end) >= confirm_window_s.
-     * - An incident groups the breached runs between two confirming ok runs; `incident`
-     *   numbers them within the episode from 0.
-     * - started_at: its first breached step; recovered_at: the start of the confirming ok run
-     *   after it, NULL when the episode ends first (censored).
-     * - ttr_s: recovered_at - started_at (NULL when censored); observed_s: the same, or up to
-     *   the episode's end when censored (what a restricted mean and Kaplan-Meier use).
-     * - downtime_s: time with the SLO broken inside it; breaches: its breached runs.
-     */
-    name: "incidents",
+  incidents: {
+    deps: ["spans", "episode_spans"],
     sql: `WITH runs AS (
-        SELECT episode_id, slo_ok, min(time_s) AS start_s FROM step_spans GROUP BY episode_id, slo_ok, run_start_s
+        SELECT episode_id, slo_ok, run_start_s AS start_s FROM _spans GROUP BY episode_id, run_start_s, slo_ok
       ),
       bounded AS (
         SELECT r.episode_id, r.slo_ok, r.start_s,
           coalesce(lead(r.start_s) OVER w, x.ended_s) AS end_s, e.confirm_window_s, x.ended_s AS episode_end_s
-        FROM runs r JOIN episode_spans x USING (episode_id) JOIN episodes e USING (episode_id)
+        FROM runs r JOIN _episode_spans x USING (episode_id) JOIN episodes e USING (episode_id)
         WINDOW w AS (PARTITION BY r.episode_id ORDER BY r.start_s)
       ),
       flagged AS (
@@ -154,18 +142,8 @@ export const METRIC_VIEWS: readonly MetricView[] = [
       FROM numbered WHERE NOT slo_ok
       GROUP BY episode_id, incident`,
   },
-  {
-    /**
-     * fault_spans: one row per scheduled fault the backend or loop reported.
-     * (episode_id, fault_id, fault_type, status, injected_at, ended_at, live_until, pod_id,
-     *  target_rank)
-     * - status: 'injected', 'skipped' (a pod fault with no running pod) or 'unreached'
-     *   (due after the episode's last step)
-     * - ended_at: the first `fault-ended` event; NULL when the effect lasted to the end
-     * - live_until: ended_at, or the episode's end; NULL unless injected
-     * - fault_type: the type the event's detail starts with (the backends write it first)
-     */
-    name: "fault_spans",
+  fault_spans: {
+    deps: ["episode_spans"],
     sql: `SELECT f.episode_id, f.fault_id, f.fault_type,
         CASE WHEN f.injected_at IS NOT NULL THEN 'injected' WHEN f.skipped THEN 'skipped' ELSE 'unreached' END AS status,
         f.injected_at, f.ended_at,
@@ -183,21 +161,10 @@ export const METRIC_VIEWS: readonly MetricView[] = [
         WHERE kind IN ('fault-injected', 'fault-ended', 'fault-skipped', 'fault-unreached')
         GROUP BY episode_id, fault_id
       ) f
-      LEFT JOIN episode_spans x USING (episode_id)`,
+      LEFT JOIN _episode_spans x USING (episode_id)`,
   },
-  {
-    /**
-     * fault_outcomes: one row per injected fault.
-     * (episode_id, fault_id, fault_type, injected_at, live_until, incidents, outcome,
-     *  fault_ttr_s)
-     * - incidents: incidents attributed to it: started while it was live
-     *   (injected_at <= started_at < live_until)
-     * - outcome: 'impacted' (>= 1 incident), 'masked' (none of its own, but it was live
-     *   during an incident that started earlier), 'absorbed' (no incident overlaps its span)
-     * - fault_ttr_s: the latest recovery among its incidents - injected_at; NULL when it had
-     *   none or one of them is censored
-     */
-    name: "fault_outcomes",
+  fault_outcomes: {
+    deps: ["incidents", "fault_spans"],
     sql: `SELECT f.episode_id, f.fault_id, f.fault_type, f.injected_at, f.live_until,
         count(i.incident) FILTER (i.started_at >= f.injected_at) AS incidents,
         CASE WHEN count(i.incident) FILTER (i.started_at >= f.injected_at) > 0 THEN 'impacted'
@@ -205,113 +172,77 @@ export const METRIC_VIEWS: readonly MetricView[] = [
         CASE WHEN count(i.incident) FILTER (i.started_at >= f.injected_at) > 0
               AND NOT bool_or(i.censored) FILTER (i.started_at >= f.injected_at)
              THEN max(i.recovered_at) FILTER (i.started_at >= f.injected_at) - f.injected_at END AS fault_ttr_s
-      FROM fault_spans f
-      LEFT JOIN incidents i ON i.episode_id = f.episode_id AND i.started_at < f.live_until
+      FROM _fault_spans f
+      LEFT JOIN _incidents i ON i.episode_id = f.episode_id AND i.started_at < f.live_until
         AND (i.recovered_at IS NULL OR i.recovered_at > f.injected_at)
       WHERE f.status = 'injected'
       GROUP BY f.episode_id, f.fault_id, f.fault_type, f.injected_at, f.live_until`,
   },
-  {
-    /**
-     * incident_attribution: one row per incident. (episode_id, incident, faults)
-     * faults: faults live when it started (0: unattributed downtime, often an action's doing).
-     */
-    name: "incident_attribution",
+  attribution: {
+    deps: ["incidents", "fault_spans"],
     sql: `SELECT i.episode_id, i.incident, count(f.fault_id) AS faults
-      FROM incidents i
-      LEFT JOIN fault_spans f ON f.episode_id = i.episode_id AND f.status = 'injected'
+      FROM _incidents i
+      LEFT JOIN _fault_spans f ON f.episode_id = i.episode_id AND f.status = 'injected'
         AND f.injected_at <= i.started_at AND i.started_at < f.live_until
       GROUP BY i.episode_id, i.incident`,
   },
-  {
-    /**
-     * action_judgements: one row per applied action.
-     * (episode_id, step, time_s, executed, fault_live, unnecessary, harm_s, harmful)
-     * - fault_live: some fault was live at the action (its end counts: an action that ends
-     *   a fault acted on it)
-     * - unnecessary: no fault live, and the SLO had held for the last confirm_window_s
-     * - harm_s: SLO-broken time over the observations in (t, t + confirm_window_s] minus the
-     *   same in the paired \`none\` episode (same run, fault, frequency and seed); NULL without one
-     * - harmful: harm_s > HARM_TOLERANCE x confirm_window_s
-     */
-    name: "action_judgements",
-    sql: `WITH acts AS (
-        SELECT s.episode_id, s.step, s.time_s, s.executed, s.slo_ok, s.run_start_s, e.confirm_window_s,
-          (SELECT min(p.episode_id) FROM episodes p
-            WHERE p.run_id = e.run_id AND p.fault = e.fault AND p.frequency = e.frequency AND p.seed = e.seed
-              AND p.policy_name = '${COUNTERFACTUAL_POLICY}' AND p.status = 'completed'
-              AND p.episode_id <> e.episode_id) AS paired_id
-        FROM step_spans s JOIN episodes e USING (episode_id)
+  judgements: {
+    deps: ["spans", "fault_spans"],
+    // The counterfactual's broken time over the same window is its step's broken_ahead_s at
+    // the action's time (as of: the last step at or before it).
+    sql: `WITH counterfactual AS (
+        SELECT run_id, fault, frequency, seed, min(episode_id) AS paired_id FROM episodes
+        WHERE policy_name = '${COUNTERFACTUAL_POLICY}' AND status = 'completed' GROUP BY ALL
+      ),
+      acts AS (
+        SELECT s.episode_id, s.step, s.time_s, s.slo_ok, s.run_start_s, s.broken_ahead_s, e.confirm_window_s,
+          CASE WHEN c.paired_id <> s.episode_id THEN c.paired_id END AS paired_id
+        FROM _spans s JOIN episodes e USING (episode_id)
+        LEFT JOIN counterfactual c ON c.run_id = e.run_id AND c.fault = e.fault AND c.frequency = e.frequency
+          AND c.seed = e.seed
         WHERE s.applied AND s.executed <> ${Action.Noop}
       ),
       live AS (
         SELECT a.episode_id, a.step, count(f.fault_id) > 0 AS fault_live
-        FROM acts a LEFT JOIN fault_spans f ON f.episode_id = a.episode_id AND f.status = 'injected'
+        FROM acts a LEFT JOIN _fault_spans f ON f.episode_id = a.episode_id AND f.status = 'injected'
           AND f.injected_at <= a.time_s AND a.time_s <= f.live_until
         GROUP BY a.episode_id, a.step
       ),
-      own AS (
-        SELECT a.episode_id, a.step, coalesce(sum(s.dt_s) FILTER (NOT s.slo_ok), 0) AS broken_s
-        FROM acts a LEFT JOIN step_spans s ON s.episode_id = a.episode_id
-          AND s.time_s > a.time_s AND s.time_s <= a.time_s + a.confirm_window_s + ${EPS}
-        GROUP BY a.episode_id, a.step
-      ),
       paired AS (
-        SELECT a.episode_id, a.step, coalesce(sum(s.dt_s) FILTER (NOT s.slo_ok), 0) AS broken_s
-        FROM acts a LEFT JOIN step_spans s ON s.episode_id = a.paired_id
-          AND s.time_s > a.time_s AND s.time_s <= a.time_s + a.confirm_window_s + ${EPS}
-        WHERE a.paired_id IS NOT NULL
-        GROUP BY a.episode_id, a.step
+        SELECT a.episode_id, a.step, p.broken_ahead_s
+        FROM (SELECT * FROM acts WHERE paired_id IS NOT NULL) a
+        ASOF JOIN (
+          SELECT episode_id, time_s, broken_ahead_s FROM _spans
+          WHERE episode_id IN (SELECT paired_id FROM counterfactual)
+        ) p ON p.episode_id = a.paired_id AND p.time_s <= a.time_s + ${EPS}
       )
-      SELECT a.episode_id, a.step, a.time_s, a.executed, l.fault_live,
+      SELECT a.episode_id, a.step, a.time_s, l.fault_live,
         NOT l.fault_live AND a.slo_ok AND a.run_start_s <= a.time_s - a.confirm_window_s + ${EPS} AS unnecessary,
-        o.broken_s - p.broken_s AS harm_s,
-        o.broken_s - p.broken_s > ${HARM_TOLERANCE} * a.confirm_window_s + ${EPS} AS harmful
+        a.broken_ahead_s - p.broken_ahead_s AS harm_s,
+        a.broken_ahead_s - p.broken_ahead_s > ${HARM_TOLERANCE} * a.confirm_window_s + ${EPS} AS harmful
       FROM acts a
       JOIN live l USING (episode_id, step)
-      JOIN own o USING (episode_id, step)
       LEFT JOIN paired p USING (episode_id, step)`,
   },
-  {
-    /**
-     * episode_metrics: one row per episode (every status).
-     * (episode_id, run_id, fault, frequency, policy, policy_name, seed, status, steps,
-     *  observed_s, uptime, replica_seconds, drained_pod_seconds,
-     *  incidents, closed_incidents, censored_incidents, ttr_s_total, observed_ttr_s_total,
-     *  mttr_s, downtime_s, unattributed_incidents, unattributed_downtime_s,
-     *  faults, impacted_faults, absorbed_faults, masked_faults, skipped_faults,
-     *  unreached_faults, recovered_faults, fault_ttr_s_total,
-     *  actions, restarts, scale_ups, scale_downs, drains, unnecessary_actions,
-     *  judged_actions, harmful_actions, refused, flaps, regressions, policy_errors, return)
-     * - observed_s: time covered by the steps; uptime: share of it with the SLO held
-     *   (NULL without steps); replica_seconds: desired replicas x time (cost);
-     *   drained_pod_seconds: drained pods x time
-     * - incidents (see the view): closed + censored; ttr_s_total: sum of closed ttr_s (so a
-     *   pooled MTTR is sum(ttr_s_total) / sum(closed_incidents)); observed_ttr_s_total: sum
-     *   of observed_s over all of them (the restricted mean's numerator); mttr_s: the
-     *   episode's mean over closed incidents (NULL with none)
-     * - downtime_s: SLO-broken time; unattributed_*: incidents no fault was live for
-     * - faults: injected faults; impacted/absorbed/masked: their outcomes; skipped /
-     *   unreached: scheduled faults that never acted; recovered_faults: impacted with a
-     *   fault_ttr_s, summed in fault_ttr_s_total
-     * - actions: applied, split by type; unnecessary_actions and harmful_actions from
-     *   action_judgements; judged_actions: actions with a paired \`none\` episode
-     *   (harmful_actions is NULL when the episode has actions and none was judged)
-     * - refused: a non-noop proposal that was not applied (guard or backend refused it)
-     * - flaps: applied scale actions whose previous applied scale action went the other way
-     *   at most ${FLAP_WINDOW_S} s earlier
-     * - regressions: raw \`regression\` events (the loop's own check, no counterfactual);
-     *   policy_errors: events of that kind; return: sum of rewards
-     */
-    name: "episode_metrics",
+  /** Shares of observed time with the SLO, and each part of it, broken. */
+  breakdown: {
+    deps: ["spans"],
+    sql: `SELECT episode_id, count(*) AS steps,
+        arg_max(broken_cum_s, step) / arg_max(observed_cum_s, step) AS breached,
+        arg_max(no_ready_cum_s, step) / arg_max(observed_cum_s, step) AS no_ready,
+        arg_max(latency_over_cum_s, step) / arg_max(observed_cum_s, step) AS latency_over,
+        arg_max(errors_over_cum_s, step) / arg_max(observed_cum_s, step) AS errors_over
+      FROM _spans GROUP BY episode_id`,
+  },
+  episode_metrics: {
+    deps: ["spans", "incidents", "attribution", "fault_spans", "fault_outcomes", "judgements", "breakdown"],
     sql: `WITH per_step AS (
         SELECT episode_id,
           count(*) AS steps,
-          sum(dt_s ORDER BY step) AS observed_s,
-          sum(dt_s ORDER BY step) FILTER (slo_ok) AS ok_s,
-          sum(desired_replicas * dt_s ORDER BY step) AS replica_seconds,
-          sum(drained * dt_s ORDER BY step) AS drained_pod_seconds,
-          coalesce(sum(dt_s ORDER BY step) FILTER (NOT slo_ok), 0) AS downtime_s,
+          arg_max(observed_cum_s, step) AS observed_s,
+          arg_max(replica_cum_s, step) AS replica_seconds,
+          arg_max(drained_cum_s, step) AS drained_pod_seconds,
+          arg_max(broken_cum_s, step) AS downtime_s,
           count(*) FILTER (applied) AS actions,
           count(*) FILTER (applied AND executed = ${Action.RestartPod}) AS restarts,
           count(*) FILTER (applied AND executed = ${Action.ScaleUp}) AS scale_ups,
@@ -319,7 +250,7 @@ export const METRIC_VIEWS: readonly MetricView[] = [
           count(*) FILTER (applied AND executed = ${Action.DrainPod}) AS drains,
           count(*) FILTER (proposed <> ${Action.Noop} AND NOT applied) AS refused,
           sum(reward ORDER BY step) AS return
-        FROM step_spans GROUP BY episode_id
+        FROM _spans GROUP BY episode_id
       ),
       scales AS (
         SELECT episode_id, time_s, executed,
@@ -343,7 +274,7 @@ export const METRIC_VIEWS: readonly MetricView[] = [
           avg(i.ttr_s ORDER BY i.incident) AS mttr_s,
           count(*) FILTER (a.faults = 0) AS unattributed_incidents,
           coalesce(sum(i.downtime_s ORDER BY i.incident) FILTER (a.faults = 0), 0) AS unattributed_downtime_s
-        FROM incidents i JOIN incident_attribution a USING (episode_id, incident)
+        FROM _incidents i JOIN _attribution a USING (episode_id, incident)
         GROUP BY i.episode_id
       ),
       flt AS (
@@ -356,7 +287,7 @@ export const METRIC_VIEWS: readonly MetricView[] = [
           count(*) FILTER (o.outcome = 'masked') AS masked_faults,
           count(o.fault_ttr_s) AS recovered_faults,
           coalesce(sum(o.fault_ttr_s ORDER BY f.fault_id), 0) AS fault_ttr_s_total
-        FROM fault_spans f LEFT JOIN fault_outcomes o USING (episode_id, fault_id)
+        FROM _fault_spans f LEFT JOIN _fault_outcomes o USING (episode_id, fault_id)
         GROUP BY f.episode_id
       ),
       judged AS (
@@ -364,7 +295,7 @@ export const METRIC_VIEWS: readonly MetricView[] = [
           count(*) FILTER (unnecessary) AS unnecessary_actions,
           count(harm_s) AS judged_actions,
           count(*) FILTER (harmful) AS harmful_actions
-        FROM action_judgements GROUP BY episode_id
+        FROM _judgements GROUP BY episode_id
       ),
       loop_events AS (
         SELECT episode_id,
@@ -375,7 +306,7 @@ export const METRIC_VIEWS: readonly MetricView[] = [
       SELECT e.episode_id, e.run_id, e.fault, e.frequency, e.policy, e.policy_name, e.seed, e.status,
         coalesce(p.steps, 0) AS steps,
         coalesce(p.observed_s, 0) AS observed_s,
-        coalesce(p.ok_s, 0) / p.observed_s AS uptime,
+        1 - p.downtime_s / p.observed_s AS uptime,
         coalesce(p.replica_seconds, 0) AS replica_seconds,
         coalesce(p.drained_pod_seconds, 0) AS drained_pod_seconds,
         coalesce(i.incidents, 0) AS incidents,
@@ -408,14 +339,197 @@ export const METRIC_VIEWS: readonly MetricView[] = [
         coalesce(fl.flaps, 0) AS flaps,
         coalesce(le.regressions, 0) AS regressions,
         coalesce(le.policy_errors, 0) AS policy_errors,
-        coalesce(p.return, 0) AS return
+        coalesce(p.return, 0) AS return,
+        b.breached, b.no_ready, b.latency_over, b.errors_over
       FROM episodes e
       LEFT JOIN per_step p USING (episode_id)
       LEFT JOIN flaps fl USING (episode_id)
       LEFT JOIN inc i USING (episode_id)
       LEFT JOIN flt f USING (episode_id)
       LEFT JOIN judged j USING (episode_id)
-      LEFT JOIN loop_events le USING (episode_id)`,
+      LEFT JOIN loop_events le USING (episode_id)
+      LEFT JOIN _breakdown b USING (episode_id)`,
+  },
+};
+
+/** `WITH _a AS MATERIALIZED (...), ...` for `needed` and everything they depend on, in order. */
+function withStages(...needed: StageName[]): string {
+  const order: StageName[] = [];
+  const visit = (name: StageName) => {
+    if (order.includes(name)) return;
+    for (const d of STAGES[name].deps) visit(d);
+    order.push(name);
+  };
+  for (const n of needed) visit(n);
+  return `WITH ${order.map((n) => `_${n} AS MATERIALIZED (${STAGES[n].sql})`).join(",\n")}\n`;
+}
+
+/** A view that is one stage as it stands. */
+const stageView = (name: StageName) => `${withStages(name)} SELECT * FROM _${name}`;
+
+/**
+ * Kaplan-Meier median time to recover per group of incidents (from `_incidents`): `at_risk`
+ * counts the incidents still open at each one's observed time (closed ones before censored
+ * ones at a tie), the survival is the running product of (1 - 1/at_risk) over closed
+ * incidents, and the median is the first closed incident's time at which it falls to 0.5 or
+ * below (NULL when it never does: more than half are censored before closing).
+ */
+function kaplanMeierMedian(groupBy: string): string {
+  return `SELECT ${groupBy}, min(observed_s) FILTER (NOT censored AND surv <= 0.5 + ${EPS}) AS mttr_km_median_s
+      FROM (
+        SELECT ${groupBy}, observed_s, censored,
+          product(CASE WHEN censored THEN 1.0 ELSE 1.0 - 1.0 / at_risk END)
+            OVER (PARTITION BY ${groupBy} ORDER BY observed_s, censored ROWS UNBOUNDED PRECEDING) AS surv
+        FROM (
+          SELECT ${groupBy}, observed_s, censored,
+            count(*) OVER (PARTITION BY ${groupBy} ORDER BY observed_s, censored
+              ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS at_risk
+          FROM _incidents JOIN episodes e USING (episode_id)
+          WHERE e.status = 'completed'
+        )
+      ) GROUP BY ALL`;
+}
+
+export const METRIC_VIEWS: readonly MetricView[] = [
+  {
+    /**
+     * step_facts: one row per step, every `steps` column plus its episode's labels.
+     * (run_id, fault, frequency, policy, seed, episode_status, step_seconds,
+     *  confirm_window_s, episode_id, step, time_s, ...all STEP_COLUMNS)
+     * For ad-hoc queries and charts; the metric views below read the tables directly.
+     */
+    name: "step_facts",
+    sql: `SELECT e.run_id, e.fault, e.frequency, e.policy, e.seed, e.status AS episode_status,
+        e.step_seconds, e.confirm_window_s, s.*
+      FROM steps s JOIN episodes e USING (episode_id)`,
+  },
+  {
+    /**
+     * step_spans: one row per step with the interval it stands for.
+     * (episode_id, step, time_s, dt_s, slo_ok, run_start_s, observed_cum_s, broken_cum_s,
+     *  replica_cum_s, drained_cum_s, no_ready_cum_s, latency_over_cum_s, errors_over_cum_s,
+     *  broken_ahead_s, applied, executed, proposed, reward)
+     * - dt_s: next step's time_s - time_s; for the last step, the episode's step_seconds
+     * - run_start_s: time_s of the first step of the run of equal slo_ok this step is in
+     * - *_cum_s: running sums to the end of this step (observed time, SLO-broken time,
+     *   replica-seconds, drained pod-seconds, time with each SLO part broken)
+     * - broken_ahead_s: SLO-broken time over the observations in (t, t + confirm_window_s]
+     */
+    name: "step_spans",
+    sql: stageView("spans"),
+  },
+  {
+    /**
+     * episode_spans: one row per episode with steps. (episode_id, started_s, ended_s)
+     * ended_s: the last step's time_s + step_seconds (the end of what was observed).
+     */
+    name: "episode_spans",
+    sql: stageView("episode_spans"),
+  },
+  {
+    /**
+     * incidents: one row per incident.
+     * (episode_id, incident, started_at, recovered_at, censored, ttr_s, observed_s,
+     *  downtime_s, breaches)
+     * - SLO runs are maximal runs of steps with equal slo_ok; an ok run confirms a recovery
+     *   when it lasts (to the next run's start, or the episode's end) >= confirm_window_s.
+     * - An incident groups the breached runs between two confirming ok runs; `incident`
+     *   numbers them within the episode from 0.
+     * - started_at: its first breached step; recovered_at: the start of the confirming ok run
+     *   after it, NULL when the episode ends first (censored).
+     * - ttr_s: recovered_at - started_at (NULL when censored); observed_s: the same, or up to
+     *   the episode's end when censored (what a restricted mean and Kaplan-Meier use).
+     * - downtime_s: time with the SLO broken inside it; breaches: its breached runs.
+     */
+    name: "incidents",
+    sql: stageView("incidents"),
+  },
+  {
+    /**
+     * fault_spans: one row per scheduled fault the backend or loop reported.
+     * (episode_id, fault_id, fault_type, status, injected_at, ended_at, live_until, pod_id,
+     *  target_rank)
+     * - status: 'injected', 'skipped' (a pod fault with no running pod) or 'unreached'
+     *   (due after the episode's last step)
+     * - ended_at: the first `fault-ended` event; NULL when the effect lasted to the end
+     * - live_until: ended_at, or the episode's end; NULL unless injected
+     * - fault_type: the type the event's detail starts with (the backends write it first)
+     */
+    name: "fault_spans",
+    sql: stageView("fault_spans"),
+  },
+  {
+    /**
+     * fault_outcomes: one row per injected fault.
+     * (episode_id, fault_id, fault_type, injected_at, live_until, incidents, outcome,
+     *  fault_ttr_s)
+     * - incidents: incidents attributed to it: started while it was live
+     *   (injected_at <= started_at < live_until)
+     * - outcome: 'impacted' (>= 1 incident), 'masked' (none of its own, but it was live
+     *   during an incident that started earlier), 'absorbed' (no incident overlaps its span)
+     * - fault_ttr_s: the latest recovery among its incidents - injected_at; NULL when it had
+     *   none or one of them is censored
+     */
+    name: "fault_outcomes",
+    sql: stageView("fault_outcomes"),
+  },
+  {
+    /**
+     * incident_attribution: one row per incident. (episode_id, incident, faults)
+     * faults: faults live when it started (0: unattributed downtime, often an action's doing).
+     */
+    name: "incident_attribution",
+    sql: stageView("attribution"),
+  },
+  {
+    /**
+     * action_judgements: one row per applied action.
+     * (episode_id, step, time_s, fault_live, unnecessary, harm_s, harmful)
+     * - fault_live: some fault was live at the action (its end counts: an action that ends
+     *   a fault acted on it)
+     * - unnecessary: no fault live, and the SLO had held for the last confirm_window_s
+     * - harm_s: SLO-broken time over the observations in (t, t + confirm_window_s] minus the
+     *   same in the paired \`none\` episode (same run, fault, frequency and seed); NULL without one
+     * - harmful: harm_s > HARM_TOLERANCE x confirm_window_s
+     */
+    name: "action_judgements",
+    sql: stageView("judgements"),
+  },
+  {
+    /**
+     * episode_metrics: one row per episode (every status).
+     * (episode_id, run_id, fault, frequency, policy, policy_name, seed, status, steps,
+     *  observed_s, uptime, replica_seconds, drained_pod_seconds,
+     *  incidents, closed_incidents, censored_incidents, ttr_s_total, observed_ttr_s_total,
+     *  mttr_s, downtime_s, unattributed_incidents, unattributed_downtime_s,
+     *  faults, impacted_faults, absorbed_faults, masked_faults, skipped_faults,
+     *  unreached_faults, recovered_faults, fault_ttr_s_total,
+     *  actions, restarts, scale_ups, scale_downs, drains, unnecessary_actions,
+     *  judged_actions, harmful_actions, refused, flaps, regressions, policy_errors, return,
+     *  breached, no_ready, latency_over, errors_over)
+     * - observed_s: time covered by the steps; uptime: share of it with the SLO held
+     *   (NULL without steps); replica_seconds: desired replicas x time (cost);
+     *   drained_pod_seconds: drained pods x time
+     * - incidents (see the view): closed + censored; ttr_s_total: sum of closed ttr_s (so a
+     *   pooled MTTR is sum(ttr_s_total) / sum(closed_incidents)); observed_ttr_s_total: sum
+     *   of observed_s over all of them (the restricted mean's numerator); mttr_s: the
+     *   episode's mean over closed incidents (NULL with none)
+     * - downtime_s: SLO-broken time; unattributed_*: incidents no fault was live for
+     * - faults: injected faults; impacted/absorbed/masked: their outcomes; skipped /
+     *   unreached: scheduled faults that never acted; recovered_faults: impacted with a
+     *   fault_ttr_s, summed in fault_ttr_s_total
+     * - actions: applied, split by type; unnecessary_actions and harmful_actions from
+     *   action_judgements; judged_actions: actions with a paired \`none\` episode
+     *   (harmful_actions is NULL when the episode has actions and none was judged)
+     * - refused: a non-noop proposal that was not applied (guard or backend refused it)
+     * - flaps: applied scale actions whose previous applied scale action went the other way
+     *   at most ${FLAP_WINDOW_S} s earlier
+     * - regressions: raw \`regression\` events (the loop's own check, no counterfactual);
+     *   policy_errors: events of that kind; return: sum of rewards
+     * - breached, no_ready, latency_over, errors_over: as in slo_breakdown
+     */
+    name: "episode_metrics",
+    sql: stageView("episode_metrics"),
   },
   {
     /**
@@ -428,20 +542,9 @@ export const METRIC_VIEWS: readonly MetricView[] = [
      * parts can add up to more than \`breached\`. The conditions are contract.ts \`sloHolds\`.
      */
     name: "slo_breakdown",
-    sql: `SELECT e.episode_id,
-        count(s.step) AS steps,
-        coalesce(sum(s.dt_s ORDER BY s.step) FILTER (NOT s.slo_ok), 0) / sum(s.dt_s ORDER BY s.step) AS breached,
-        coalesce(sum(s.dt_s ORDER BY s.step) FILTER (s.ready_replicas < 1), 0) / sum(s.dt_s ORDER BY s.step) AS no_ready,
-        coalesce(sum(s.dt_s ORDER BY s.step) FILTER (s.latency_ms > e.slo_latency_ms), 0) / sum(s.dt_s ORDER BY s.step)
-          AS latency_over,
-        coalesce(sum(s.dt_s ORDER BY s.step) FILTER (s.error_rate > e.slo_error_rate), 0) / sum(s.dt_s ORDER BY s.step)
-          AS errors_over
-      FROM episodes e LEFT JOIN (
-        SELECT s.*, coalesce(lead(s.time_s) OVER (PARTITION BY s.episode_id ORDER BY s.step),
-            s.time_s + x.step_seconds) - s.time_s AS dt_s
-        FROM steps s JOIN episodes x USING (episode_id)
-      ) s USING (episode_id)
-      GROUP BY e.episode_id`,
+    sql: `${withStages("breakdown")} SELECT e.episode_id, coalesce(b.steps, 0) AS steps,
+        b.breached, b.no_ready, b.latency_over, b.errors_over
+      FROM episodes e LEFT JOIN _breakdown b USING (episode_id)`,
   },
   {
     /**
@@ -463,7 +566,8 @@ export const METRIC_VIEWS: readonly MetricView[] = [
      * reports/, over seeds, from episode_metrics.
      */
     name: "cell_metrics",
-    sql: `WITH cells AS (
+    sql: `${withStages("episode_metrics")},
+      cells AS (
         SELECT run_id, fault, frequency, policy, count(*) FILTER (status <> 'completed') AS incomplete
         FROM episodes GROUP BY ALL
       ),
@@ -495,14 +599,14 @@ export const METRIC_VIEWS: readonly MetricView[] = [
           sum(regressions) AS regressions,
           sum(policy_errors) AS policy_errors,
           avg(return ORDER BY seed) AS return_mean
-        FROM episode_metrics WHERE status = 'completed' GROUP BY ALL
+        FROM _episode_metrics WHERE status = 'completed' GROUP BY ALL
       ),
       recovery_times AS (
         SELECT e.run_id, e.fault, e.frequency, e.policy,
           avg(i.ttr_s ORDER BY e.seed, i.incident) AS mttr_mean_s,
           median(i.ttr_s) AS mttr_median_s,
           quantile_cont(i.ttr_s, 0.95) AS mttr_p95_s
-        FROM incidents i JOIN episodes e USING (episode_id)
+        FROM _incidents i JOIN episodes e USING (episode_id)
         WHERE e.status = 'completed' AND NOT i.censored
         GROUP BY ALL
       ),
@@ -531,11 +635,12 @@ export const METRIC_VIEWS: readonly MetricView[] = [
     /**
      * policy_incidents: one row per (run_id, policy): the cell_metrics MTTR figures pooled
      * over every cell of the run. (run_id, policy, incidents, closed_incidents,
-     * censored_incidents, mttr_mean_s, mttr_median_s, mttr_p95_s, mttr_km_median_s,
-     * mttr_restricted_s), completed episodes only.
+     * censored_incidents, mttr_mean_s, mttr_median_s, mttr_p95_s, mttr_restricted_s,
+     * mttr_km_median_s), completed episodes only.
      */
     name: "policy_incidents",
-    sql: `WITH pooled AS (
+    sql: `${withStages("incidents")},
+      pooled AS (
         SELECT e.run_id, e.policy,
           count(*) AS incidents,
           count(*) FILTER (NOT i.censored) AS closed_incidents,
@@ -544,7 +649,7 @@ export const METRIC_VIEWS: readonly MetricView[] = [
           median(i.ttr_s) AS mttr_median_s,
           quantile_cont(i.ttr_s, 0.95) AS mttr_p95_s,
           avg(i.observed_s ORDER BY e.fault, e.frequency, e.seed, i.incident) AS mttr_restricted_s
-        FROM incidents i JOIN episodes e USING (episode_id)
+        FROM _incidents i JOIN episodes e USING (episode_id)
         WHERE e.status = 'completed'
         GROUP BY ALL
       ),
