@@ -51,7 +51,7 @@ export function buildCharts(model: ReportModel): Chart[] {
       name: `timeline-${t.fault}`,
       title: `Timeline: ${t.fault}`,
       caption: `One ${t.policy} episode under ${t.fault}: watch the metric cross the dashed SLO line after a fault starts, and what the policy did about it.`,
-      spec: timelineSpec(t),
+      spec: timelineSpec(t, model.policies),
     })),
   ];
   if (model.training !== null) {
