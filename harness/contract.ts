@@ -465,9 +465,96 @@ export function faultTargetsPod(type: FaultType): boolean {
 }
 
 /**
+ * What ends a fault's effect (its live span), by type. One definition for every backend,
+ * for the metrics (an incident is attributed to the faults live when it starts) and for the
+ * unnecessary-action rule (an action while no fault is live):
+ * - `cleared`: the fault is taken away (its duration is over, or the episode ends);
+ * - `pod-deleted`: the pod carrying the effect is deleted and nothing takes its place
+ *   (a scale-down, a restart action on a stressed, delayed or failing pod, a replacement
+ *   deleted before it became ready);
+ * - `replacement-ready`: the pod that takes the affected pod's place is ready: the
+ *   ReplicaSet's replacement of a killed pod, the container restarted after the leak's OOM
+ *   kill, or the fresh pod of a restart action on a leaking pod.
+ *
+ * | fault | live until |
+ * |---|---|
+ * | pod-kill | the replacement pod is ready (or deleted before that) |
+ * | pod-failure | cleared, or the pod deleted |
+ * | cpu-stress, network-delay | cleared, or the pod deleted |
+ * | memory-leak | the leaking container is replaced (OOM kill or restart action) and ready again, cleared, or the pod deleted by a scale-down |
+ * | load-spike | cleared |
+ */
+export type FaultEndCause = "cleared" | "pod-deleted" | "replacement-ready";
+
+const FAULT_ENDS: Record<FaultType, readonly FaultEndCause[]> = {
+  "pod-kill": ["replacement-ready", "pod-deleted"],
+  "pod-failure": ["cleared", "pod-deleted"],
+  "cpu-stress": ["cleared", "pod-deleted"],
+  "memory-leak": ["cleared", "replacement-ready", "pod-deleted"],
+  "network-delay": ["cleared", "pod-deleted"],
+  "load-spike": ["cleared"],
+};
+
+/** Whether `cause` ends a live fault of `type` (see {@link FaultEndCause}). */
+export function faultEndsOn(type: FaultType, cause: FaultEndCause): boolean {
+  return FAULT_ENDS[type].includes(cause);
+}
+
+/** Phases of a pod that is running its container: what a pod fault can hit. */
+export function podIsRunning(phase: number): boolean {
+  return phase === PodPhase.Healthy || phase === PodPhase.Degraded;
+}
+
+/**
+ * The rank (0 = oldest) among the running pods that a pod fault hits:
+ * `floor(targetKey * baseReplicas) mod running`, or -1 when no pod is running (the fault is
+ * skipped). It depends on the schedule's own draw and on how many pods run, never on which
+ * pods a policy restarted or drained, so every policy's faults hit the same rank as long as
+ * the same number of pods run. `baseReplicas` is the deployment's replica count at the
+ * start (the spread of ranks the draw covers).
+ */
+export function faultTargetRank(targetKey: number, baseReplicas: number, running: number): number {
+  if (running <= 0) return -1;
+  const k = Math.min(Math.floor(targetKey * baseReplicas), baseReplicas - 1);
+  return Math.max(k, 0) % running;
+}
+
+/**
+ * Row of the pod that a fault with `targetKey` hits now, and its rank, or row -1 (rank -1)
+ * when no pod is running. Pods are ranked oldest first by `id` (creation order on both
+ * backends).
+ */
+export function pickFaultTarget(
+  pods: PodTable,
+  targetKey: number,
+  baseReplicas: number,
+  out: { row: number; rank: number },
+): { row: number; rank: number } {
+  let running = 0;
+  for (let i = 0; i < pods.count; i++) if (podIsRunning(pods.phase[i]!)) running++;
+  const rank = faultTargetRank(targetKey, baseReplicas, running);
+  out.rank = rank;
+  out.row = -1;
+  if (rank < 0) return out;
+  // The rank-th smallest id among running pods, without sorting (pods are few).
+  for (let i = 0; i < pods.count; i++) {
+    if (!podIsRunning(pods.phase[i]!)) continue;
+    let older = 0;
+    for (let j = 0; j < pods.count; j++) {
+      if (podIsRunning(pods.phase[j]!) && pods.id[j]! < pods.id[i]!) older++;
+    }
+    if (older === rank) {
+      out.row = i;
+      return out;
+    }
+  }
+  return out;
+}
+
+/**
  * One scheduled fault. Schedules are computed from a seed alone, before the episode, so
  * every policy faces the same ones: the target is a number in [0, 1) that the backend maps
- * to a pod at injection time (`floor(targetKey * n)` over the eligible pods sorted by id).
+ * to a running pod at injection time with {@link pickFaultTarget}.
  */
 export interface FaultInjection {
   /** Unique within an episode, in schedule order. */
@@ -517,6 +604,37 @@ export interface SyncPolicy extends Policy {
 }
 
 // ---------------------------------------------------------------------------
+// Backend failures
+
+/**
+ * What a backend's error says about itself: a stable `code`, and whether retrying may
+ * succeed. The loop's outcome switch reads these two fields, never message text; any error
+ * object carrying them qualifies (cluster/prometheus's `PrometheusError` does).
+ */
+export interface BackendFailure {
+  readonly code: string;
+  readonly transient: boolean;
+}
+
+/** A backend call's failure: transient (a timeout, 409/429/5xx, a scrape gap) or terminal. */
+export class BackendError extends Error implements BackendFailure {
+  override readonly name = "BackendError";
+  constructor(
+    readonly code: string,
+    readonly transient: boolean,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** True for an error that says retrying may succeed (`transient: true`). */
+export function isTransient(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as Partial<BackendFailure>).transient === true;
+}
+
+// ---------------------------------------------------------------------------
 // Backend and clock
 
 /** Time as a backend sees it: virtual for the simulator, wall time for a cluster. */
@@ -541,7 +659,11 @@ export interface BackendEvent {
   readonly time: number;
   readonly kind:
     | "fault-injected"
+    /** A pod fault found no running pod to hit: it never acted. */
+    | "fault-skipped"
     | "fault-cleared"
+    /** The fault's effect is gone (its live span ends; see {@link FaultEndCause}). */
+    | "fault-ended"
     | "pod-crashed"
     | "pod-oom-killed"
     | "pod-replaced"
@@ -550,6 +672,8 @@ export interface BackendEvent {
   readonly podId: number;
   /** The fault involved, or -1. */
   readonly faultId: number;
+  /** fault-injected on a pod: the target's rank among running pods (oldest 0), else -1. */
+  readonly targetRank?: number;
   readonly detail: string;
 }
 
@@ -565,8 +689,10 @@ export interface Backend {
   clear(fault: FaultInjection): MaybePromise<void>;
   /**
    * Events since the previous call; the caller takes ownership of the array. A backend
-   * reports every fault it injects or clears (`fault-injected`/`fault-cleared`, with the
-   * pod it hit): the loop records those, not the schedule.
+   * reports every fault it injects, skips or clears (`fault-injected` with the pod it hit
+   * and its rank, `fault-skipped`, `fault-cleared`) and the end of every fault's effect
+   * (`fault-ended`, once per fault, by {@link faultEndsOn}): the loop records those, not
+   * the schedule.
    */
   drainEvents(): BackendEvent[];
 }

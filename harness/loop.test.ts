@@ -128,13 +128,32 @@ describe("controller loop", () => {
     ];
     const r = await run(scripted([]), { schedule });
     const faults = r.events.filter((e) => e.kind.startsWith("fault-")).map((e) => [e.kind, e.time, e.faultId]);
+    const end = r.events.find((e) => e.kind === "fault-ended" && e.faultId === 1)!.time;
     expect(faults).toEqual([
       ["fault-injected", 100, 0],
       ["fault-cleared", 220, 0],
+      ["fault-ended", 220, 0],
       ["fault-injected", 400, 1],
+      // The kill's effect ends when its replacement pod is ready.
+      ["fault-ended", end, 1],
     ]);
+    expect(end).toBeGreaterThan(400);
+    // Live faults by the backend's events: the stress from 100 s to 220 s, the kill from 400 s.
     expect(r.steps.find((s) => s.time === 150)!.activeFaults).toBe(1);
     expect(r.steps.find((s) => s.time === 230)!.activeFaults).toBe(0);
+    expect(r.steps.find((s) => s.time === 400)!.activeFaults).toBe(1);
+    expect(r.steps.find((s) => s.time === end)!.activeFaults).toBe(0);
+  });
+
+  it("records scheduled faults due after the last step as unreached", async () => {
+    const schedule: FaultInjection[] = [
+      { id: 0, atS: 100, spec: { type: "pod-kill" }, targetKey: 0 },
+      { id: 1, atS: 5000, spec: { type: "pod-kill" }, targetKey: 0 },
+    ];
+    const r = await run(scripted([]), { schedule });
+    expect(r.events.filter((e) => e.kind === "fault-unreached")).toEqual([
+      expect.objectContaining({ faultId: 1, time: 5000 }),
+    ]);
   });
 
   it("clears live faults when the episode is aborted", async () => {

@@ -10,7 +10,7 @@
 import { ACTION_NAMES } from "./contract.ts";
 import { type ColumnType, GUARD_REASONS, STEP_COLUMNS } from "./trace.ts";
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const RUN_STATUSES = ["running", "completed", "interrupted", "failed"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -83,7 +83,9 @@ export const TABLE_DDL: readonly string[] = [
     action SMALLINT NOT NULL,
     pod_id INTEGER NOT NULL,
     fault_id INTEGER NOT NULL,
-    detail VARCHAR NOT NULL
+    detail VARCHAR NOT NULL,
+    -- fault-injected on a pod: the target's rank among running pods (oldest 0), else -1.
+    target_rank INTEGER NOT NULL
   )`,
   `CREATE TABLE IF NOT EXISTS guard_reasons (code UTINYINT PRIMARY KEY, reason VARCHAR NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS actions (id UTINYINT PRIMARY KEY, name VARCHAR NOT NULL)`,

@@ -494,8 +494,8 @@ describe("exportParquet", () => {
     await withStore(path, async (store) => {
       await store.beginRun(makeRunContext());
       for (const seed of [1, 2]) {
-        // An applied action and a fault, so that every view has rows.
-        const act = (i: number) => (i === 3 ? { proposed: 2, executed: 2, applied: 1 } : {});
+        // An applied action, a fault and an incident, so that every view has rows.
+        const act = (i: number) => (i === 3 ? { proposed: 2, executed: 2, applied: 1 } : i === 5 ? { slo_ok: 0 } : {});
         await store.writeEpisode("run-1", makeMeta({ seed }), makeTrace(10, act, [{ kind: "fault-injected" }]));
       }
     });

@@ -145,6 +145,7 @@ interface StagedEvent {
   action: number;
   podId: number;
   faultId: number;
+  targetRank: number;
   detail: string;
 }
 
@@ -323,6 +324,7 @@ export class TraceStore {
           action: e.action,
           podId: e.podId,
           faultId: e.faultId,
+          targetRank: e.targetRank ?? -1,
           detail: e.detail,
         });
       });
@@ -508,6 +510,7 @@ export class TraceStore {
         eventsAppender.appendInteger(e.podId);
         eventsAppender.appendInteger(e.faultId);
         eventsAppender.appendVarchar(e.detail);
+        eventsAppender.appendInteger(e.targetRank);
         eventsAppender.endRow();
       }
       eventsAppender.flushSync();

@@ -20,16 +20,24 @@ export interface EpisodeRow {
   readonly seed: number;
   readonly uptime: number | null;
   readonly replicaSeconds: number;
+  readonly incidents: number;
+  readonly closedIncidents: number;
+  readonly censoredIncidents: number;
+  readonly ttrSTotal: number;
+  readonly observedTtrSTotal: number;
+  readonly unattributedDowntimeS: number;
   readonly faults: number;
-  readonly recovered: number;
-  readonly unrecovered: number;
-  readonly recoverySTotal: number;
+  readonly absorbedFaults: number;
+  readonly recoveredFaults: number;
+  readonly faultTtrSTotal: number;
   readonly actions: number;
   readonly restarts: number;
   readonly scaleUps: number;
   readonly scaleDowns: number;
   readonly drains: number;
   readonly unnecessaryActions: number;
+  /** NULL when the episode acted and has no paired `none` episode to judge harm against. */
+  readonly harmfulActions: number | null;
   readonly refused: number;
   readonly flaps: number;
   readonly regressions: number;
@@ -80,16 +88,61 @@ export const METRICS = {
     format: "share",
     num: "uptime",
     cellColumn: "uptimeMean",
-    doc: "share of steps with the SLO held, mean over episodes",
+    doc: "share of observed time with the SLO held, mean over episodes",
   },
   mttr: {
     title: "MTTR",
     better: "lower",
     format: "seconds",
-    num: "recoverySTotal",
-    den: "recovered",
+    num: "ttrSTotal",
+    den: "closedIncidents",
     cellColumn: "mttrMeanS",
-    doc: "mean recovery time over every recovered fault (unrecovered ones are counted in `unrecovered`)",
+    doc: "mean time to recover over every closed incident (SLO broken until it held for the confirmation window); censored ones are counted in `censored`",
+  },
+  mttr_restricted: {
+    title: "MTTR (restricted)",
+    better: "lower",
+    format: "seconds",
+    num: "observedTtrSTotal",
+    den: "incidents",
+    cellColumn: "mttrRestrictedS",
+    doc: "mean over every incident of its time to recover, or to the episode's end when censored (a lower bound that counts open outages)",
+  },
+  censored: {
+    title: "censored",
+    better: "lower",
+    format: "share",
+    num: "censoredIncidents",
+    den: "incidents",
+    doc: "share of incidents still open at the episode's end",
+  },
+  incidents: {
+    ...perEpisode("incidents", "incidents", "lower", "incidents (maximal SLO-broken spans), per episode"),
+  },
+  fault_ttr: {
+    title: "fault TTR",
+    better: "lower",
+    format: "seconds",
+    num: "faultTtrSTotal",
+    den: "recoveredFaults",
+    cellColumn: "faultTtrMeanS",
+    doc: "time from a fault's injection to the recovery of the last incident it caused, over faults that caused one and recovered",
+  },
+  absorbed: {
+    title: "absorbed",
+    better: "higher",
+    format: "share",
+    num: "absorbedFaults",
+    den: "faults",
+    doc: "share of injected faults whose live span saw no incident",
+  },
+  unattributed: {
+    title: "unattributed downtime",
+    better: "lower",
+    format: "seconds",
+    num: "unattributedDowntimeS",
+    cellColumn: "unattributedDowntimeSMean",
+    doc: "SLO-broken seconds per episode in incidents that started while no fault was live (often an action's doing)",
   },
   cost: {
     title: "cost",
@@ -97,20 +150,21 @@ export const METRICS = {
     format: "replicaSeconds",
     num: "replicaSeconds",
     cellColumn: "replicaSecondsMean",
-    doc: "replica-seconds (desired replicas x step seconds) per episode",
+    doc: "replica-seconds (desired replicas x seconds) per episode",
   },
   unnecessary: {
     ...perEpisode("unnecessaryActions", "unnecessary actions", "lower", ""),
     cellColumn: "unnecessaryActionsMean",
-    doc: "actions applied while the SLO held and no fault was active, per episode",
+    doc: "actions applied while no fault was live and the SLO had held for the confirmation window, per episode",
   },
-  unrecovered: {
-    title: "unrecovered",
-    better: "lower",
-    format: "share",
-    num: "unrecovered",
-    den: "faults",
-    doc: "share of injected faults not recovered before the episode ended",
+  harmful: {
+    ...perEpisode(
+      "harmfulActions",
+      "harmful actions",
+      "lower",
+      "actions after which the SLO was broken longer over the confirmation window than in the paired `none` episode (by > 10% of the window), per episode",
+    ),
+    cellColumn: "harmfulActionsMean",
   },
   actions: {
     ...perEpisode("actions", "actions", null, "actions applied, per episode"),
@@ -135,7 +189,7 @@ export const METRICS = {
     "regressions",
     "regressions",
     "lower",
-    "actions after which the SLO broke and got >10% worse within the confirmation window, per episode",
+    "raw regression events: actions after which the SLO broke and got >10% worse within the confirmation window, without a counterfactual (see `harmful`), per episode",
   ),
   return: {
     ...perEpisode("return", "return", "higher", "sum of rewards per episode (the policy's own score, never a verdict)"),
@@ -146,28 +200,28 @@ export const METRICS = {
     better: "lower",
     format: "share",
     num: "breached",
-    doc: "share of steps with the SLO broken (1 - uptime)",
+    doc: "share of time with the SLO broken (1 - uptime)",
   },
   no_ready: {
     title: "no ready pod",
     better: "lower",
     format: "share",
     num: "noReady",
-    doc: "share of steps with no ready replica",
+    doc: "share of time with no ready replica",
   },
   latency_over: {
     title: "latency over",
     better: "lower",
     format: "share",
     num: "latencyOver",
-    doc: "share of steps with latency above the SLO ceiling",
+    doc: "share of time with latency above the SLO ceiling",
   },
   errors_over: {
     title: "errors over",
     better: "lower",
     format: "share",
     num: "errorsOver",
-    doc: "share of steps with the error rate above the SLO ceiling",
+    doc: "share of time with the error rate above the SLO ceiling",
   },
 } as const satisfies Record<string, MetricDef>;
 
@@ -192,7 +246,17 @@ export const SLO_PARTS: readonly MetricName[] = ["breached", "no_ready", "latenc
 export const ACTION_MIX: readonly MetricName[] = ["restarts", "scale_ups", "scale_downs", "drains"];
 
 /** The action-harm columns. */
-export const ACTION_HARM: readonly MetricName[] = ["unnecessary", "refused", "regressions", "flaps"];
+export const ACTION_HARM: readonly MetricName[] = ["unnecessary", "harmful", "refused", "regressions", "flaps"];
+
+/** What became of incidents and faults (the MTTR section). */
+export const INCIDENT_FIGURES: readonly MetricName[] = [
+  "incidents",
+  "censored",
+  "mttr_restricted",
+  "fault_ttr",
+  "absorbed",
+  "unattributed",
+];
 
 /** Numerator and denominator of `metric` for one episode. */
 export function numDen(metric: MetricName, row: EpisodeRow): [number, number] {

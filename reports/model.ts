@@ -14,7 +14,17 @@ import { type Arm, Estimator, type EstimatorOptions } from "./estimator.ts";
 import type { GateResult } from "./gate-eval.ts";
 import type { Filter } from "./gates.ts";
 import type { ReportData, Timeline, TrainingCurves } from "./load.ts";
-import { ACTION_HARM, ACTION_MIX, HEADLINE, METRICS, type MetricDef, type MetricName, SLO_PARTS } from "./metrics.ts";
+import {
+  ACTION_HARM,
+  ACTION_MIX,
+  HEADLINE,
+  INCIDENT_FIGURES,
+  METRICS,
+  type MetricDef,
+  type MetricName,
+  SLO_PARTS,
+} from "./metrics.ts";
+import { bestOther, verdictSentence } from "./verdict.ts";
 import type { CellMetricsRow } from "./views.ts";
 
 export const ALPHA = 0.05;
@@ -30,9 +40,9 @@ export interface PolicyRow {
   readonly policy: string;
   /** Completed episodes. */
   readonly n: number;
-  /** Faults injected and not recovered, in total. */
-  readonly faults: number;
-  readonly unrecovered: number;
+  /** Incidents in total, and those still open at their episode's end. */
+  readonly incidents: number;
+  readonly censored: number;
   readonly metrics: Record<MetricName, Interval>;
 }
 
@@ -67,11 +77,13 @@ export interface ReportModel {
   readonly gates: readonly GateResult[];
   readonly timelines: readonly Timeline[];
   readonly training: TrainingCurves | null;
+  /** One sentence per policy against the best other policy (reports/verdict.ts). */
+  readonly verdict?: readonly string[];
 }
 
 /** Every metric a policy row carries (headline, SLO parts, action mix and harm). */
 const ROW_METRICS: readonly MetricName[] = [
-  ...new Set<MetricName>([...HEADLINE, "unrecovered", ...SLO_PARTS, "actions", ...ACTION_MIX, ...ACTION_HARM]),
+  ...new Set<MetricName>([...HEADLINE, ...INCIDENT_FIGURES, ...SLO_PARTS, "actions", ...ACTION_MIX, ...ACTION_HARM]),
 ];
 
 export function createEstimator(data: ReportData, opts: EstimatorOptions): Estimator {
@@ -90,8 +102,8 @@ export function buildModel(data: ReportData, estimator: Estimator, gates: readon
         {
           policy,
           n: rows.length,
-          faults: rows.reduce((s, r) => s + r.faults, 0),
-          unrecovered: rows.reduce((s, r) => s + r.unrecovered, 0),
+          incidents: rows.reduce((s, r) => s + r.incidents, 0),
+          censored: rows.reduce((s, r) => s + r.censoredIncidents, 0),
           metrics: estimator.single(arm(policy), filter, ROW_METRICS),
         },
       ];
@@ -135,6 +147,12 @@ export function buildModel(data: ReportData, estimator: Estimator, gates: readon
   if (!data.scenario.success) {
     notes.push("The scenario stored with the run no longer parses with this version: gates were not checked.");
   }
+  const { same, pairs } = data.targetAgreement;
+  if (pairs > 0) {
+    notes.push(
+      `Fault targets: ${((100 * same) / pairs).toFixed(1)}% of ${pairs} pod-fault injections paired across policies (same cell and seed) hit the same target rank among running pods (or found none alike)${same < pairs ? "; the rest differ because the policies left different numbers of pods running" : ""}.`,
+    );
+  }
   const seedsPerCell = Math.min(...data.cells.map((c) => c.seeds));
   if (seedsPerCell < 2) notes.push("Some cell has fewer than 2 seeds: it has no interval (shown as -).");
   else if (seedsPerCell < 10) {
@@ -142,16 +160,25 @@ export function buildModel(data: ReportData, estimator: Estimator, gates: readon
       `Cells have as few as ${seedsPerCell} seeds: intervals this narrow in n are rough; run more seeds before trusting a verdict.`,
     );
   }
+  const overall = section({});
+  const verdict = data.policies.flatMap((p) => {
+    const best = bestOther(overall.rows, p);
+    if (best === null) return [];
+    const d = estimator.paired(arm(p), arm(best.policy), {}, ["uptime", "mttr", "cost"]);
+    if (d.uptime.n === 0) return [];
+    return [verdictSentence(p, best.policy, d, best.metrics.cost.estimate)];
+  });
   return {
     title: `Report: ${r.scenarioName}`,
     context,
     notes,
+    verdict,
     resamples: estimator.resamples,
     seed: estimator.seed,
     policies: data.policies,
     faults: data.faults,
     frequencies: data.frequencies,
-    overall: section({}),
+    overall,
     byFault: data.faults.map((fault) => section({ fault })),
     byCell: data.faults.flatMap((fault) =>
       data.frequencies

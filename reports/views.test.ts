@@ -43,9 +43,17 @@ async function write(
   return store.writeEpisode("run-1", makeMeta({ steps: n, ...meta }), makeTrace(n, step, events));
 }
 
-async function recoveries(episodeId: number) {
+async function incidents(episodeId: number) {
   return store.query(
-    "SELECT fault_id, injected_at, recovered_at, recovery_s, impacted FROM recoveries WHERE episode_id = ? ORDER BY fault_id",
+    `SELECT started_at, recovered_at, censored, ttr_s, observed_s, downtime_s
+     FROM incidents WHERE episode_id = ? ORDER BY incident`,
+    [episodeId],
+  );
+}
+
+async function outcomes(episodeId: number) {
+  return store.query(
+    "SELECT fault_id, incidents, outcome, fault_ttr_s FROM fault_outcomes WHERE episode_id = ? ORDER BY fault_id",
     [episodeId],
   );
 }
@@ -55,52 +63,159 @@ async function episodeMetrics(episodeId: number) {
   return row!;
 }
 
-describe("recoveries", () => {
-  it("measures from the injection to the start of the first SLO-ok run as long as the window", async () => {
-    // Fault at step 2, SLO broken at steps 3-5, ok again from step 6: recovered at 60 s.
+const end = (step: number, faultId = 0): Partial<TraceEvent> => ({ time: step * 10, kind: "fault-ended", faultId });
+
+describe("incidents (10 s steps, 20 s confirmation window)", () => {
+  it("runs from the first breached step to the start of the first SLO-ok span as long as the window", async () => {
+    // Fault at step 2, SLO broken at steps 3-5, ok again from step 6: 30 s from 30 s to 60 s.
     const id = await write(broken(3, 4, 5), [inject(2)], { seed: 101 });
-    expect(await recoveries(id)).toEqual([
-      { fault_id: 0, injected_at: 20, recovered_at: 60, recovery_s: 40, impacted: true },
+    expect(await incidents(id)).toEqual([
+      { started_at: 30, recovered_at: 60, censored: false, ttr_s: 30, observed_s: 30, downtime_s: 30 },
     ]);
+    expect(await outcomes(id)).toEqual([{ fault_id: 0, incidents: 1, outcome: "impacted", fault_ttr_s: 40 }]);
+    expect(await episodeMetrics(id)).toMatchObject({ incidents: 1, closed_incidents: 1, mttr_s: 30, ttr_s_total: 30 });
   });
 
-  it("skips an SLO-ok run shorter than the confirmation window", async () => {
-    // Ok at step 5 alone, broken again at 6, then ok from 7 on.
+  it("joins breaches separated by an SLO-ok span shorter than the window into one incident", async () => {
+    // Ok at step 5 alone (10 s < 20 s), broken again at 6, then ok from 7 on.
     const id = await write(broken(3, 4, 6), [inject(2)], { seed: 102 });
-    expect((await recoveries(id))[0]).toMatchObject({ recovered_at: 70, recovery_s: 50 });
-  });
-
-  it("needs ceil(window / step) steps: a 25 s window at 10 s steps is 3 steps", async () => {
-    // Ok runs: step 5-6 (2 steps, too short), then 8-9 (too short): unrecovered.
-    const id = await write(broken(3, 4, 7), [inject(2)], { seed: 103, confirmWindowS: 25 });
-    expect((await recoveries(id))[0]).toMatchObject({ recovered_at: null, recovery_s: null, impacted: true });
-  });
-
-  it("is censored (NULL) when the SLO does not hold long enough before the episode ends", async () => {
-    // Broken from step 3 to 8; step 9 alone is ok: one step, the window needs two.
-    const id = await write(broken(3, 4, 5, 6, 7, 8), [inject(2)], { seed: 104 });
-    expect(await recoveries(id)).toEqual([
-      { fault_id: 0, injected_at: 20, recovered_at: null, recovery_s: null, impacted: true },
-    ]);
-    expect(await episodeMetrics(id)).toMatchObject({ faults: 1, recovered: 0, unrecovered: 1, mttr_s: null });
-  });
-
-  it("is 0 and not impacted when the SLO never broke", async () => {
-    const id = await write(() => ({}), [inject(4)], { seed: 105 });
-    expect(await recoveries(id)).toEqual([
-      { fault_id: 0, injected_at: 40, recovered_at: 40, recovery_s: 0, impacted: false },
+    expect(await incidents(id)).toEqual([
+      { started_at: 30, recovered_at: 70, censored: false, ttr_s: 40, observed_s: 40, downtime_s: 30 },
     ]);
   });
 
-  it("ignores breaches before the injection and measures each fault on its own", async () => {
-    // Broken at 1 (before any fault); fault 0 at step 3 breaks 4-5; fault 1 at step 6 never breaks it.
-    const id = await write(broken(1, 4, 5), [inject(3, 0), inject(6, 1)], { seed: 106 });
-    const rows = await recoveries(id);
-    expect(rows.map((r) => [r.fault_id, r.recovery_s, r.impacted])).toEqual([
-      [0, 30, true],
-      [1, 0, false],
+  it("delayed onset (network delay): the outage 30 s after the injection is the fault's, not 'recovered in 0 s'", async () => {
+    // Delay injected at step 2 and live to step 8; p95 latency crosses the SLO at step 5
+    // (three healthy samples first), broken to step 7.
+    const id = await write(broken(5, 6, 7), [inject(2), end(8)], { seed: 103, fault: "network-delay" });
+    expect(await incidents(id)).toEqual([
+      { started_at: 50, recovered_at: 80, censored: false, ttr_s: 30, observed_s: 30, downtime_s: 30 },
     ]);
-    expect(await episodeMetrics(id)).toMatchObject({ faults: 2, recovered: 2, mttr_s: 15, recovery_s_total: 30 });
+    expect(await outcomes(id)).toEqual([{ fault_id: 0, incidents: 1, outcome: "impacted", fault_ttr_s: 60 }]);
+  });
+
+  it("delayed onset (memory leak): the OOM kill minutes later is still the leak's incident", async () => {
+    // 40 steps. Leak injected at step 1; OOM kill at step 25 breaks the SLO for 2 steps; the
+    // restarted container is ready at step 28 (the leak's effect ends there).
+    const id = await write(broken(25, 26), [inject(1), end(28)], { seed: 104, fault: "memory-leak", steps: 40 }, 40);
+    expect(await incidents(id)).toEqual([
+      { started_at: 250, recovered_at: 270, censored: false, ttr_s: 20, observed_s: 20, downtime_s: 20 },
+    ]);
+    expect(await outcomes(id)).toEqual([{ fault_id: 0, incidents: 1, outcome: "impacted", fault_ttr_s: 260 }]);
+  });
+
+  it("with steps as long as the window, one healthy sample confirms, and the injection sample is not an incident", async () => {
+    // 30 s steps, 30 s window: injected at step 2 (60 s), broken at steps 3-4, ok at 5.
+    const id = await store.writeEpisode(
+      "run-1",
+      makeMeta({ seed: 105, steps: 10, stepSeconds: 30, confirmWindowS: 30 }),
+      makeTrace(10, broken(3, 4), [{ ...inject(2), time: 60 }], 30),
+    );
+    expect(await incidents(id)).toEqual([
+      { started_at: 90, recovered_at: 150, censored: false, ttr_s: 60, observed_s: 60, downtime_s: 60 },
+    ]);
+  });
+
+  it("is censored when the SLO does not hold for the window before the episode ends", async () => {
+    // Broken from step 3 to 8; step 9 alone is ok: 10 s, the window needs 20.
+    const id = await write(broken(3, 4, 5, 6, 7, 8), [inject(2)], { seed: 106 });
+    expect(await incidents(id)).toEqual([
+      { started_at: 30, recovered_at: null, censored: true, ttr_s: null, observed_s: 70, downtime_s: 60 },
+    ]);
+    expect(await outcomes(id)).toEqual([{ fault_id: 0, incidents: 1, outcome: "impacted", fault_ttr_s: null }]);
+    expect(await episodeMetrics(id)).toMatchObject({
+      incidents: 1,
+      closed_incidents: 0,
+      censored_incidents: 1,
+      mttr_s: null,
+      observed_ttr_s_total: 70,
+    });
+  });
+
+  it("counts overlapping faults' one outage once, attributed to both", async () => {
+    // Faults at steps 2 and 3, the SLO broken 3-5: one incident, both faults impacted by it.
+    const id = await write(broken(3, 4, 5), [inject(2, 0), inject(3, 1)], { seed: 107 });
+    expect(await incidents(id)).toHaveLength(1);
+    expect((await outcomes(id)).map((o) => [o.fault_id, o.outcome])).toEqual([
+      [0, "impacted"],
+      [1, "impacted"],
+    ]);
+    expect(await episodeMetrics(id)).toMatchObject({ incidents: 1, faults: 2, impacted_faults: 2 });
+  });
+
+  it("calls a fault absorbed when no incident touches its live span, and masked when it lands in one", async () => {
+    // Fault 0 at step 1 ends at step 2 with the SLO held; fault 1 at step 5 lands in an
+    // incident that started at step 4 (no fault live: unattributed) and causes none.
+    const id = await write(broken(4, 5, 6), [inject(1, 0), end(2, 0), inject(5, 1), end(6, 1)], { seed: 108 });
+    expect((await outcomes(id)).map((o) => [o.fault_id, o.incidents, o.outcome])).toEqual([
+      [0, 0, "absorbed"],
+      [1, 0, "masked"],
+    ]);
+    expect(await episodeMetrics(id)).toMatchObject({
+      absorbed_faults: 1,
+      masked_faults: 1,
+      impacted_faults: 0,
+      unattributed_incidents: 1,
+      unattributed_downtime_s: 30,
+    });
+  });
+
+  it("reports an action-caused outage as unattributed downtime", async () => {
+    // No fault at all; a scale-down at step 3 breaks the SLO at steps 4-5.
+    const down = { proposed: Action.ScaleDown, executed: Action.ScaleDown, applied: 1 };
+    const id = await write((i) => (i === 3 ? down : [4, 5].includes(i) ? { slo_ok: 0 } : {}), [], { seed: 109 });
+    expect(await episodeMetrics(id)).toMatchObject({
+      incidents: 1,
+      faults: 0,
+      unattributed_incidents: 1,
+      unattributed_downtime_s: 20,
+      unnecessary_actions: 1,
+    });
+  });
+
+  it("records skipped and unreached faults without counting them as injected", async () => {
+    const id = await write(
+      () => ({}),
+      [
+        inject(1, 0),
+        { time: 30, kind: "fault-skipped", faultId: 1 },
+        { time: 120, kind: "fault-unreached", faultId: 2 },
+      ],
+      { seed: 110 },
+    );
+    expect(await episodeMetrics(id)).toMatchObject({ faults: 1, skipped_faults: 1, unreached_faults: 1, incidents: 0 });
+  });
+});
+
+describe("action judgements", () => {
+  const restart = { proposed: Action.RestartPod, executed: Action.RestartPod, applied: 1 };
+
+  it("calls an action harmful only when the paired none episode fared better over the window", async () => {
+    const cell = { fault: "cpu-stress", frequency: "judged" };
+    // The fault breaks the SLO at steps 3-4 in both episodes; heuristic's restart at step 2
+    // adds a breach at step 5 (10 s more than none over (20, 40] s: > 10% of the 20 s window?
+    // No: steps 3-4 are the window, equal in both). Its restart at step 6 breaks 7-8, where
+    // none held: 20 s worse, harmful.
+    await write(broken(3, 4), [inject(2)], { ...cell, policy: "none", seed: 1 });
+    const id = await write(
+      (i) => (i === 2 || i === 6 ? restart : [3, 4, 5, 7, 8].includes(i) ? { slo_ok: 0 } : {}),
+      [inject(2)],
+      { ...cell, policy: "heuristic", seed: 1 },
+    );
+    const rows = await store.query(
+      "SELECT step, fault_live, harm_s, harmful FROM action_judgements WHERE episode_id = ? ORDER BY step",
+      [id],
+    );
+    expect(rows).toEqual([
+      { step: 2, fault_live: true, harm_s: 0, harmful: false },
+      { step: 6, fault_live: true, harm_s: 20, harmful: true },
+    ]);
+    expect(await episodeMetrics(id)).toMatchObject({ judged_actions: 2, harmful_actions: 1 });
+  });
+
+  it("leaves harm unjudged (NULL) without a paired none episode", async () => {
+    const id = await write((i) => (i === 2 ? restart : {}), [], { fault: "cpu-stress", frequency: "alone", seed: 9 });
+    expect(await episodeMetrics(id)).toMatchObject({ actions: 1, judged_actions: 0, harmful_actions: null });
   });
 });
 
@@ -113,33 +228,45 @@ describe("episode_metrics", () => {
     );
     expect(await episodeMetrics(id)).toMatchObject({
       steps: 10,
+      observed_s: 100,
       uptime: 0.7,
       replica_seconds: (5 * 3 + 5 * 4) * 10,
       drained_pod_seconds: 20,
       faults: 0,
-      mttr_s: null,
+      // Broken from the start to 30 s with no fault: an unattributed incident of 30 s.
+      mttr_s: 30,
+      unattributed_downtime_s: 30,
     });
   });
 
   it("counts applied actions by type, unnecessary ones and refusals", async () => {
     const act = (a: number, applied = 1) => ({ proposed: a, executed: applied ? a : Action.Noop, applied });
     const steps: Record<number, StepValues> = {
-      0: { ...act(Action.RestartPod), active_faults: 1 }, // needed: a fault is active
-      1: { ...act(Action.ScaleUp), slo_ok: 0 }, // needed: the SLO is broken
-      2: act(Action.DrainPod), // unnecessary: SLO ok, no fault
-      3: act(Action.ScaleUp, 0), // refused, not counted as an action
-      4: act(Action.ScaleDown), // unnecessary
+      0: act(Action.RestartPod), // needed: the fault injected at step 0 is live
+      3: { ...act(Action.ScaleUp), slo_ok: 0 }, // needed: the SLO is broken
+      5: act(Action.DrainPod), // the SLO has held only 10 s since the breach: not unnecessary
+      6: act(Action.ScaleUp, 0), // refused, not counted as an action
+      7: act(Action.ScaleDown), // unnecessary: no fault live, SLO held since step 4 (30 s)
+      9: act(Action.ScaleUp), // unnecessary
     };
-    const id = await write((i) => steps[i] ?? {}, [], { seed: 202 });
+    const id = await write((i) => steps[i] ?? {}, [inject(0), end(2)], { seed: 202 });
     expect(await episodeMetrics(id)).toMatchObject({
-      actions: 4,
+      actions: 5,
       restarts: 1,
-      scale_ups: 1,
+      scale_ups: 2,
       scale_downs: 1,
       drains: 1,
       unnecessary_actions: 2,
       refused: 1,
     });
+  });
+
+  it("measures uneven sampling by time_s, not by step counts", async () => {
+    // Steps at 0, 10, 40, 50 s (the third interval is 30 s long): the SLO broken at 10 s
+    // holds until 40 s: 30 of 60 s.
+    const times = [0, 10, 40, 50];
+    const id = await write((i) => ({ time_s: times[i]!, slo_ok: i === 1 ? 0 : 1 }), [], { seed: 206, steps: 4 }, 4);
+    expect(await episodeMetrics(id)).toMatchObject({ observed_s: 60, uptime: 0.5, downtime_s: 30 });
   });
 
   it(`counts a scale reversal within ${FLAP_WINDOW_S} s as a flap, and not one beyond`, async () => {
@@ -173,13 +300,14 @@ describe("episode_metrics", () => {
 });
 
 describe("cell metrics", () => {
-  it("pools recoveries across a cell's completed episodes and leaves incomplete ones out", async () => {
+  it("pools incidents across a cell's completed episodes and leaves incomplete ones out", async () => {
     const cell = { fault: "cpu-stress", frequency: "rare", policy: "hpa" };
-    // Seed 1: recovery 40 s; seed 2: recoveries 20 s and 0 s; seed 3 aborted (ignored).
+    // Seed 1: incident of 30 s; seed 2: incidents of 10 s and a censored one (steps 8-9);
+    // seed 3 aborted (ignored).
     await write(broken(3, 4, 5), [inject(2)], { ...cell, seed: 1 });
-    await write(broken(2), [inject(1, 0), inject(6, 1)], { ...cell, seed: 2, wallMs: 3 });
+    await write(broken(2, 8, 9), [inject(1, 0), inject(6, 1)], { ...cell, seed: 2, wallMs: 3 });
     await write(broken(0, 1, 2, 3), [inject(0)], { ...cell, seed: 3, status: "aborted" });
-    const rows = (await store.cellMetrics("run-1")).filter((r) => r.fault === "cpu-stress");
+    const rows = (await store.cellMetrics("run-1")).filter((r) => r.fault === "cpu-stress" && r.frequency === "rare");
     expect(rows).toHaveLength(1);
     const row = rows[0]!;
     expect(row).toMatchObject({
@@ -188,14 +316,19 @@ describe("cell metrics", () => {
       seeds: 2,
       incomplete: 1,
       faults: 3,
-      recovered: 3,
-      unrecovered: 0,
+      incidents: 3,
+      closedIncidents: 2,
+      censoredIncidents: 1,
       mttrMeanS: 20,
       mttrMedianS: 20,
       replicaSecondsMean: 300,
     });
-    expect(row.mttrP95S).toBeCloseTo(38, 9); // quantile_cont over [0, 20, 40]
-    expect(row.uptimeMean).toBeCloseTo((0.7 + 0.9) / 2, 12);
+    expect(row.mttrP95S).toBeCloseTo(29, 9); // quantile_cont over [10, 30]
+    // Kaplan-Meier: 10 s (3 at risk: S = 2/3), censored 20 s, 30 s (1 at risk: S = 0): median 30.
+    expect(row.mttrKmMedianS).toBe(30);
+    // Restricted mean: (30 + 10 + 20) / 3.
+    expect(row.mttrRestrictedS).toBeCloseTo(20, 12);
+    expect(row.uptimeMean).toBeCloseTo((0.7 + 0.7) / 2, 12);
   });
 
   it("gives bit-identical means whatever order a cell's episodes were stored in", async () => {
@@ -245,15 +378,26 @@ describe("cell metrics", () => {
         "seeds",
         "incomplete",
         "uptimeMean",
-        "faults",
-        "recovered",
-        "unrecovered",
+        "incidents",
+        "closedIncidents",
+        "censoredIncidents",
         "mttrMeanS",
         "mttrMedianS",
         "mttrP95S",
+        "mttrKmMedianS",
+        "mttrRestrictedS",
+        "unattributedDowntimeSMean",
+        "faults",
+        "impactedFaults",
+        "absorbedFaults",
+        "maskedFaults",
+        "skippedFaults",
+        "unreachedFaults",
+        "faultTtrMeanS",
         "replicaSecondsMean",
         "actionsMean",
         "unnecessaryActionsMean",
+        "harmfulActionsMean",
         "restartsMean",
         "flapsMean",
         "drainedPodSecondsMean",

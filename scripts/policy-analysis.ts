@@ -58,8 +58,8 @@ const table = await rows(
      FROM first_action GROUP BY ALL
    ),
    rec AS (
-     SELECT e.fault, e.policy, avg(r.recovery_s) AS mttr_s, count(*) AS faults
-     FROM eps e JOIN recoveries r USING (episode_id) GROUP BY ALL
+     SELECT e.fault, e.policy, avg(i.ttr_s) AS mttr_s, count(*) AS incidents
+     FROM eps e JOIN incidents i USING (episode_id) GROUP BY ALL
    )
    SELECT a.fault, a.policy, a.episodes,
           round(a.restarts / a.episodes, 2) AS restarts, round(a.ups / a.episodes, 2) AS scale_ups,

@@ -75,8 +75,14 @@ export function applyAction(s: SimState, action: Action): ActionOutcome {
       if (row < 0) return outcome(s, false, -1, "no pod eligible for restart");
       const oldId = s.id[row];
       const restarts = s.restarts[row] + 1;
+      // A leak (or a recovery already under way) is over only once a fresh container is
+      // ready: hand it on to the fresh pod rather than ending it at the deletion.
+      const follows = s.leakFault[row] >= 0 ? s.leakFault[row] : s.recoverFault[row];
+      s.leakFault[row] = -1;
+      s.recoverFault[row] = -1;
       deletePod(s, row);
       const fresh = addPod(s, PodPhase.Restarting, drawSteps(s, s.params.restartSteps), restarts);
+      s.recoverFault[fresh] = follows;
       s.events.emit(s.time, "pod-replaced", s.id[fresh], -1, "restart action: ReplicaSet created a fresh pod");
       return outcome(s, true, oldId, "pod deleted and recreated");
     }

@@ -61,9 +61,12 @@ describe("SimBackend", () => {
       "pod-replaced",
       "pod-replaced",
       "pod-ready",
+      "fault-ended",
       "pod-ready",
     ]);
-    expect(events[0]).toMatchObject({ time: 0, podId: 0, faultId: 5 });
+    expect(events[0]).toMatchObject({ time: 0, podId: 0, faultId: 5, targetRank: 0 });
+    // The kill's live span ends when its replacement (pod 3, the first replaced) is ready.
+    expect(events.find((e) => e.kind === "fault-ended")).toMatchObject({ podId: 3, faultId: 5 });
     b.clock.sleep(10);
     expect(b.drainEvents()).toEqual([]);
     // Owned: later steps do not overwrite them.

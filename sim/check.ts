@@ -8,7 +8,7 @@
  *
  * Fields compared: at reset and after every step, every element of `obs`, `reward`,
  * `terminated`, `truncated`, every scalar of the snapshot, every column of every pod row,
- * the action outcome, and each event (kind, time, pod, fault, target position).
+ * the action outcome, and each event (kind, time, pod, fault, target rank).
  */
 import { ACTION_COUNT, type Action, type Snapshot } from "../harness/contract.ts";
 import { type ResetResult, SimEnv, type SimEnvConfig, type SimInfo, type StepResult } from "./env.ts";
@@ -85,7 +85,7 @@ function record(obs: Float32Array, info: SimInfo, step: Row): Row {
   row["outcome.podId"] = info.outcome.podId;
   row["events.length"] = info.events.length;
   info.events.forEach((e, i) => {
-    row[`events[${i}]`] = `${e.kind} t=${e.time} pod=${e.podId} fault=${e.faultId} at=${e.position}/${e.eligible}`;
+    row[`events[${i}]`] = `${e.kind} t=${e.time} pod=${e.podId} fault=${e.faultId} rank=${e.targetRank}`;
   });
   return row;
 }

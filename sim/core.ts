@@ -42,6 +42,7 @@ export function resetState(s: SimState, seed: number, rngs: SeedStreams = stream
   s.lastFailureS = 0;
   s.spikeCount = 0;
   s.spikeFactor = 1;
+  s.liveFaults.clear();
   s.events.clear();
   s.pods.count = 0;
   s.desired = p.initialReplicas;

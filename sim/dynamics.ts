@@ -8,7 +8,7 @@
  */
 import { PodPhase } from "../harness/contract.ts";
 import { uniformFrom } from "./rng.ts";
-import { clearMetrics, drawSteps, freshMetrics, removeRow, type SimState } from "./state.ts";
+import { clearMetrics, drawSteps, endFault, freshMetrics, removeRow, type SimState } from "./state.ts";
 import { advanceWorkload } from "./workload.ts";
 
 const HEALTHY = PodPhase.Healthy;
@@ -37,8 +37,10 @@ export function crashPod(s: SimState, row: number, oom: boolean): void {
   s.readySince[row] = -1;
   clearMetrics(s, row);
   if (oom) {
-    // The OOM kill ends the leak: the restarted container starts with fresh memory.
+    // The OOM kill ends the leak: the restarted container starts with fresh memory. The
+    // fault's effect lasts until that container is ready again.
     s.leakPerStep[row] = 0;
+    if (s.leakFault[row] >= 0) s.recoverFault[row] = s.leakFault[row];
     s.leakFault[row] = -1;
   }
   s.lastFailureS = s.time;
@@ -70,6 +72,10 @@ function tick(s: SimState): void {
         s.readySince[i] = step;
         freshMetrics(s, i);
         s.events.emit(s.time, "pod-ready", s.id[i], -1, "readiness probe passed");
+        if (s.recoverFault[i] >= 0) {
+          endFault(s, s.recoverFault[i], "replacement-ready", s.id[i]);
+          s.recoverFault[i] = -1;
+        }
       }
     } else if (ph === CRASHED) {
       phase[i] = RESTARTING;

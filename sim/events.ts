@@ -7,17 +7,15 @@ import type { BackendEvent } from "../harness/contract.ts";
 
 export type EventKind = BackendEvent["kind"];
 
-/** A {@link BackendEvent} with the target mapping of a fault injection. Pooled: copy what you keep. */
+/** A {@link BackendEvent} of the simulator. Pooled: copy what you keep. */
 export class SimEvent implements BackendEvent {
   time = 0;
   kind: EventKind = "pod-ready";
   podId = -1;
   faultId = -1;
   detail = "";
-  /** fault-injected on a pod: the target's position among the eligible pods sorted by id, else -1. */
-  position = -1;
-  /** fault-injected on a pod: how many pods were eligible, else 0. */
-  eligible = 0;
+  /** fault-injected on a pod: the target's rank among running pods, oldest first, else -1. */
+  targetRank = -1;
 }
 
 /** Plain copy of an event, for callers that keep it. */
@@ -28,8 +26,7 @@ export function copyEvent(e: SimEvent): SimEvent {
   c.podId = e.podId;
   c.faultId = e.faultId;
   c.detail = e.detail;
-  c.position = e.position;
-  c.eligible = e.eligible;
+  c.targetRank = e.targetRank;
   return c;
 }
 
@@ -51,8 +48,7 @@ export class EventLog {
     e.podId = podId;
     e.faultId = faultId;
     e.detail = detail;
-    e.position = -1;
-    e.eligible = 0;
+    e.targetRank = -1;
     this.items.push(e);
     return e;
   }

@@ -1,48 +1,35 @@
 /**
  * Injecting and clearing the six faults of the contract's `faultSpecSchema`. Pod faults
- * pick their target when injected: `floor(targetKey * n)` over the n eligible
- * (non-terminating) pods sorted by id. A fault stays with its pod: a pod created
- * afterwards (replacement, restart, scale-up) carries none, and deleting the pod ends it.
+ * pick their target when injected, by the contract's `pickFaultTarget` (a rank among the
+ * running pods, oldest first, drawn from the schedule, never from what the policy did);
+ * with no running pod the fault is skipped (`fault-skipped`). A fault stays with its pod:
+ * a pod created afterwards (scale-up) carries none.
  *
- * | fault | effect | ends |
+ * | fault | effect | live until (contract.ts `FaultEndCause`) |
  * |---|---|---|
- * | pod-kill | the pod is deleted (Terminating); its ReplicaSet creates a Pending replacement | at once |
+ * | pod-kill | the pod is deleted (Terminating); its ReplicaSet creates a Pending replacement | the replacement is ready |
  * | pod-failure | the container crashes now and on every start (CrashLoopBackOff) | clear / pod deleted |
  * | cpu-stress | `load` added to the pod's CPU demand | clear / pod deleted |
- * | memory-leak | `ratePerMin` of the limit leaked per minute; OOM kill at the limit | OOM kill / pod deleted / clear |
+ * | memory-leak | `ratePerMin` of the limit leaked per minute; OOM kill at the limit | the container after the OOM kill (or a restart action's fresh pod) is ready / clear / scale-down |
  * | network-delay | `delayMs` added to the pod's latency | clear / pod deleted |
  * | load-spike | offered rate multiplied by `factor` (spikes multiply) | clear |
  *
- * A second fault of the same kind on the same pod replaces the first (the first's clear
- * then does nothing).
+ * A second fault of the same kind on the same pod replaces the first, whose effect ends
+ * there (the first's clear then does nothing).
  */
-import { type FaultInjection, PodPhase } from "../harness/contract.ts";
+import { type FaultInjection, pickFaultTarget } from "../harness/contract.ts";
 import { crashPod } from "./dynamics.ts";
-import { deletePod, MAX_SPIKES, replacePod, type SimState } from "./state.ts";
+import { deletePod, endFault, MAX_SPIKES, replacePod, type SimState } from "./state.ts";
 
-/** Row of the pod a `targetKey` designates now, or -1 when no pod is eligible; sets `eligible`. */
-export function targetRow(s: SimState, targetKey: number, out: { position: number; eligible: number }): number {
-  const n = s.pods.count;
-  let eligible = 0;
-  for (let i = 0; i < n; i++) if (s.phase[i] !== PodPhase.Terminating) eligible++;
-  out.eligible = eligible;
-  if (eligible === 0) {
-    out.position = -1;
-    return -1;
-  }
-  let k = Math.floor(targetKey * eligible);
-  if (k >= eligible) k = eligible - 1;
-  if (k < 0) k = 0;
-  out.position = k;
-  for (let i = 0; i < n; i++) {
-    if (s.phase[i] === PodPhase.Terminating) continue;
-    if (k === 0) return i;
-    k--;
-  }
-  return -1;
+/** Row of the pod a `targetKey` designates now, or -1 when no pod is running; sets `out.rank`. */
+export function targetRow(s: SimState, targetKey: number, out: { row: number; rank: number }): number {
+  return pickFaultTarget(s.pods, targetKey, s.params.initialReplicas, out).row;
 }
 
-/** Injects `f` now. Emits `fault-injected` (with the target's position) and any consequences. */
+/**
+ * Injects `f` now. Emits `fault-injected` (with the target's rank) and any consequences, or
+ * `fault-skipped` when a pod fault finds no running pod.
+ */
 export function injectFault(s: SimState, f: FaultInjection): void {
   const spec = f.spec;
   if (spec.type === "load-spike") {
@@ -55,38 +42,45 @@ export function injectFault(s: SimState, f: FaultInjection): void {
     }
     const detail = room ? `load-spike x${spec.factor}` : `load-spike ignored: ${MAX_SPIKES} spikes already active`;
     s.events.emit(s.time, "fault-injected", -1, f.id, detail);
+    if (room) s.liveFaults.set(f.id, spec.type);
     return;
   }
   const target = s.target;
   const row = targetRow(s, f.targetKey, target);
-  const podId = row >= 0 ? s.id[row] : -1;
-  const e = s.events.emit(s.time, "fault-injected", podId, f.id, spec.type);
-  e.position = target.position;
-  e.eligible = target.eligible;
-  if (row < 0) return;
+  if (row < 0) {
+    s.events.emit(s.time, "fault-skipped", -1, f.id, `${spec.type}: no running pod to hit`);
+    return;
+  }
+  const podId = s.id[row];
+  s.events.emit(s.time, "fault-injected", podId, f.id, spec.type).targetRank = target.rank;
+  s.liveFaults.set(f.id, spec.type);
   switch (spec.type) {
     case "pod-kill": {
       deletePod(s, row);
       s.lastFailureS = s.time;
       const fresh = replacePod(s);
+      s.recoverFault[fresh] = f.id;
       s.events.emit(s.time, "pod-replaced", s.id[fresh], f.id, "ReplicaSet created a replacement for a killed pod");
       return;
     }
-    case "pod-failure": {
+    case "pod-failure":
+      endFault(s, s.failFault[row], "pod-deleted", podId);
       s.failFault[row] = f.id;
-      const ph = s.phase[row];
-      if (ph === PodPhase.Healthy || ph === PodPhase.Degraded) crashPod(s, row, false);
+      // The target is running (pickFaultTarget), so its container fails now.
+      crashPod(s, row, false);
       return;
-    }
     case "cpu-stress":
+      endFault(s, s.stressFault[row], "pod-deleted", podId);
       s.stress[row] = spec.load;
       s.stressFault[row] = f.id;
       return;
     case "memory-leak":
+      endFault(s, s.leakFault[row], "pod-deleted", podId);
       s.leakPerStep[row] = (spec.ratePerMin * s.stepSeconds) / 60;
       s.leakFault[row] = f.id;
       return;
     case "network-delay":
+      endFault(s, s.delayFault[row], "pod-deleted", podId);
       s.delayMs[row] = spec.delayMs;
       s.delayFault[row] = f.id;
       return;
@@ -136,4 +130,5 @@ export function clearFault(s: SimState, faultId: number): void {
     break;
   }
   s.events.emit(s.time, "fault-cleared", podId, faultId, podId >= 0 ? "fault ended" : "fault ended (no pod affected)");
+  endFault(s, faultId, "cleared", podId);
 }

@@ -7,8 +7,8 @@
  * desired count (<= maxReplicas), and terminating pods live one step; when deletions in a
  * single step would exceed the headroom, the oldest terminating row is dropped early.
  */
-import type { ActionOutcome, PodTable } from "../harness/contract.ts";
-import { PodPhase } from "../harness/contract.ts";
+import type { ActionOutcome, FaultEndCause, FaultType, PodTable } from "../harness/contract.ts";
+import { faultEndsOn, PodPhase } from "../harness/contract.ts";
 import { EventLog } from "./events.ts";
 import type { SimParams, Workload } from "./params.ts";
 import { createRngState, type RngState, uniformIntFrom } from "./rng.ts";
@@ -118,6 +118,14 @@ export class SimState {
   readonly stressFault: Int32Array;
   readonly leakFault: Int32Array;
   readonly delayFault: Int32Array;
+  /**
+   * Id of a fault whose live span ends when this pod becomes ready (the replacement of a
+   * killed pod, a container restarting after a leak's OOM kill, the fresh pod of a restart
+   * action on a leaking pod), or -1. See contract.ts `FaultEndCause`.
+   */
+  readonly recoverFault: Int32Array;
+  /** Faults injected and not yet ended, by id, with their type: each ends once (`fault-ended`). */
+  readonly liveFaults = new Map<number, FaultType>();
 
   /** Steps completed since reset. */
   step = 0;
@@ -147,7 +155,7 @@ export class SimState {
   readonly draw = new Float64Array(1);
   readonly events = new EventLog();
   /** Scratch of the last fault target mapping. */
-  readonly target = { position: -1, eligible: 0 };
+  readonly target = { row: -1, rank: -1 };
   readonly outcome = new MutableOutcome();
 
   // Derived constants, computed once.
@@ -161,7 +169,7 @@ export class SimState {
     this.stepSeconds = params.stepSeconds;
     const cap = params.maxReplicas + POD_HEADROOM;
     this.capacity = cap;
-    const slab = new ColumnSlab(cap, { f64: 11, i32: 8, u8: 2 });
+    const slab = new ColumnSlab(cap, { f64: 11, i32: 9, u8: 2 });
     this.id = slab.i32();
     this.phase = slab.u8();
     this.drained = slab.u8();
@@ -194,6 +202,7 @@ export class SimState {
     this.stressFault = slab.i32();
     this.leakFault = slab.i32();
     this.delayFault = slab.i32();
+    this.recoverFault = slab.i32();
     this.backoffResetSteps = Math.ceil(params.backoffResetS / params.stepSeconds - 1e-9);
     this.latencySlope = params.latencyGain / (1 - params.latencyKneeCpu);
     this.errorSlope = params.errorGain / (1 - params.errorKneeCpu);
@@ -223,6 +232,7 @@ function copyRow(s: SimState, from: number, to: number): void {
   s.stressFault[to] = s.stressFault[from];
   s.leakFault[to] = s.leakFault[from];
   s.delayFault[to] = s.delayFault[from];
+  s.recoverFault[to] = s.recoverFault[from];
 }
 
 /** Removes row `row`, shifting later rows down (keeps rows sorted by id). */
@@ -278,6 +288,7 @@ export function addPod(s: SimState, phase: PodPhase, steps: number, restarts: nu
   s.stressFault[row] = -1;
   s.leakFault[row] = -1;
   s.delayFault[row] = -1;
+  s.recoverFault[row] = -1;
   return row;
 }
 
@@ -296,12 +307,36 @@ export function replacePod(s: SimState): number {
   return addPod(s, PodPhase.Pending, drawSteps(s, s.params.startupSteps), 0);
 }
 
-/** Marks row `row` deleted: Terminating for one step, no traffic, then removed. */
+/**
+ * Marks row `row` deleted: Terminating for one step, no traffic, then removed. Every fault
+ * that lived on the pod ends here (`pod-deleted`), unless the caller handed it on first
+ * (a restart action on a leaking pod: see `faultFollowsReplacement`).
+ */
 export function deletePod(s: SimState, row: number): void {
   s.phase[row] = PodPhase.Terminating;
   s.phaseEnd[row] = s.step + 1;
   s.readySince[row] = -1;
   clearMetrics(s, row);
+  const podId = s.id[row];
+  endFault(s, s.failFault[row], "pod-deleted", podId);
+  endFault(s, s.stressFault[row], "pod-deleted", podId);
+  endFault(s, s.leakFault[row], "pod-deleted", podId);
+  endFault(s, s.delayFault[row], "pod-deleted", podId);
+  endFault(s, s.recoverFault[row], "pod-deleted", podId);
+  s.recoverFault[row] = -1;
+}
+
+/**
+ * Ends fault `faultId`'s live span (emits `fault-ended`) when it is live and `cause` ends a
+ * fault of its type; a no-op for -1, for a fault already ended, or for a cause that does not
+ * end it (clearing a pod-kill).
+ */
+export function endFault(s: SimState, faultId: number, cause: FaultEndCause, podId: number): void {
+  if (faultId < 0) return;
+  const type = s.liveFaults.get(faultId);
+  if (type === undefined || !faultEndsOn(type, cause)) return;
+  s.liveFaults.delete(faultId);
+  s.events.emit(s.time, "fault-ended", podId, faultId, `${type} effect over: ${cause}`);
 }
 
 /** A uniform draw of a phase length in steps from a [min, max] range, on the dynamics stream. */

@@ -108,11 +108,18 @@ async function request(
       cause: e,
     });
   }
-  const text = res.text;
-  if (res.status >= 500 || res.status === 429) {
+  return classifyReply(res.status, res.text, what, url);
+}
+
+/**
+ * Sorts an HTTP reply into a parsed JSON body (2xx) or a typed error: 5xx and 429 are
+ * transient, 400/422 a refused query, anything else or a non-JSON body a bad reply.
+ */
+export function classifyReply(status: number, text: string, what: string, url: string): unknown {
+  if (status >= 500 || status === 429) {
     throw new PrometheusError(
       PrometheusErrorCode.Unavailable,
-      `Prometheus ${what} failed: HTTP ${res.status} ${firstLine(text)} (${url})`,
+      `Prometheus ${what} failed: HTTP ${status} ${firstLine(text)} (${url})`,
     );
   }
   let json: unknown;
@@ -121,19 +128,19 @@ async function request(
   } catch (e) {
     throw new PrometheusError(
       PrometheusErrorCode.BadResponse,
-      `Prometheus ${what}: HTTP ${res.status} with a body that is not JSON: ${firstLine(text)}`,
+      `Prometheus ${what}: HTTP ${status} with a body that is not JSON: ${firstLine(text)}`,
       { cause: e },
     );
   }
-  if (res.status === 400 || res.status === 422) {
+  if (status === 400 || status === 422) {
     const err = errorReplySchema.safeParse(json);
     const detail = err.success ? `${err.data.errorType}: ${err.data.error}` : firstLine(text);
     throw new PrometheusError(PrometheusErrorCode.BadQuery, `Prometheus refused the ${what}: ${detail}`);
   }
-  if (res.status < 200 || res.status >= 300) {
+  if (status < 200 || status >= 300) {
     throw new PrometheusError(
       PrometheusErrorCode.BadResponse,
-      `Prometheus ${what}: unexpected HTTP ${res.status} ${firstLine(text)}`,
+      `Prometheus ${what}: unexpected HTTP ${status} ${firstLine(text)}`,
     );
   }
   return json;
@@ -173,9 +180,18 @@ export async function queryInstant(
   timeUnixS: number,
   options: CallOptions,
 ): Promise<VectorReply> {
-  const body = new URLSearchParams({ query, time: timeUnixS.toFixed(3) }).toString();
-  const json = await request(`${baseUrl}/api/v1/query`, "POST", body, options, "query");
-  return parseVectorReply(json);
+  return parseVectorReply(await postQuery(baseUrl, query, timeUnixS, options));
+}
+
+/** POST /api/v1/query, returning the reply's JSON as it came (the fixture recorder keeps it). */
+export async function postQuery(
+  baseUrl: string,
+  query: string,
+  timeUnixS: number,
+  options: CallOptions & { readonly extra?: Readonly<Record<string, string>> },
+): Promise<unknown> {
+  const body = new URLSearchParams({ query, time: timeUnixS.toFixed(3), ...options.extra }).toString();
+  return await request(`${baseUrl}/api/v1/query`, "POST", body, options, "query");
 }
 
 /** Validates a parsed /api/v1/query body (exported for the recorded-fixture tests). */

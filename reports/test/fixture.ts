@@ -5,15 +5,15 @@
  * One fault (pod-kill) at two frequencies, two policies, six seeds, 10 steps of 10 s, a
  * 20 s (2-step) confirmation window: 24 episodes.
  * - `often`: a pod-kill at step 2 (cleared at step 4). Seeds 1-3 and 4-6 repeat one pattern:
- *   none breaks the SLO (latency) for 3, 4, 2 steps -> recoveries 40, 50, 30 s, uptime
- *   0.7, 0.6, 0.8; heuristic restarts the pod at step 3 and breaks it (errors) for 1, 2, 0
- *   steps -> recoveries 20, 30, 0 s, uptime 0.9, 0.8, 1.0.
+ *   none breaks the SLO (latency) for 3, 4, 2 steps from step 3 -> incidents of 30, 40,
+ *   20 s, uptime 0.7, 0.6, 0.8; heuristic restarts the pod at step 3 and breaks it (errors)
+ *   for 1, 2, 0 steps -> incidents of 10 and 20 s and none, uptime 0.9, 0.8, 1.0.
  * - `rare`: no fault; the SLO always holds. Heuristic scales up once at step 8 with nothing
  *   wrong (an unnecessary action), so its cost is 310 replica-s in those episodes.
  * Hence over the matrix: uptime none 0.85, heuristic 0.95 (paired difference +0.1); MTTR
- * none 40 s, heuristic 16.67 s (rare cells recover nothing: no MTTR there); cost none 300,
+ * none 30 s, heuristic 15 s over its 4 incidents (rare cells have none: no MTTR there); cost none 300,
  * heuristic 305. In the `often` cell every one of the 6 pairs differs the same way (+0.2
- * uptime), so the exact sign-flip p-value is 2/64.
+ * uptime), one pair per seed, so the exact sign-flip p-value over the 6 seeds is 2/64.
  */
 import { Action } from "../../harness/contract.ts";
 import { TraceStore } from "../../harness/store.ts";
