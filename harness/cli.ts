@@ -15,6 +15,7 @@ import { basename, dirname, extname, join, resolve } from "node:path";
 import type { Logger } from "pino";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { testbedCommand } from "../cluster/local/testbed-cli.ts";
 import { ModelError } from "../policies/onnx-model.ts";
 import { trainCommand } from "../policies/ppo/cli.ts";
 import { compareRuns } from "../reports/compare.ts";
@@ -47,7 +48,18 @@ const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.
   .version;
 
 /** Every command, for the "Name a command" message. */
-const COMMANDS = ["run", "runs", "metrics", "report", "compare", "merge", "export", "train", "completion"] as const;
+const COMMANDS = [
+  "run",
+  "runs",
+  "metrics",
+  "report",
+  "compare",
+  "merge",
+  "export",
+  "train",
+  "testbed",
+  "completion",
+] as const;
 
 function defaultDb(scenarioPath: string): string {
   return join("runs", `${basename(scenarioPath, extname(scenarioPath))}.duckdb`);
@@ -600,6 +612,7 @@ export function buildCli(args: string[]) {
       },
     )
     .command(trainCommand)
+    .command(testbedCommand)
     .completion("completion", "Print a bash/zsh completion script (harness completion >> ~/.bashrc)")
     .option("log-format", {
       choices: LOG_FORMATS,

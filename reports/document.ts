@@ -3,6 +3,8 @@
  * once from the model, so the Markdown and the HTML show the same tables in the same order
  * and differ only in markup (markdown.ts, html.ts).
  */
+
+import { policyColor } from "./charts/theme.ts";
 import { formatDifference, formatInterval, formatNumber, formatP, formatValue } from "./format.ts";
 import type { GateResult } from "./gate-eval.ts";
 import { ACTION_HARM, ACTION_MIX, HEADLINE, INCIDENT_FIGURES, METRICS, type MetricName, SLO_PARTS } from "./metrics.ts";
@@ -12,6 +14,11 @@ import type { ComparisonRow, ReportModel, Section } from "./model.ts";
 export interface Cell {
   readonly text: string;
   readonly tone?: "win" | "pass" | "fail";
+  /**
+   * A paired difference's winner: its colour (the policy's, as in the charts) tints the cell
+   * in HTML; Markdown names the winner in `strong`. Absent: no significant difference.
+   */
+  readonly winner?: { readonly policy: string; readonly color: string };
   /** Prefix shown bold (the name of the better policy). */
   readonly strong?: string;
   /** A secondary figure (the p-value): after the text in Markdown, on its own line in HTML. */
@@ -26,8 +33,17 @@ export interface Table {
   readonly rows: readonly (readonly Cell[])[];
 }
 
+/** A heading the table of contents links to (HTML by `id`; Markdown by the slug of `text`). */
+export interface TocEntry {
+  readonly level: 2 | 3;
+  readonly text: string;
+  readonly id: string;
+}
+
 export type Block =
   | { readonly kind: "heading"; readonly level: 1 | 2 | 3; readonly text: string; readonly id?: string }
+  | { readonly kind: "verdict"; readonly sentences: readonly string[]; readonly how: string }
+  | { readonly kind: "toc"; readonly entries: readonly TocEntry[] }
   | { readonly kind: "paragraph"; readonly text: string }
   | { readonly kind: "note"; readonly text: string }
   | { readonly kind: "table"; readonly table: Table; readonly className?: string }
@@ -62,22 +78,24 @@ function headlineTable(section: Section): Table {
   };
 }
 
-function differenceCell(c: ComparisonRow, m: MetricName): Cell {
+/** Tinted by the better policy's colour when the difference is significant (model.ts `judge`), else neutral. */
+function differenceCell(c: ComparisonRow, m: MetricName, policies: readonly string[]): Cell {
   const d = c.metrics[m];
   const text = formatDifference(m, d);
   const detail = formatP(d.p);
   if (d.verdict === null) return { text, detail };
-  return { text, detail, tone: "win", strong: `${d.verdict === "a" ? c.a : c.b} better` };
+  const policy = d.verdict === "a" ? c.a : c.b;
+  return { text, detail, strong: `${policy} better`, winner: { policy, color: policyColor(policies, policy) } };
 }
 
-function comparisonTable(comparisons: readonly ComparisonRow[]): Table {
+function comparisonTable(comparisons: readonly ComparisonRow[], policies: readonly string[]): Table {
   return {
     header: ["difference", "n pairs", ...HEADLINE.map((m) => METRICS[m].title)],
     align: `lr${"r".repeat(HEADLINE.length)}`,
     rows: comparisons.map((c) => [
       plain(`${c.a} − ${c.b}`),
       plain(String(c.n)),
-      ...HEADLINE.map((m) => differenceCell(c, m)),
+      ...HEADLINE.map((m) => differenceCell(c, m, policies)),
     ]),
   };
 }
@@ -111,8 +129,39 @@ function title(s: Section): string {
   return [s.filter.fault, s.filter.frequency].filter((x) => x !== undefined).join(" / ");
 }
 
-/** The report, top to bottom. `charts` are the names of the rendered charts. */
+/** How the verdict sentences (reports/verdict.ts) are reached, printed under them. */
+const VERDICT_HOW =
+  "Each policy against the best other one (highest uptime over the matrix; ties: lower MTTR), paired by cell and seed; a difference is named only when its 95% interval excludes 0 and p < 0.05.";
+
+/** The level-2 and level-3 headings that have an id, in order: what the table of contents lists. */
+export function tocEntries(blocks: readonly Block[]): TocEntry[] {
+  return blocks.flatMap((b): TocEntry[] =>
+    b.kind === "heading" && b.level > 1 && b.id !== undefined
+      ? [{ level: b.level as 2 | 3, text: b.text, id: b.id }]
+      : b.kind === "details"
+        ? tocEntries(b.blocks)
+        : [],
+  );
+}
+
+/**
+ * The report, top to bottom. `charts` are the names of the rendered charts. The verdict and
+ * the table of contents come first, so that a reader who stops after the first screen still
+ * knows the answer and where the evidence for it is.
+ */
 export function buildDocument(model: ReportModel, charts: readonly string[]): Block[] {
+  const body = buildBody(model, charts);
+  const [title, ...rest] = body;
+  const verdict: Block[] =
+    model.verdict === undefined || model.verdict.length === 0
+      ? []
+      : [{ kind: "verdict", sentences: model.verdict, how: VERDICT_HOW }];
+  const entries = tocEntries(rest);
+  const toc: Block[] = entries.length === 0 ? [] : [{ kind: "toc", entries }];
+  return [title!, ...verdict, ...toc, ...rest];
+}
+
+function buildBody(model: ReportModel, charts: readonly string[]): Block[] {
   const blocks: Block[] = [];
   const add = (...b: Block[]) => blocks.push(...b);
   const chartGroup = (names: readonly string[]) => {
@@ -129,14 +178,6 @@ export function buildDocument(model: ReportModel, charts: readonly string[]): Bl
     kind: "paragraph",
     text: `Every figure is an estimate with its 95% interval over seeds in brackets (percentile bootstrap resampling whole seeds, since a seed's episodes share its load and fault times; ${model.resamples} resamples, seed ${model.seed}). n is the number of completed episodes behind it (pairs, for differences). Metric definitions: reports/README.md.`,
   });
-  if (model.verdict !== undefined && model.verdict.length > 0) {
-    add({ kind: "heading", level: 2, text: "Verdict", id: "verdict" });
-    add({
-      kind: "paragraph",
-      text: "Each policy against the best other one (highest uptime over the matrix; ties: lower MTTR), paired by cell and seed; a difference is named only when its 95% interval excludes 0 and p < 0.05.",
-    });
-    for (const text of model.verdict) add({ kind: "paragraph", text });
-  }
   for (const text of model.notes) add({ kind: "note", text });
 
   if (model.gates.length > 0) {
@@ -150,11 +191,15 @@ export function buildDocument(model: ReportModel, charts: readonly string[]): Bl
   add({ kind: "heading", level: 2, text: "Paired differences", id: "paired" });
   add({
     kind: "paragraph",
-    text: "Each row is the first policy minus the second, over the episodes both ran with the same cell and seed (the same faults and load). A policy is named better only when the 95% interval excludes 0 and the sign-flip permutation test gives p < 0.05.",
+    text: "Each row is the first policy minus the second, over the episodes both ran with the same cell and seed (the same faults and load). A policy is named better only when the 95% interval excludes 0 and the sign-flip permutation test gives p < 0.05; the HTML report tints that cell in the better policy's colour (the one it has in the charts), and leaves it white when there is no significant difference.",
   });
   if (model.overall.comparisons.length === 0) add({ kind: "paragraph", text: "(One policy: nothing to compare.)" });
-  else add({ kind: "table", table: comparisonTable(model.overall.comparisons) });
-  chartGroup(["mttr", "uptime-heatmap", "cost-vs-uptime"]);
+  else add({ kind: "table", table: comparisonTable(model.overall.comparisons, model.policies) });
+  const overviewCharts = ["mttr", "uptime-heatmap", "cost-vs-uptime"].filter((n) => charts.includes(n));
+  if (overviewCharts.length > 0) {
+    add({ kind: "heading", level: 2, text: "Charts: MTTR, uptime and cost", id: "charts" });
+    chartGroup(overviewCharts);
+  }
 
   add({ kind: "heading", level: 2, text: "By fault type", id: "by-fault" });
   add({
@@ -162,9 +207,9 @@ export function buildDocument(model: ReportModel, charts: readonly string[]): Bl
     text: "Pooled over the frequencies. Where a policy loses, the SLO table below says which part of the SLO broke.",
   });
   for (const s of model.byFault) {
-    add({ kind: "heading", level: 3, text: title(s) });
+    add({ kind: "heading", level: 3, text: title(s), id: `fault-${title(s).replace(/[^A-Za-z0-9_-]+/g, "-")}` });
     add({ kind: "table", table: headlineTable(s) });
-    if (s.comparisons.length > 0) add({ kind: "table", table: comparisonTable(s.comparisons) });
+    if (s.comparisons.length > 0) add({ kind: "table", table: comparisonTable(s.comparisons, model.policies) });
   }
 
   add({ kind: "heading", level: 2, text: "Incidents and faults", id: "incidents" });
@@ -277,7 +322,7 @@ export function buildDocument(model: ReportModel, charts: readonly string[]): Bl
               ...cellLead(s),
               plain(`${c.a} − ${c.b}`),
               plain(String(c.n)),
-              ...HEADLINE.map((m) => differenceCell(c, m)),
+              ...HEADLINE.map((m) => differenceCell(c, m, model.policies)),
             ]),
           ),
         },

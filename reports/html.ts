@@ -3,7 +3,7 @@
  * inlined, one self-contained file with no script and no network access, laid out for a
  * laptop screen (tables scroll sideways inside their box rather than widening the page).
  */
-import type { Block, Cell, Table } from "./document.ts";
+import type { Block, Cell, Table, TocEntry } from "./document.ts";
 
 export interface RenderedChart {
   readonly name: string;
@@ -34,6 +34,15 @@ td.r, th.r { text-align: right; white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fbfbfb; }
 table.context td:first-child { color: #666; white-space: nowrap; }
 td.win { background: #e7f4e4; }
+td.winner { border-left: 4px solid var(--winner); background: #f0f0f0; background: color-mix(in srgb, var(--winner) 16%, white); }
+.verdict { border: 2px solid #333; border-radius: 6px; padding: 10px 16px; margin: 0 0 18px; background: #f7f7f2; max-width: 90ch; }
+.verdict h2 { border: 0; margin: 0 0 6px; padding: 0; font-size: 18px; }
+.verdict ul { margin: 0; padding-left: 20px; font-size: 16px; }
+.verdict li { margin: 3px 0; }
+.verdict p { margin: 8px 0 0; color: #555; font-size: 13px; }
+nav.toc { margin: 0 0 18px; font-size: 14px; }
+nav.toc ol { margin: 4px 0; padding-left: 22px; }
+nav.toc ol ol { columns: 3; max-width: 70ch; list-style: none; padding-left: 4px; }
 td strong, td small { display: block; }
 td small { color: #666; font-size: 11.5px; }
 td.pass { color: #2e7d32; font-weight: 600; white-space: nowrap; }
@@ -50,8 +59,13 @@ summary { cursor: pointer; font-weight: 600; }
 `;
 
 function cell(c: Cell, align: string, header = false): string {
-  const classes = [align === "r" ? "r" : "", c.tone ?? ""].filter((x) => x !== "").join(" ");
-  const attr = classes === "" ? "" : ` class="${classes}"`;
+  const classes = [align === "r" ? "r" : "", c.tone ?? "", c.winner === undefined ? "" : "winner"]
+    .filter((x) => x !== "")
+    .join(" ");
+  // The winner's colour as a custom property: one CSS rule tints and borders every such cell.
+  const style = c.winner === undefined ? "" : ` style="--winner: ${escapeHtml(c.winner.color)}"`;
+  const title = c.winner === undefined ? "" : ` title="${escapeHtml(c.winner.policy)} is better"`;
+  const attr = `${classes === "" ? "" : ` class="${classes}"`}${style}${title}`;
   const text = c.code ? `<code>${escapeHtml(c.text)}</code>` : escapeHtml(c.text);
   const detail = c.detail === undefined ? "" : `<small>${escapeHtml(c.detail)}</small>`;
   const body = `${c.strong === undefined ? "" : `<strong>${escapeHtml(c.strong)}</strong>`}${text}${detail}`;
@@ -74,8 +88,32 @@ function figure(c: RenderedChart): string {
 </figure>`;
 }
 
+function toc(entries: readonly TocEntry[]): string {
+  // Level-3 entries nest under the level-2 entry before them.
+  const items: string[] = [];
+  let sub: string[] = [];
+  const flush = () => {
+    if (sub.length > 0 && items.length > 0) items[items.length - 1] += `<ol>${sub.join("")}</ol>`;
+    sub = [];
+  };
+  for (const e of entries) {
+    const link = `<a href="#${escapeHtml(e.id)}">${escapeHtml(e.text)}</a>`;
+    if (e.level === 3) sub.push(`<li>${link}</li>`);
+    else {
+      flush();
+      items.push(`<li>${link}`);
+    }
+  }
+  flush();
+  return `<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>${items.map((i) => `${i}</li>`).join("")}</ol></nav>`;
+}
+
 function block(b: Block, charts: ReadonlyMap<string, RenderedChart>): string {
   switch (b.kind) {
+    case "verdict":
+      return `<section class="verdict" aria-label="Verdict"><h2>Verdict</h2><ul>${b.sentences.map((t) => `<li>${escapeHtml(t)}</li>`).join("")}</ul><p>${escapeHtml(b.how)}</p></section>`;
+    case "toc":
+      return toc(b.entries);
     case "heading":
       return `<h${b.level}${b.id === undefined ? "" : ` id="${b.id}"`}>${escapeHtml(b.text)}</h${b.level}>`;
     case "paragraph":

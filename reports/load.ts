@@ -78,9 +78,22 @@ export interface TimelineStep {
 export interface FaultSpan {
   readonly faultId: number;
   readonly from: number;
-  /** When the fault was cleared, or the episode's end. */
+  /** When the fault's effect ended (see `end`). */
   readonly to: number;
+  /**
+   * What `to` is: `ended`, the fault's live span ended (a `fault-ended` event: its effect was
+   * gone); `cleared`, the fault was cleared (a trace written before `fault-ended` existed);
+   * `open`, neither happened before the episode's end, which `to` is then.
+   */
+  readonly end: "ended" | "cleared" | "open";
   readonly detail: string;
+}
+
+/** The paired baseline of a timeline: the same run, cell and seed under the `none` policy. */
+export interface TimelineBaseline {
+  readonly episodeId: number;
+  readonly policy: string;
+  readonly steps: readonly TimelineStep[];
 }
 
 /** One annotated episode: the chosen one for a fault label. */
@@ -95,7 +108,12 @@ export interface Timeline {
   readonly endS: number;
   readonly steps: readonly TimelineStep[];
   readonly faults: readonly FaultSpan[];
+  /** The paired `none` episode (same faults and load), when the run has it and the policy is another. */
+  readonly baseline: TimelineBaseline | null;
 }
+
+/** The policy whose episode is every other policy's counterfactual: it never acts. */
+export const BASELINE_POLICY = "none";
 
 /** Rows of a `training_updates` table (written by the RL trainer): see reports/README.md. */
 export interface TrainingCurves {
@@ -106,6 +124,11 @@ export interface TrainingCurves {
   /** Numeric columns charted against x. */
   readonly metrics: readonly string[];
   readonly rows: readonly Record<string, unknown>[];
+  /**
+   * A readable name per series value ("PPO seed 1, 60,000 steps"), from `training_runs` when
+   * the file has it and the names tell the runs apart; else empty (the charts show the ids).
+   */
+  readonly seriesNames: Readonly<Record<string, string>>;
 }
 
 export interface ReportData {
@@ -257,7 +280,20 @@ async function loadTimelines(
     { camelCase: true },
   );
   if (picked.length === 0) return [];
-  const ids = picked.map((p) => Number(p.episodeId));
+  // The paired none episode of each: common random numbers give it the same faults and load.
+  const paired =
+    policy === BASELINE_POLICY
+      ? []
+      : await store.query(
+          `SELECT e.episode_id, e.fault, e.frequency, e.seed FROM episodes e
+           WHERE e.run_id = ? AND e.policy = ? AND e.status = 'completed'
+             AND (e.fault, e.frequency, e.seed) IN (${picked.map(() => "(?, ?, ?)").join(", ")})`,
+          [runId, BASELINE_POLICY, ...picked.flatMap((p) => [String(p.fault), String(p.frequency), Number(p.seed)])],
+          { camelCase: true },
+        );
+  const baselineOf = (p: Record<string, unknown>) =>
+    paired.find((b) => b.fault === p.fault && b.frequency === p.frequency && Number(b.seed) === Number(p.seed));
+  const ids = [...picked, ...paired].map((p) => Number(p.episodeId));
   const list = ids.join(", ");
   const steps = await store.query(
     `SELECT episode_id, time_s, cpu, latency_ms, error_rate, desired_replicas, ready_replicas, slo_ok,
@@ -267,14 +303,31 @@ async function loadTimelines(
   );
   const events = await store.query(
     `SELECT episode_id, time_s, kind, fault_id, detail FROM events
-     WHERE episode_id IN (${list}) AND kind IN ('fault-injected', 'fault-cleared') ORDER BY episode_id, seq`,
+     WHERE episode_id IN (${list}) AND kind IN ('fault-injected', 'fault-cleared', 'fault-ended')
+     ORDER BY episode_id, seq`,
   );
+  const stepsOf = (id: number): TimelineStep[] =>
+    steps
+      .filter((s) => s.episode_id === id)
+      .map((s) => ({
+        time: Number(s.time_s),
+        cpu: Number(s.cpu),
+        latencyMs: Number(s.latency_ms),
+        errorRate: Number(s.error_rate),
+        desired: Number(s.desired_replicas),
+        ready: Number(s.ready_replicas),
+        sloOk: Boolean(s.slo_ok),
+        applied: Number(s.applied_action),
+        refused: Number(s.refused_action),
+      }));
   const byFault = new Map(picked.map((p) => [String(p.fault), p]));
   return faults.flatMap((fault): Timeline[] => {
     const p = byFault.get(fault);
     if (p === undefined) return [];
     const id = Number(p.episodeId);
     const endS = Number(p.endS);
+    const base = baselineOf(p);
+    const baseId = Number(base?.episodeId);
     return [
       {
         episodeId: id,
@@ -285,46 +338,42 @@ async function loadTimelines(
         sloLatencyMs: Number(p.sloLatencyMs),
         sloErrorRate: Number(p.sloErrorRate),
         endS,
-        steps: steps
-          .filter((s) => s.episode_id === id)
-          .map((s) => ({
-            time: Number(s.time_s),
-            cpu: Number(s.cpu),
-            latencyMs: Number(s.latency_ms),
-            errorRate: Number(s.error_rate),
-            desired: Number(s.desired_replicas),
-            ready: Number(s.ready_replicas),
-            sloOk: Boolean(s.slo_ok),
-            applied: Number(s.applied_action),
-            refused: Number(s.refused_action),
-          })),
+        steps: stepsOf(id),
         faults: faultSpans(
           events.filter((e) => e.episode_id === id),
           endS,
         ),
+        baseline: base === undefined ? null : { episodeId: baseId, policy: BASELINE_POLICY, steps: stepsOf(baseId) },
       },
     ];
   });
 }
 
-/** Pairs each injection with the next clearing of the same fault id; open ones end with the episode. */
-function faultSpans(events: readonly Record<string, unknown>[], endS: number): FaultSpan[] {
-  const open = new Map<number, FaultSpan>();
+/**
+ * Each injection's span: to its `fault-ended` event (the live span: the fault's effect is
+ * gone), or, in a trace with no `fault-ended` event at all (written before they existed), to
+ * its clearing; a fault with neither is live until the episode's end.
+ */
+export function faultSpans(events: readonly Record<string, unknown>[], endS: number): FaultSpan[] {
+  const hasEnded = events.some((e) => e.kind === "fault-ended");
+  const closing = hasEnded ? "fault-ended" : "fault-cleared";
+  const open = new Map<number, Omit<FaultSpan, "to" | "end">>();
   const spans: FaultSpan[] = [];
   for (const e of events) {
     const faultId = Number(e.fault_id);
     const time = Number(e.time_s);
     if (e.kind === "fault-injected") {
-      open.set(faultId, { faultId, from: time, to: endS, detail: String(e.detail) });
-    } else {
+      open.set(faultId, { faultId, from: time, detail: String(e.detail) });
+    } else if (e.kind === closing) {
       const span = open.get(faultId);
       if (span !== undefined) {
-        spans.push({ ...span, to: time });
+        spans.push({ ...span, to: time, end: hasEnded ? "ended" : "cleared" });
         open.delete(faultId);
       }
     }
   }
-  return [...spans, ...open.values()].sort((a, b) => a.from - b.from);
+  const unended = [...open.values()].map((s): FaultSpan => ({ ...s, to: endS, end: "open" }));
+  return [...spans, ...unended].sort((a, b) => a.from - b.from || a.faultId - b.faultId);
 }
 
 const TRAINING_TABLE = "training_updates";
@@ -374,5 +423,24 @@ async function loadTraining(store: TraceStore): Promise<TrainingCurves | null> {
     `SELECT ${[x, ...(series === null ? [] : [series]), ...metrics].map((c) => `"${c}"`).join(", ")}
      FROM ${TRAINING_TABLE} ORDER BY ${series === null ? "" : `"${series}", `}"${x}"`,
   );
-  return { x, series, metrics, rows };
+  const seriesNames = series === "run_id" ? await trainingRunNames(store) : {};
+  return { x, series, metrics, rows, seriesNames };
+}
+
+/** "PPO seed 1, 60,000 steps" per training run id, when `training_runs` has them and they are all different. */
+async function trainingRunNames(store: TraceStore): Promise<Record<string, string>> {
+  const has = await store.query(
+    `SELECT count(*) AS n FROM duckdb_tables()
+     WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'training_runs'`,
+  );
+  if (Number(has[0]?.n) === 0) return {};
+  const runs = await store.query("SELECT run_id, algorithm, seed, total_timesteps FROM training_runs ORDER BY run_id");
+  const names = Object.fromEntries(
+    runs.map((r) => [
+      String(r.run_id),
+      `${r.algorithm} seed ${r.seed}, ${Number(r.total_timesteps).toLocaleString("en-US")} steps`,
+    ]),
+  );
+  // Two runs with the same seed and length would share a name: the ids then stay.
+  return new Set(Object.values(names)).size === runs.length ? names : {};
 }

@@ -4,6 +4,7 @@
  * same trace and options give the same bytes, which is what the golden tests pin.
  */
 import type { Block, Cell, Table } from "./document.ts";
+import { Slugger } from "./slug.ts";
 
 export interface ChartFile {
   readonly name: string;
@@ -34,10 +35,40 @@ export function markdownTable(t: Table): string {
   return [line(header.map(pad)), line(sep), ...rows.map((r) => line(r.map(pad)))].join("\n");
 }
 
-function block(b: Block, charts: ReadonlyMap<string, ChartFile>): string {
+/** Heading id -> the anchor GitHub gives that heading (its slug, numbered when repeated). */
+function anchors(blocks: readonly Block[]): Map<string, string> {
+  const slugger = new Slugger();
+  const out = new Map<string, string>();
+  const visit = (bs: readonly Block[]) => {
+    for (const b of bs) {
+      if (b.kind === "heading") {
+        const slug = slugger.slug(b.text);
+        if (b.id !== undefined) out.set(b.id, slug);
+      } else if (b.kind === "details") visit(b.blocks);
+    }
+  };
+  visit(blocks);
+  return out;
+}
+
+function block(b: Block, charts: ReadonlyMap<string, ChartFile>, anchor: ReadonlyMap<string, string>): string {
   switch (b.kind) {
     case "heading":
       return `${"#".repeat(b.level)} ${b.text}`;
+    case "verdict":
+      return [
+        "> **Verdict**",
+        ">",
+        ...b.sentences.map((t) => `> - ${t.replaceAll("\n", " ")}`),
+        ">",
+        `> ${b.how}`,
+      ].join("\n");
+    case "toc":
+      return [
+        "**Contents**",
+        "",
+        ...b.entries.map((e) => `${"  ".repeat(e.level - 2)}- [${e.text}](#${anchor.get(e.id) ?? e.id})`),
+      ].join("\n");
     case "paragraph":
       return b.text;
     case "note":
@@ -48,7 +79,7 @@ function block(b: Block, charts: ReadonlyMap<string, ChartFile>): string {
       return [
         `<details><summary>${b.summary}</summary>`,
         "",
-        ...b.blocks.map((x) => block(x, charts)),
+        ...b.blocks.map((x) => block(x, charts, anchor)),
         "",
         "</details>",
       ].join("\n");
@@ -61,5 +92,6 @@ function block(b: Block, charts: ReadonlyMap<string, ChartFile>): string {
 
 export function renderMarkdown(blocks: readonly Block[], charts: readonly ChartFile[]): string {
   const byName = new Map(charts.map((c) => [c.name, c]));
-  return `${blocks.map((b) => block(b, byName)).join("\n\n")}\n`;
+  const anchor = anchors(blocks);
+  return `${blocks.map((b) => block(b, byName, anchor)).join("\n\n")}\n`;
 }

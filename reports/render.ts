@@ -2,10 +2,17 @@
  * vega-lite spec -> SVG (vega, headless, no DOM) -> PNG (resvg). Several SVGs inlined in
  * one HTML page share one id namespace, and vega names its clip paths `clip1`, `clip2`, ...
  * in every SVG: {@link scopeSvgIds} prefixes them so one chart never clips another.
+ * Text is measured with the charts' font metrics (charts/text-width.ts), not vega's guess.
  */
 import { Resvg } from "@resvg/resvg-js";
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
+import { vegaTextWidth } from "./charts/text-width.ts";
+
+// Real font metrics instead of vega's 0.8 em per character (charts/text-width.ts): layout
+// then leaves no white margin beside long titles, and labels are truncated where they must be.
+// vega exports `textMetrics` (vega-scenegraph) for this purpose, but its types omit it.
+(vega as unknown as { textMetrics: { width: typeof vegaTextWidth } }).textMetrics.width = vegaTextWidth;
 
 export interface RenderedSvg {
   readonly svg: string;

@@ -148,7 +148,7 @@ describe("writeReport on the fixture", () => {
     const out = join(dir, "with-training");
     await writeReport(store, { out, png: false, trainingDb });
     const spec = JSON.parse(readFileSync(join(out, "charts", "training.vl.json"), "utf8"));
-    expect(JSON.stringify(spec)).toContain("ep_reward_mean");
+    expect(JSON.stringify(spec)).toContain("episode reward (mean)");
     expect(JSON.stringify(spec)).toContain("20.25");
     await expect(
       writeReport(store, { out: join(dir, "x"), png: false, trainingDb: join(dir, "absent.duckdb") }),

@@ -37,7 +37,15 @@ function counts(s: CollectedSnapshot) {
 }
 
 describe("recorded fixtures", () => {
-  for (const name of ["healthy", "mixed-health", "restart", "missing-series", "stale", "no-serving-pod"]) {
+  for (const name of [
+    "healthy",
+    "mixed-health",
+    "restart",
+    "missing-series",
+    "stale",
+    "no-serving-pod",
+    "local-testbed",
+  ]) {
     it(`${name}.json was recorded with the current observation query`, () => {
       const fx = load<ObservationFixture>(name);
       expect(
@@ -151,6 +159,41 @@ describe("collector on recorded replies", () => {
       latencyMs: 10_000,
     });
     expect(after!.missing).toBe(0);
+  });
+});
+
+describe("collector on replies recorded from the local testbed (cluster/local)", () => {
+  // Real replicas under the supervisor: values are whatever the processes did, so these
+  // check the shape and the events, not exact numbers.
+  const fx = load<ObservationFixture & { events: { killed: string; frozen: string } }>("local-testbed");
+  const [steady, killed, frozen] = replay("local-testbed");
+
+  it("steady: three healthy pods named like a ReplicaSet's, every value present and in range", () => {
+    expect(steady!.missing).toBe(0);
+    expect(steady!.healthy).toBe(3);
+    expect(steady!.desiredReplicas).toBe(3);
+    for (const n of steady!.podNames) expect(n).toMatch(/^demo-[0-9a-f]{10}-[a-z0-9]{5}$/);
+    for (const v of [steady!.cpu, steady!.memory]) {
+      expect(v).toBeGreaterThan(0);
+      expect(v).toBeLessThan(1);
+    }
+    expect(steady!.latencyMs).toBeGreaterThan(0);
+    expect(steady!.requestRate).toBeGreaterThan(0);
+  });
+
+  it("after a SIGKILL: the pod is gone, its replacement pending, and the failure clock restarted", () => {
+    expect(killed!.podNames).not.toContain(fx.events.killed);
+    expect(killed!.pods).toBe(3);
+    expect(killed!.pending).toBe(1);
+    expect(killed!.sinceFailureS).toBe(0);
+  });
+
+  it("with a frozen pod: readiness failed after serving, so it reads crashed", () => {
+    const row = frozen!.podNames.indexOf(fx.events.frozen);
+    expect(row).toBeGreaterThanOrEqual(0);
+    expect(frozen!.podTable!.phase[row]).toBe(PodPhase.Crashed);
+    expect(frozen!.crashed).toBe(1);
+    expect(frozen!.readyReplicas).toBe(2);
   });
 });
 

@@ -50,6 +50,17 @@ beforeEach(() => {
   });
 });
 
+/**
+ * Absolute rates within 20%: the exporter advances its counters by the time between the
+ * requests' arrivals, Prometheus divides by the scheduled scrape times, and on a busy
+ * machine the two differ by tens of ms per 500 ms interval. Ratios of series from one
+ * scrape (error rate) are exact and checked tightly.
+ */
+function expectNear(actual: number, expected: number): void {
+  expect(actual, `${actual} vs ${expected}`).toBeGreaterThan(expected * 0.8);
+  expect(actual, `${actual} vs ${expected}`).toBeLessThan(expected * 1.2);
+}
+
 function name(i: number): string {
   return podName(i, generation);
 }
@@ -80,9 +91,9 @@ describe("collector on a real Prometheus", () => {
     await bed.settle(SCRAPES_FOR_RATES);
     const s = await collector.observe();
     // The pod-level cgroup (container="") repeats the usage: counted too, this would read 1.2 and 0.4.
-    expect(s.podTable!.cpu[0]).toBeCloseTo(0.6, 1);
-    expect(s.podTable!.cpu[1]).toBeCloseTo(0.2, 1);
-    expect(s.cpu).toBeCloseTo(0.4, 1);
+    expectNear(s.podTable!.cpu[0]!, 0.6);
+    expectNear(s.podTable!.cpu[1]!, 0.2);
+    expectNear(s.cpu, 0.4);
   });
 
   it("reads request rate and error rate from counter rates, leaving probes out", async () => {
@@ -92,7 +103,7 @@ describe("collector on a real Prometheus", () => {
     pod(1).errorRps = 0;
     await bed.settle(SCRAPES_FOR_RATES);
     const s = await collector.observe();
-    expect(s.requestRate / 80).toBeCloseTo(1, 1);
+    expectNear(s.requestRate, 80);
     // Both counters advance at the same scrape instants, so the ratio is exact up to rounding.
     expect(s.errorRate).toBeCloseTo(10 / 80, 3);
     expect(s.podTable!.errorRate[0]).toBeCloseTo(0.25, 3);

@@ -5,8 +5,11 @@
  * client classifies. collector.fixtures.test.ts replays them through the same parsing and
  * assembly as a live observation.
  *
- *   npx tsx cluster/prometheus/record-fixtures.ts
+ *   npx tsx cluster/prometheus/record-fixtures.ts           # everything
+ *   npx tsx cluster/prometheus/record-fixtures.ts --local   # only local-testbed.json
  *
+ * `local-testbed.json` comes from the local testbed (cluster/local) instead of the test
+ * exporter: the supervisor's own series, real replicas, a real pod kill and freeze.
  * Run it after changing queries.ts (the fixture test fails when a fixture's query is not
  * the current one). Takes about a minute: each scenario waits until its rate windows hold
  * only samples taken after the change.
@@ -210,4 +213,69 @@ async function record(): Promise<void> {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) await record();
+/** The namespace and deployment the local testbed's supervisor uses by default. */
+export const LOCAL_PARAMS = { namespace: "chaos-rl", deployment: "demo" } as const;
+
+/**
+ * The same query against the local testbed (cluster/local: real replicas under the
+ * supervisor, its kube-state-metrics/cAdvisor exporter, the balancer's per-pod request
+ * series, a load generator at 40 rps): steady with 3 ready pods; right after one pod is
+ * SIGKILLed and replaced; with one pod frozen until its readiness fails.
+ */
+async function recordLocal(): Promise<void> {
+  const { Testbed } = await import("../local/testbed.ts");
+  const bed = await Testbed.start({ deployment: { replicas: 3 }, scrapeIntervalS: SCRAPE_S });
+  try {
+    const prom = bed.prometheus!;
+    const params = { ...FIXTURE_PARAMS, ...LOCAL_PARAMS, podPattern: defaultPodPattern(LOCAL_PARAMS.deployment) };
+    const query = observationQuery(params);
+    const collector = createCollector({ url: prom.url, ...params });
+    const observations: ObservationFixture["observations"] = [];
+    const observe = async () => {
+      const atUnixS = Date.now() / 1000;
+      observations.push({ atUnixS, reply: await postQuery(prom.url, query, atUnixS, { timeoutMs: 10_000 }) });
+    };
+    // Waits, scrape by scrape, until the collector sees what the step needs (an event, with a bound).
+    const until = async (what: string, ok: (s: Awaited<ReturnType<typeof collector.observe>>) => boolean) => {
+      for (let i = 0; i < 60; i++) {
+        // Replicas come and go (and a frozen one stops answering): a tried scrape is enough.
+        await prom.waitForScrape({ requireUp: false, timeoutMs: 20_000 });
+        if (ok(await collector.observe())) return;
+      }
+      throw new Error(`local testbed: ${what} not seen within 60 scrapes`);
+    };
+    await bed.loadgen!.setRate(40);
+    await until("3 ready pods with every value", (s) => s.missing === 0 && s.healthy + s.degraded === 3);
+    await observe();
+    const victim = bed.supervisor.list()[0]!.name;
+    bed.supervisor.kill(victim);
+    await until("the killed pod gone", (s) => !s.podNames.includes(victim));
+    await observe();
+    const frozen = bed.supervisor.list()[0]!.name;
+    bed.supervisor.freeze(frozen);
+    await until("the frozen pod unready", (s) => s.readyReplicas <= 2 && s.podNames.includes(frozen));
+    await observe();
+    bed.supervisor.thaw(frozen);
+    const fixture: ObservationFixture & { readonly events: { killed: string; frozen: string } } = {
+      description:
+        "local testbed, 3 replicas at 40 rps: steady; after SIGKILL of the oldest pod (replaced); with the then-oldest pod frozen (readiness failing)",
+      recordedWith: prometheusVersion(),
+      params,
+      query,
+      observations,
+      events: { killed: victim, frozen },
+    };
+    writeFileSync(`${FIXTURE_DIR}local-testbed.json`, `${JSON.stringify(fixture, null, 1)}\n`);
+    process.stdout.write("recorded local-testbed\n");
+  } finally {
+    const left = await bed.stop();
+    // biome-ignore lint/correctness/noUnsafeFinally: processes left behind outrank a recording error
+    if (left.length > 0) throw new Error(`local testbed left: ${left.join(", ")}`);
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  // `--local` records only the local testbed's fixture (it needs cgroups and stress-free CPU).
+  if (!process.argv.includes("--local")) await record();
+  await recordLocal();
+}

@@ -22,6 +22,24 @@ describe("startPrometheus", () => {
     await prom.stop(); // idempotent
   });
 
+  it("waits for a scrape of every target, and tells a down target apart when asked to", async () => {
+    // A closed port: Prometheus tries it every interval and marks it down.
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise((r) => closed.close(r));
+    const prom = await startPrometheus({ targets: [{ address: `127.0.0.1:${port}` }], scrapeIntervalS: 0.5 });
+    try {
+      await prom.waitForScrape({ requireUp: false });
+      const err = await prom.waitForScrape({ requireUp: true, timeoutMs: 1_500 }).catch((e) => e);
+      expect(err).toBeInstanceOf(PrometheusError);
+      expect(err.code).toBe(PrometheusErrorCode.Unavailable);
+      expect(err.transient).toBe(true);
+    } finally {
+      await prom.stop();
+    }
+  });
+
   it("names the Debian package when the binary is missing", async () => {
     const err = await startPrometheus({ targets: [], binary: "prometheus-not-installed-here" }).catch((e) => e);
     expect(err).toBeInstanceOf(PrometheusError);

@@ -58,10 +58,18 @@ export interface RunningPrometheus {
    */
   setTargets(targets: readonly ScrapeTarget[], signal?: AbortSignal): Promise<void>;
   /**
-   * Resolves once every active target has been scraped successfully after `sinceMs`
-   * (epoch ms; default: now): the event to wait for after changing what an exporter shows.
+   * Resolves once every active target has been scraped after `sinceMs` (epoch ms; default:
+   * now): the event to wait for after changing what an exporter shows. With `requireUp`
+   * (default true) every scrape must have succeeded; without, a target that is down (a
+   * frozen or killed replica) counts once Prometheus has tried it. A timeout is a transient
+   * `PrometheusError`.
    */
-  waitForScrape(options?: { sinceMs?: number; timeoutMs?: number; signal?: AbortSignal }): Promise<void>;
+  waitForScrape(options?: {
+    sinceMs?: number;
+    timeoutMs?: number;
+    requireUp?: boolean;
+    signal?: AbortSignal;
+  }): Promise<void>;
   /** Stops the server (SIGTERM, then SIGKILL after 10 s) and deletes `dir`. Idempotent. */
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -276,6 +284,7 @@ async function startOnPort(
     return new PrometheusError(PrometheusErrorCode.StartFailed, `Prometheus ${what}${log ? `: ${log}` : ""}`);
   };
 
+  let started = false;
   // Waits, polling an endpoint every POLL_MS, until `check` holds; fails fast when the process dies.
   const until = async (check: () => Promise<boolean>, what: string, timeoutMs: number, signal?: AbortSignal) => {
     const deadline = Date.now() + timeoutMs;
@@ -287,7 +296,11 @@ async function startOnPort(
       } catch (e) {
         if (!(e instanceof PrometheusError && e.transient)) throw e;
       }
-      if (Date.now() > deadline) throw failed(`did not ${what} within ${timeoutMs} ms`);
+      if (Date.now() > deadline) {
+        // Before ready, a start that failed; after, a server too slow for the wait (transient).
+        if (!started) throw failed(`did not ${what} within ${timeoutMs} ms`);
+        throw new PrometheusError(PrometheusErrorCode.Unavailable, `Prometheus did not ${what} within ${timeoutMs} ms`);
+      }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   };
@@ -323,11 +336,12 @@ async function startOnPort(
     },
     async waitForScrape(o = {}) {
       const since = o.sinceMs ?? Date.now();
+      const requireUp = o.requireUp ?? true;
       const check = async () => {
         const have = await activeTargets(url, callOpts);
         return (
           have.length === currentTargets.length &&
-          have.every((t) => t.health === "up" && Date.parse(t.lastScrape) >= since)
+          have.every((t) => (t.health === "up" || !requireUp) && Date.parse(t.lastScrape) >= since)
         );
       };
       await until(check, "scrape every target", o.timeoutMs ?? readyTimeoutMs, o.signal);
@@ -341,6 +355,7 @@ async function startOnPort(
     // every 5 s (also for static configs), so the first scrape comes up to ~5 s after this.
     // Callers that need data wait for it with waitForScrape().
     await until(isReady, "become ready", readyTimeoutMs, options.signal);
+    started = true;
   } catch (e) {
     await entry.stop();
     throw e;

@@ -2,7 +2,7 @@
 import type { TopLevelSpec } from "vega-lite";
 import { ACTION_HARM, ACTION_MIX, METRICS } from "../metrics.ts";
 import type { ReportModel } from "../model.ts";
-import { ACTION_COLORS, CONFIG, SCHEMA } from "./theme.ts";
+import { ACTION_COLORS, CONFIG, HARM_GREYS, SCHEMA } from "./theme.ts";
 
 const MIX_NAMES: Record<string, string> = {
   restarts: "restart-pod",
@@ -64,7 +64,7 @@ export function actionsSpec(model: ReportModel): TopLevelSpec {
             title: "harm",
             legend: { labelLimit: 200 },
             sort: ACTION_HARM.map((m) => METRICS[m].title),
-            scale: { range: ["#e15759", "#bab0ac", "#9c755f", "#f28e2b"] },
+            scale: { range: HARM_GREYS.slice(0, ACTION_HARM.length) },
           },
         },
       },

@@ -18,31 +18,48 @@ export const CONFIG: Config = {
   view: { stroke: "#ddd" },
 };
 
-/** Tableau 10: distinct under the common colour-vision deficiencies' worst cases for 5 or fewer. */
+/**
+ * Policies: Tableau 10's blue, orange, green, red and purple, then the light tints of the same
+ * five hues (Tableau 20) for a sixth to tenth policy. Distinct under the common colour-vision
+ * deficiencies' worst cases for 5 or fewer. The hues left over (teal, olive, brown, pink)
+ * belong to the actions, and greys to harm, so that no action or harm bar reads as a policy.
+ */
 const PALETTE = [
   "#4e79a7",
   "#f28e2b",
   "#59a14f",
   "#e15759",
   "#b07aa1",
-  "#76b7b2",
-  "#edc948",
-  "#ff9da7",
-  "#9c755f",
-  "#bab0ac",
+  "#a0cbe8",
+  "#ffbe7d",
+  "#8cd17d",
+  "#ff9d9a",
+  "#d4a6c8",
 ];
+
+/** The colour of the i-th policy of the matrix. */
+export function policyColor(policies: readonly string[], policy: string): string {
+  const i = policies.indexOf(policy);
+  return i < 0 ? "#888888" : PALETTE[i % PALETTE.length]!;
+}
 
 /** The colour scale of the policy field: same domain and colours in every chart. */
 export function policyScale(policies: readonly string[]): { domain: string[]; range: string[] } {
-  return { domain: [...policies], range: policies.map((_, i) => PALETTE[i % PALETTE.length]!) };
+  return { domain: [...policies], range: policies.map((p) => policyColor(policies, p)) };
 }
 
-/** Colours of the action types (timeline marks and the action-mix bars). */
+/**
+ * Colours of the action types (timeline marks and the action-mix bars): the Tableau 20 hues
+ * no policy uses, dark enough for a white gap between stacked bars to show.
+ */
 export const ACTION_COLORS: Record<string, string> = {
-  "restart-pod": "#4e79a7",
-  "scale-up": "#59a14f",
-  "scale-down": "#edc948",
-  "drain-pod": "#b07aa1",
+  "restart-pod": "#499894",
+  "scale-up": "#b6992d",
+  "scale-down": "#9d7660",
+  "drain-pod": "#d37295",
 };
+
+/** Harm kinds (unnecessary, refused, ...): greys, dark to light in the order given. */
+export const HARM_GREYS: readonly string[] = ["#252525", "#525252", "#737373", "#969696", "#bdbdbd"];
 
 export const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";

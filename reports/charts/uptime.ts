@@ -1,7 +1,15 @@
-/** Uptime heatmap: policy x fault type, one panel per frequency; the value printed in each cell. */
+/**
+ * Uptime heatmap: policy x fault type, one panel per frequency; the value printed in each cell
+ * with one decimal (99.9% and 100.0% differ in an SLO), on a fixed 0-100% colour scale so that
+ * the same colour means the same uptime in every report.
+ */
 import type { TopLevelSpec } from "vega-lite";
 import type { ReportModel } from "../model.ts";
 import { CONFIG, SCHEMA } from "./theme.ts";
+
+/** Where redyellowgreen is dark enough for white text (checked by eye on the rendered PNG). */
+const DARK_BELOW = 0.15;
+const DARK_ABOVE = 0.85;
 
 export function uptimeSpec(model: ReportModel): TopLevelSpec {
   const values = model.byCell.flatMap((s) =>
@@ -10,13 +18,12 @@ export function uptimeSpec(model: ReportModel): TopLevelSpec {
       frequency: s.filter.frequency,
       policy: r.policy,
       uptime: r.metrics.uptime.estimate,
-      label: `${(r.metrics.uptime.estimate * 100).toFixed(0)}%`,
+      label: Number.isFinite(r.metrics.uptime.estimate) ? `${(r.metrics.uptime.estimate * 100).toFixed(1)}%` : "-",
       n: r.n,
     })),
   );
   const ns = [...new Set(values.map((v) => v.n))].sort((a, b) => a - b);
   const nText = ns.length === 1 ? `n = ${ns[0]} episodes per cell` : `n = ${ns[0]} to ${ns.at(-1)} episodes per cell`;
-  const low = Math.min(0.5, ...values.map((v) => v.uptime).filter(Number.isFinite));
   return {
     $schema: SCHEMA,
     title: {
@@ -25,9 +32,19 @@ export function uptimeSpec(model: ReportModel): TopLevelSpec {
     },
     config: CONFIG,
     data: { values },
-    facet: { column: { field: "frequency", type: "nominal", sort: [...model.frequencies], title: "fault frequency" } },
+    // One panel per frequency, stacked: side by side, three panels of six faults would be
+    // wider than the report's page and shrink to unreadable text there.
+    facet: {
+      row: {
+        field: "frequency",
+        type: "nominal",
+        sort: [...model.frequencies],
+        title: "fault frequency",
+        header: { labelAngle: 0, labelAlign: "left" },
+      },
+    },
     spec: {
-      width: { step: 62 },
+      width: { step: 66 },
       height: { step: 28 },
       encoding: {
         x: { field: "fault", type: "nominal", sort: [...model.faults], title: null, axis: { labelAngle: -30 } },
@@ -41,8 +58,8 @@ export function uptimeSpec(model: ReportModel): TopLevelSpec {
               field: "uptime",
               type: "quantitative",
               title: "uptime",
-              scale: { scheme: "redyellowgreen", domain: [low, 1], clamp: true },
-              legend: { format: ".0%", gradientLength: 120 },
+              scale: { scheme: "redyellowgreen", domain: [0, 1] },
+              legend: { format: ".0%", gradientLength: 120, values: [0, 0.25, 0.5, 0.75, 1] },
             },
           },
         },
@@ -50,7 +67,11 @@ export function uptimeSpec(model: ReportModel): TopLevelSpec {
           mark: { type: "text", fontSize: 11 },
           encoding: {
             text: { field: "label" },
-            color: { condition: { test: `datum.uptime < ${low + (1 - low) * 0.2}`, value: "white" }, value: "black" },
+            // White on the dark ends of the scheme (deep red, deep green), black on the light middle.
+            color: {
+              condition: { test: `${DARK_BELOW} > datum.uptime || datum.uptime > ${DARK_ABOVE}`, value: "white" },
+              value: "black",
+            },
           },
         },
       ],
