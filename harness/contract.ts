@@ -604,6 +604,37 @@ export interface SyncPolicy extends Policy {
 }
 
 // ---------------------------------------------------------------------------
+// Backend failures
+
+/**
+ * What a backend's error says about itself: a stable `code`, and whether retrying may
+ * succeed. The loop's outcome switch reads these two fields, never message text; any error
+ * object carrying them qualifies (cluster/prometheus's `PrometheusError` does).
+ */
+export interface BackendFailure {
+  readonly code: string;
+  readonly transient: boolean;
+}
+
+/** A backend call's failure: transient (a timeout, 409/429/5xx, a scrape gap) or terminal. */
+export class BackendError extends Error implements BackendFailure {
+  override readonly name = "BackendError";
+  constructor(
+    readonly code: string,
+    readonly transient: boolean,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** True for an error that says retrying may succeed (`transient: true`). */
+export function isTransient(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as Partial<BackendFailure>).transient === true;
+}
+
+// ---------------------------------------------------------------------------
 // Backend and clock
 
 /** Time as a backend sees it: virtual for the simulator, wall time for a cluster. */

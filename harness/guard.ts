@@ -88,6 +88,8 @@ export const GuardReason = {
   PolicyUnavailable: "PolicyUnavailable",
   /** The snapshot had missing metrics: acting on defaulted values would be blind. */
   MetricsUnavailable: "MetricsUnavailable",
+  /** Allowed, but the backend failed to carry it out (after its retries, for a transient failure). */
+  ExecuteFailed: "ExecuteFailed",
 } as const;
 export type GuardReason = (typeof GuardReason)[keyof typeof GuardReason];
 

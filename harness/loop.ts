@@ -8,10 +8,13 @@
  * Synchronous backends and policies (the simulator path) run without a microtask per
  * step: a value is awaited only when it is a Promise.
  */
+
+import { type BackendCallOptions, BackendCalls, isRetryable } from "./backend-calls.ts";
 import {
   ACTION_NAMES,
   Action,
   type Backend,
+  BackendError,
   type BackendEvent,
   type CodecContext,
   copySnapshotScalars,
@@ -21,6 +24,7 @@ import {
   type FaultInjection,
   isAction,
   type MaybePromise,
+  Missing,
   OBS_V1,
   type Policy,
   type ReplicaLimits,
@@ -28,7 +32,7 @@ import {
   type Snapshot,
   sloHolds,
 } from "./contract.ts";
-import { type GuardLimits, type GuardReason, guard } from "./guard.ts";
+import { type GuardLimits, GuardReason, guard } from "./guard.ts";
 
 /** What one step of the loop records: the audit row (who/what/when/why). Reused buffers. */
 export interface StepRecord {
@@ -69,7 +73,13 @@ export type LoopEventKind =
   | "slo-breached"
   | "recovered"
   /** A scheduled fault whose time fell past the episode's last step: it never ran. */
-  | "fault-unreached";
+  | "fault-unreached"
+  /** A backend call failed transiently and is tried again (detail: the call and the error). */
+  | "backend-retry"
+  /** A backend call failed after its retries; the step recorded what it could (detail says what). */
+  | "backend-error"
+  /** An allowed action the backend failed to carry out. */
+  | "action-failed";
 
 export interface LoopEvent {
   readonly time: number;
@@ -106,6 +116,12 @@ export interface EpisodeOptions {
   /** Asked in `approve` mode about actions the guard would otherwise allow. */
   readonly approve?: (action: Action, snapshot: Snapshot) => MaybePromise<boolean>;
   readonly signal?: AbortSignal;
+  /**
+   * Retries of a backend call after a transient failure (backend-calls.ts). Defaults scale
+   * with the step: 3 tries, back-off from min(100 ms, step/20) up to step/4, and a call
+   * that has not answered within one step is cancelled and retried.
+   */
+  readonly retry?: Partial<Pick<BackendCallOptions, "attempts" | "initialDelayMs" | "maxDelayMs" | "callTimeoutMs">>;
   /** Scores each transition for the trace (e.g. sim/reward.ts's `seedReward`). */
   readonly reward?: (
     prev: Readonly<Snapshot>,
@@ -114,6 +130,9 @@ export interface EpisodeOptions {
     limits: ReplicaLimits,
   ) => number;
 }
+
+/** Every bit of `Snapshot.missing`: an observation that failed altogether. */
+const ALL_MISSING = Object.values(Missing).reduce((a, b) => a | b, 0);
 
 export interface EpisodeResult {
   readonly status: "completed" | "aborted";
@@ -148,12 +167,29 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
   const clock = backend.clock;
   const state = new Float32Array(OBS_V1.dim);
   const record = {} as StepRecord;
-  const emit = (time: number, kind: LoopEventKind, detail: string, action = -1, podId = -1) =>
-    sink.onEvent?.({ time, kind, detail, action, podId, faultId: -1 });
+  const emit = (time: number, kind: LoopEventKind, detail: string, action = -1, podId = -1, faultId = -1) =>
+    sink.onEvent?.({ time, kind, detail, action, podId, faultId });
+  const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+  // Backend calls: direct, and retried with back-off only after a transient failure.
+  const stepMs = o.stepSeconds * 1000;
+  const calls = new BackendCalls({
+    initialDelayMs: Math.min(100, stepMs / 20),
+    maxDelayMs: stepMs / 4,
+    callTimeoutMs: stepMs,
+    ...o.retry,
+    ...(o.signal ? { signal: o.signal } : {}),
+    onRetry: (site, attempt, err) =>
+      emit(clock.now(), "backend-retry", `${site} attempt ${attempt} failed: ${message(err)}; retrying`),
+  });
+  // What a failed observation records: the last values, every metric flagged missing (so
+  // the guard refuses to act on them), no pod rows.
+  const blind = createSnapshot();
 
   let nextFault = 0;
   // Timed faults to clear when their duration is over.
   const active: { fault: FaultInjection; endsAt: number }[] = [];
+  // Every fault injected and not cleared yet: what cleanup must clear, whatever happens.
+  const uncleared = new Map<number, FaultInjection>();
   // Faults whose effect is live, by the backend's events.
   const live = new Set<number>();
   let lastActionAt: number | null = null;
@@ -167,6 +203,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
   const proposal: { action: Action; policyError: string | undefined } = { action: Action.Noop, policyError: undefined };
   const context = { now: 0, lastActionAt: null as number | null, desiredReplicas: 0, missing: 0, approved: false };
 
+  let failure: unknown = null;
   try {
     for (let step = 0; step < o.steps; step++) {
       if (o.signal?.aborted) return { status: "aborted", steps: step };
@@ -177,21 +214,52 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       for (let i = active.length - 1; i >= 0; i--) {
         const a = active[i]!;
         if (a.endsAt <= now) {
-          const cleared = backend.clear(a.fault);
-          if (isPromise(cleared)) await cleared;
           active.splice(i, 1);
+          try {
+            const cleared = calls.call("clear", () => backend.clear(a.fault));
+            if (isPromise(cleared)) await cleared;
+            uncleared.delete(a.fault.id);
+          } catch (err) {
+            if (!isRetryable(err)) throw err;
+            // Left in `uncleared`: the episode's cleanup tries again and reports it if it fails.
+            emit(now, "backend-error", `clear failed after retries: ${message(err)}`, -1, -1, a.fault.id);
+          }
         }
       }
       while (nextFault < o.schedule.length && o.schedule[nextFault]!.atS <= now) {
         const fault = o.schedule[nextFault++]!;
-        const injected = backend.inject(fault);
-        if (isPromise(injected)) await injected;
+        try {
+          const injected = calls.call("inject", () => backend.inject(fault));
+          if (isPromise(injected)) await injected;
+        } catch (err) {
+          if (!isRetryable(err)) throw err;
+          emit(
+            now,
+            "fault-skipped",
+            `${fault.spec.type}: inject failed after retries: ${message(err)}`,
+            -1,
+            -1,
+            fault.id,
+          );
+          continue;
+        }
+        uncleared.set(fault.id, fault);
         if ("durationS" in fault.spec) active.push({ fault, endsAt: fault.atS + fault.spec.durationS });
       }
 
-      // Observe and encode.
-      const observed = backend.observe();
-      const snapshot = isPromise(observed) ? await observed : observed;
+      // Observe and encode. An observation that fails after its retries is recorded blind.
+      let snapshot: Snapshot;
+      try {
+        const observed = calls.call("observe", () => backend.observe());
+        snapshot = isPromise(observed) ? await observed : observed;
+      } catch (err) {
+        if (!isRetryable(err)) throw err;
+        emit(now, "backend-error", `observe failed after retries: ${message(err)}`);
+        copySnapshotScalars(prev, blind);
+        blind.time = now;
+        blind.missing = ALL_MISSING;
+        snapshot = blind;
+      }
       encodeObsV1(snapshot, o.codec, state);
 
       // Decide; a policy that throws or times out hands over to the fallback.
@@ -227,16 +295,25 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
 
       // Execute.
       let applied = false;
+      let reason = verdict.reason;
+      let reasonMessage = verdict.message;
       if (verdict.action !== Action.Noop) {
         const pressure = sloPressure(snapshot, slo);
-        const done = backend.execute(verdict.action);
-        const outcome = isPromise(done) ? await done : done;
-        applied = outcome.applied;
-        if (applied) {
-          lastActionAt = now;
-          checks.push({ due: now + o.confirmWindowS, action: verdict.action, pressure });
+        try {
+          const done = calls.call("execute", () => backend.execute(verdict.action));
+          const outcome = isPromise(done) ? await done : done;
+          applied = outcome.applied;
+          if (applied) {
+            lastActionAt = now;
+            checks.push({ due: now + o.confirmWindowS, action: verdict.action, pressure });
+          }
+          emit(now, applied ? "action-executed" : "action-refused", outcome.message, verdict.action, outcome.podId);
+        } catch (err) {
+          if (!isRetryable(err)) throw err;
+          reason = GuardReason.ExecuteFailed;
+          reasonMessage = `${ACTION_NAMES[verdict.action]} failed after retries: ${message(err)}`;
+          emit(now, "action-failed", reasonMessage, verdict.action);
         }
-        emit(now, applied ? "action-executed" : "action-refused", outcome.message, verdict.action, outcome.podId);
       } else if (decision.action !== Action.Noop) {
         emit(now, "action-refused", verdict.message, decision.action);
       }
@@ -255,8 +332,8 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       record.proposed = decision.action;
       record.confidence = decision.confidence;
       record.executed = verdict.action;
-      record.reason = verdict.reason;
-      record.message = verdict.message;
+      record.reason = reason;
+      record.message = reasonMessage;
       record.applied = applied;
       record.sloOk = ok;
       record.reward = step > 0 && o.reward ? o.reward(prev, snapshot, prevExecuted, limits) : 0;
@@ -283,11 +360,26 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       });
     }
     return { status: "completed", steps: o.steps };
+  } catch (err) {
+    failure = err;
+    throw err;
   } finally {
     // Never leave chaos behind: on a cluster a live fault outlasts the process otherwise.
-    for (const a of active) {
-      const cleared = backend.clear(a.fault);
-      if (isPromise(cleared)) await cleared;
+    // Each fault is cleared in its own guarded call, so one failure cannot leak the rest.
+    const left: string[] = [];
+    for (const fault of uncleared.values()) {
+      try {
+        const cleared = calls.call("clear", () => backend.clear(fault));
+        if (isPromise(cleared)) await cleared;
+      } catch (err) {
+        left.push(`fault ${fault.id} (${fault.spec.type}): ${message(err)}`);
+      }
+    }
+    if (left.length > 0) {
+      // biome-ignore lint/correctness/noUnsafeFinally: a fault left behind outranks the error that ended the episode (kept as the cause)
+      throw new BackendError("faults_not_cleared", false, `Faults left behind: ${left.join("; ")}`, {
+        ...(failure === null ? {} : { cause: failure }),
+      });
     }
   }
 

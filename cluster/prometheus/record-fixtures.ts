@@ -269,6 +269,7 @@ async function recordLocal(): Promise<void> {
     process.stdout.write("recorded local-testbed\n");
   } finally {
     const left = await bed.stop();
+    // biome-ignore lint/correctness/noUnsafeFinally: processes left behind outrank a recording error
     if (left.length > 0) throw new Error(`local testbed left: ${left.join(", ")}`);
   }
 }

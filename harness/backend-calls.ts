@@ -1,0 +1,103 @@
+/**
+ * How the loop calls a backend: once, directly, and only when that call fails with a
+ * transient error (contract.ts `isTransient`: a timeout, a 409/429/5xx, Prometheus down)
+ * through a retry policy with capped exponential back-off and jitter (cockatiel). A terminal
+ * error, or a transient one that outlasts the retries, reaches the caller, which decides
+ * what the step records. The simulator never fails, so its calls stay synchronous: no
+ * promise, no microtask per step.
+ */
+import {
+  ExponentialBackoff,
+  handleWhen,
+  type IRetryContext,
+  type RetryPolicy,
+  retry,
+  TaskCancelledError,
+  TimeoutStrategy,
+  timeout,
+  wrap,
+} from "cockatiel";
+import { isTransient, type MaybePromise } from "./contract.ts";
+
+/** Where in the step a backend call happens: what the audit trail names. */
+export type CallSite = "observe" | "execute" | "inject" | "clear";
+
+export interface BackendCallOptions {
+  /** Tries in all, the first included. @default 3 */
+  readonly attempts?: number;
+  /** First back-off delay, ms; doubled per retry with jitter, capped at `maxDelayMs`. */
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+  /** A retried call that has not answered after this long is cancelled and counts as transient. */
+  readonly callTimeoutMs: number;
+  readonly signal?: AbortSignal;
+  /** Told about each retry (after the first failure) and each give-up, for the audit trail. */
+  readonly onRetry?: (site: CallSite, attempt: number, error: unknown) => void;
+}
+
+function isPromise<T>(x: MaybePromise<T>): x is Promise<T> {
+  return typeof (x as Promise<T> | null)?.then === "function";
+}
+
+/**
+ * Whether a failure is worth retrying: a transient backend error, or a call cancelled for
+ * taking too long. After the retries, the same test tells the loop to record the step and
+ * go on rather than stop the episode.
+ */
+export function isRetryable(e: unknown): boolean {
+  return isTransient(e) || e instanceof TaskCancelledError;
+}
+
+export class BackendCalls {
+  private readonly policy: RetryPolicy;
+  private readonly attempts: number;
+  private readonly timed;
+
+  constructor(private readonly o: BackendCallOptions) {
+    this.attempts = o.attempts ?? 3;
+    this.policy = retry(handleWhen(isRetryable), {
+      // The first try already failed when the policy starts; the policy's own first run is
+      // the second try, and `maxAttempts` counts the retries after that.
+      maxAttempts: Math.max(0, this.attempts - 2),
+      backoff: new ExponentialBackoff({ initialDelay: o.initialDelayMs, maxDelay: o.maxDelayMs }),
+    });
+    this.timed = wrap(this.policy, timeout(o.callTimeoutMs, TimeoutStrategy.Aggressive));
+  }
+
+  /** `fn()` as is when it succeeds; retried per the options when it fails transiently. */
+  call<T>(site: CallSite, fn: () => MaybePromise<T>): MaybePromise<T> {
+    try {
+      const r = fn();
+      return isPromise(r) ? this.within(r).catch((err: unknown) => this.again(site, fn, err)) : r;
+    } catch (err) {
+      return this.again(site, fn, err);
+    }
+  }
+
+  /** `p`, or a TaskCancelledError once `callTimeoutMs` has passed without an answer. */
+  private within<T>(p: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new TaskCancelledError(`no answer within ${this.o.callTimeoutMs} ms`)),
+        this.o.callTimeoutMs,
+      );
+    });
+    return Promise.race([p, late]).finally(() => clearTimeout(timer));
+  }
+
+  private async again<T>(site: CallSite, fn: () => MaybePromise<T>, first: unknown): Promise<T> {
+    if (!isRetryable(first) || this.attempts < 2) throw first;
+    this.o.onRetry?.(site, 1, first);
+    let attempt = 1;
+    const listener = this.policy.onRetry((e) => {
+      attempt++;
+      if ("error" in e) this.o.onRetry?.(site, attempt, e.error);
+    });
+    try {
+      return await this.timed.execute((_ctx: IRetryContext) => fn(), this.o.signal);
+    } finally {
+      listener.dispose();
+    }
+  }
+}
