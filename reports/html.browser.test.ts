@@ -61,6 +61,23 @@ describe("the HTML report in headless Chromium", () => {
           expect.arrayContaining(["mttr", "uptime-heatmap", "cost-vs-uptime", "actions", "timeline-pod-kill"]),
         );
         expect(await page.locator("table").count()).toBeGreaterThan(5);
+        // The verdict first, above the run context, with one item per policy (the fixture has two).
+        const verdict = page.locator("section.verdict");
+        await expect.poll(() => verdict.locator("li").count()).toBe(2);
+        expect((await verdict.boundingBox())!.y).toBeLessThan((await page.locator("table.context").boundingBox())!.y);
+        // Every table-of-contents link lands on an element of the page.
+        const hrefs: string[] = [];
+        for (const a of await page.locator("nav.toc a").all()) hrefs.push((await a.getAttribute("href"))!);
+        expect(hrefs.length).toBeGreaterThan(5);
+        for (const href of hrefs) expect(await page.locator(href).count(), href).toBe(1);
+        // Paired cells with a verdict are tinted (color-mix resolved by the browser), others are not.
+        const background = (sel: string) =>
+          page.evaluate(`getComputedStyle(document.querySelector("${sel}")).backgroundColor`);
+        const plain = await background("td.r:not(.winner)");
+        const winner = await background("td.winner");
+        expect(winner).not.toBe(plain);
+        expect(winner).not.toMatch(/^rgba?\(255, 255, 255|^rgba\(0, 0, 0, 0\)/);
+        expect(await page.locator("td.winner").count()).toBeGreaterThan(3);
         // Laid out for a laptop: the page itself does not scroll sideways.
         // A string: the project's tsconfig has no DOM types, and this runs in the page.
         const overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth");

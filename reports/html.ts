@@ -42,7 +42,7 @@ td.winner { border-left: 4px solid var(--winner); background: #f0f0f0; backgroun
 .verdict p { margin: 8px 0 0; color: #555; font-size: 13px; }
 nav.toc { margin: 0 0 18px; font-size: 14px; }
 nav.toc ol { margin: 4px 0; padding-left: 22px; }
-nav.toc ol ol { columns: 3; list-style: none; padding-left: 4px; }
+nav.toc ol ol { columns: 3; max-width: 70ch; list-style: none; padding-left: 4px; }
 td strong, td small { display: block; }
 td small { color: #666; font-size: 11.5px; }
 td.pass { color: #2e7d32; font-weight: 600; white-space: nowrap; }

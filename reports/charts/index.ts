@@ -24,33 +24,37 @@ export function buildCharts(model: ReportModel): Chart[] {
       name: "mttr",
       title: "MTTR by policy and fault type",
       caption:
-        "How long the service took to meet its SLO again after a fault, per fault type. A bar that does not overlap another is a hint, not a verdict: the paired-differences tables decide.",
+        "How long incidents (spans with the SLO broken) lasted until the SLO held again for the confirmation window, per fault type, on a log scale. Incidents still open at the episode's end are counted beside the mean, not averaged in. A bar that does not overlap another is a hint, not a verdict: the paired-differences tables decide.",
       spec: mttrSpec(model),
     },
     {
       name: "uptime-heatmap",
       title: "Uptime heatmap",
-      caption: "Share of time the SLO held in each cell. Red cells are where a policy loses; the SLO table says why.",
+      caption:
+        "Share of time the SLO held in each cell, on a fixed 0-100% scale. Red and yellow cells are where a policy loses; the SLO table says why.",
       spec: uptimeSpec(model),
     },
     {
       name: "cost-vs-uptime",
       title: "Cost against uptime",
       caption:
-        "Each policy's average replica cost against its uptime. Policies on the dashed front are the sensible choices; the others are beaten on both.",
+        "Each policy's average replica cost against its uptime. Policies on the dashed front are the sensible choices; the others are beaten on both. When the good policies crowd one corner, the right panel zooms onto them.",
       spec: costSpec(model),
     },
     {
       name: "actions",
       title: "Action mix and harm",
       caption:
-        "What each policy did per episode, and how often an action was unnecessary, refused, followed by a regression, or a flap.",
+        "What each policy did per episode, and the harm: how often an action was unnecessary, harmful (worse than the paired none episode), refused, followed by a regression, or a flap.",
       spec: actionsSpec(model),
     },
     ...model.timelines.map((t) => ({
       name: `timeline-${t.fault}`,
       title: `Timeline: ${t.fault}`,
-      caption: `One ${t.policy} episode under ${t.fault}: watch the metric cross the dashed SLO line after a fault starts, and what the policy did about it.`,
+      caption:
+        t.baseline === null
+          ? `One ${t.policy} episode under ${t.fault}: watch the metrics cross the dashed SLO line while a fault is live, and what the policy did about it.`
+          : `One ${t.policy} episode under ${t.fault}, over the ${t.baseline.policy} episode with the same faults and load (grey): the gap between the lines is what the policy changed.`,
       spec: timelineSpec(t, model.policies),
     })),
   ];

@@ -60,6 +60,6 @@ export const ACTION_COLORS: Record<string, string> = {
 };
 
 /** Harm kinds (unnecessary, refused, ...): greys, dark to light in the order given. */
-export const HARM_GREYS: readonly string[] = ["#3d3d3d", "#6f6f6f", "#9e9e9e", "#c8c8c8", "#e0e0e0"];
+export const HARM_GREYS: readonly string[] = ["#252525", "#525252", "#737373", "#969696", "#bdbdbd"];
 
 export const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";

@@ -32,7 +32,17 @@ export function uptimeSpec(model: ReportModel): TopLevelSpec {
     },
     config: CONFIG,
     data: { values },
-    facet: { column: { field: "frequency", type: "nominal", sort: [...model.frequencies], title: "fault frequency" } },
+    // One panel per frequency, stacked: side by side, three panels of six faults would be
+    // wider than the report's page and shrink to unreadable text there.
+    facet: {
+      row: {
+        field: "frequency",
+        type: "nominal",
+        sort: [...model.frequencies],
+        title: "fault frequency",
+        header: { labelAngle: 0, labelAlign: "left" },
+      },
+    },
     spec: {
       width: { step: 66 },
       height: { step: 28 },
