@@ -11,6 +11,9 @@
  *   report  full-matrix report (1,800 episodes): stats, charts, HTML, MD  (target < 10 s)
  *   onnx    rl decision latency (median, p99) and batch-1,024 decisions/s (target median <= 20 us)
  *   collector  PromQL collector latency per observation, real Prometheus, 10 pods (target p99 <= 20 ms)
+ *   testbed local backend: harness work per step and collector per observation with 10
+ *           replicas (target p99 <= 50 ms / 20 ms), load generator accuracy (within 2% to 2,000 rps).
+ *           Real processes and Prometheus: not part of the default set, run it by name.
  */
 import { printCollectorBench } from "./collector.ts";
 import { printLoopBench } from "./loop.ts";
@@ -19,6 +22,7 @@ import { printOnnxBench } from "./onnx.ts";
 import { printReportBench } from "./report.ts";
 import { printSimBench } from "./sim.ts";
 import { printStoreBench } from "./store.ts";
+import { printTestbedBench } from "./testbed.ts";
 import { printTrainBench } from "./train.ts";
 
 const only = process.argv.slice(2);
@@ -32,3 +36,5 @@ if (want("report")) await printReportBench();
 if (want("onnx")) await printOnnxBench();
 if (want("train")) await printTrainBench();
 if (want("collector")) await printCollectorBench();
+// Minutes of real processes: only when named.
+if (only.includes("testbed")) await printTestbedBench();

@@ -37,15 +37,17 @@ export const backends: Record<Scenario["backend"], BackendFactory | null> = {
   },
   local: {
     // Imported on use: the simulator path (and its worker threads) never loads the testbed.
-    open: async (scenario, seed, signal) =>
-      (await import("../cluster/local/backend.ts")).LocalBackend.open({
-        deployment: scenario.local,
-        scrapeIntervalS: scenario.local?.scrapeIntervalS ?? 1,
+    open: async (scenario, seed, signal) => {
+      const { scrapeIntervalS, ...deployment } = scenario.local ?? { scrapeIntervalS: 1 };
+      return (await import("../cluster/local/backend.ts")).LocalBackend.open({
+        deployment,
+        scrapeIntervalS,
         stepSeconds: scenario.stepSeconds,
         // The same load series the simulator would offer for this seed, in real requests per second.
         rates: workloadSeries(scenario.workload, scenario.stepSeconds, seed, scenario.steps),
         ...(signal ? { signal } : {}),
-      }),
+      });
+    },
     inProcess: true,
     reward: seedReward,
   },

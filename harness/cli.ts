@@ -10,6 +10,7 @@ import { basename, dirname, extname, join } from "node:path";
 import { pino } from "pino";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { testbedCommand } from "../cluster/local/testbed-cli.ts";
 import { trainCommand } from "../policies/ppo/cli.ts";
 import { compareRuns } from "../reports/compare.ts";
 import { ReportInputError } from "../reports/load.ts";
@@ -464,7 +465,8 @@ export function buildCli(args: string[]) {
       },
     )
     .command(trainCommand)
-    .demandCommand(1, "Name a command: run, runs, metrics, report, compare, merge or export")
+    .command(testbedCommand)
+    .demandCommand(1, "Name a command: run, runs, metrics, report, compare, merge, export, train or testbed")
     .strict()
     .help()
     .alias("h", "help")

@@ -122,18 +122,21 @@ export async function runScenario(o: RunOptions): Promise<RunSummary> {
     let done = 0;
     let completed = 0;
     let failed = 0;
+    // An episode stopped mid-way by the signal (in-process backends pass it to the loop).
+    let abortedInFlight = false;
     const write = async (outcome: EpisodeOutcome) => {
       const episode = fullPlan[outcome.index]!;
       await store.writeEpisode(runId, episodeMeta(o.loaded, episode, outcome), outcome.trace);
       done++;
       if (outcome.status === "completed") completed++;
       else failed++;
+      if (outcome.status === "aborted") abortedInFlight = true;
       for (const r of reporters) r.onEpisodeEnd?.({ episode, outcome, done, todo: todo.length });
     };
 
     if (todo.length > 0) await dispatch(o, todo, jobs, write);
 
-    const interrupted = o.signal?.aborted === true && done < todo.length;
+    const interrupted = o.signal?.aborted === true && (done < todo.length || abortedInFlight);
     await store.finishRun(runId, interrupted ? "interrupted" : "completed");
     const summary: RunSummary = {
       runId,

@@ -85,11 +85,12 @@ export class LocalBackend implements Backend {
     try {
       const b = new LocalBackend(testbed, o);
       await b.applyRate();
-      // A full rate window of data before the first observation, or every value would be missing.
-      const since = Date.now();
-      const windowMs = b.collector.windowS * 1000;
-      await new Promise((r) => setTimeout(r, windowMs));
-      await testbed.prometheus!.waitForScrape({ sinceMs: since + windowMs - 1000, timeoutMs: 30_000 });
+      // Every target scraped once (discovery takes up to ~5 s), then a full rate window of
+      // data, so that the first observation has every value.
+      const prom = testbed.prometheus!;
+      await prom.waitForScrape({ timeoutMs: 30_000 });
+      await new Promise((r) => setTimeout(r, b.collector.windowS * 1000));
+      await prom.waitForScrape({ timeoutMs: 30_000 });
       b.clock.restart();
       b.events = [];
       b.note("testbed", -1, `mechanisms ${JSON.stringify(testbed.mechanisms)}`);

@@ -15,7 +15,8 @@
  *   server-side `http_*` series stay apart from the ingress's `pod`-labelled ones.
  */
 import { randomBytes } from "node:crypto";
-import { type RunningPrometheus, type ScrapeTarget, startPrometheus } from "../prometheus/runner.ts";
+import { PrometheusError, PrometheusErrorCode } from "../prometheus/errors.ts";
+import { findExecutable, type RunningPrometheus, type ScrapeTarget, startPrometheus } from "../prometheus/runner.ts";
 import type { CgroupMode } from "./cgroups.ts";
 import { CADVISOR_PATH, type Exporter, KSM_PATH, startExporter } from "./exporter.ts";
 import { leftovers } from "./leftovers.ts";
@@ -113,6 +114,13 @@ export class Testbed {
   }
 
   static async start(o: TestbedOptions = {}): Promise<Testbed> {
+    // A missing Prometheus is known before anything starts.
+    if (o.prometheus !== false && findExecutable("prometheus") === null) {
+      throw new PrometheusError(
+        PrometheusErrorCode.NotInstalled,
+        'Prometheus is not installed: no executable "prometheus" on PATH; install the Debian package: apt-get install prometheus',
+      );
+    }
     const t = new Testbed(o);
     live.add(t);
     installHandlers();
@@ -127,24 +135,33 @@ export class Testbed {
       t.pids.add(t.balancer.pid);
       t.ports.add(t.balancer.port).add(t.balancer.metricsPort);
       s.on("endpoints", (eps) => t.pushEndpoints(eps));
-      await s.start();
-      for (const p of s.all()) if (p.pid) t.pids.add(p.pid);
       s.on("event", () => {
         for (const p of s.all()) if (p.pid) t.pids.add(p.pid);
         t.pushTargets();
       });
+      // Prometheus starts while the replicas do: its first discovery round (~5 s) overlaps
+      // their start-up instead of following it. Replica targets follow as they appear.
+      const prometheus =
+        o.prometheus === false
+          ? Promise.resolve(null)
+          : startPrometheus({
+              targets: t.targets(),
+              scrapeIntervalS: t.scrapeIntervalS,
+              ...(o.prometheusPort === undefined ? {} : { port: o.prometheusPort }),
+            }).then((prom) => {
+              t.prometheus = prom;
+              t.prometheusDir = prom.dir;
+              t.pids.add(prom.pid);
+              t.ports.add(prom.port);
+              return prom;
+            });
+      // Both settle before a failure is thrown, so that stop() knows of a Prometheus that did start.
+      const settled = await Promise.allSettled([s.start(), prometheus]);
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
+      for (const p of s.all()) if (p.pid) t.pids.add(p.pid);
       await t.pushEndpoints(s.endpoints());
-      if (o.prometheus !== false) {
-        t.prometheus = await startPrometheus({
-          targets: t.targets(),
-          scrapeIntervalS: t.scrapeIntervalS,
-          ...(o.prometheusPort === undefined ? {} : { port: o.prometheusPort }),
-        });
-        t.prometheusDir = t.prometheus.dir;
-        t.pids.add(t.prometheus.pid);
-        t.ports.add(t.prometheus.port);
-        t.targetsKey = JSON.stringify(t.targets());
-      }
+      t.pushTargets();
       t.loadgen = await TrafficProcess.start("loadgen", { url: `${t.balancerUrl}/api/work` });
       t.pids.add(t.loadgen.pid);
       return t;

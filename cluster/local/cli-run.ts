@@ -1,0 +1,69 @@
+/**
+ * Test support: runs the harness CLI in a child process with a marker in its environment
+ * and a private TMPDIR, so that whatever it started (replicas, stress-ng, Prometheus and its
+ * data directory) can be found afterwards by the marker, whoever else runs on the machine.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { strayCgroups } from "./cgroups.ts";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+export interface CliRun {
+  readonly marker: string;
+  readonly tmp: string;
+  readonly exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  readonly pid: number;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export function runCli(args: readonly string[], marker: string, env: Record<string, string> = {}): CliRun {
+  const tmp = mkdtempSync(join(tmpdir(), "chaos-rl-cli-"));
+  const child = spawn(process.execPath, ["scripts/harness.mjs", ...args], {
+    cwd: ROOT,
+    env: { ...process.env, TMPDIR: tmp, CHAOS_RL_MARK: marker, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr!.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once("exit", (code) => resolve({ code, stdout, stderr })),
+  );
+  return { marker, tmp, exited, pid: child.pid ?? -1, kill: (s) => child.kill(s) };
+}
+
+/** Live processes (not zombies) whose environment carries `marker`. */
+export function markedProcesses(marker: string): number[] {
+  const found: number[] = [];
+  const needle = `CHAOS_RL_MARK=${marker}`;
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      if (readFileSync(`/proc/${d}/environ`, "latin1").split("\0").includes(needle)) found.push(Number(d));
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return found;
+}
+
+/** What a finished CLI run left: marked processes, files in its TMPDIR, testbed cgroups not in `before`. */
+export function cliLeftovers(run: CliRun, cgroupsBefore: ReadonlySet<string>): string[] {
+  const left: string[] = [];
+  for (const pid of markedProcesses(run.marker)) left.push(`process ${pid}`);
+  // tsx's compile cache (`tsx-<uid>`) is tsx's own, kept on purpose between runs.
+  for (const f of readdirSync(run.tmp)) if (!f.startsWith("tsx-")) left.push(`file ${join(run.tmp, f)}`);
+  for (const g of strayCgroups()) if (!cgroupsBefore.has(g)) left.push(`cgroup ${g}`);
+  return left;
+}

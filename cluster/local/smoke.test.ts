@@ -1,0 +1,160 @@
+/**
+ * The local testbed's CI suite (issue 13, "Done when"): runs scenarios/local-smoke.yaml
+ * through the harness CLI (six faults x none/heuristic on real processes and a real
+ * Prometheus) and asserts from the stored rows that each fault became visible in the
+ * collector's observations and in obs-v1, that the heuristic's actions were carried out on
+ * the real processes, that the service recovered, and that nothing was left behind.
+ *
+ * Minutes of wall time: it runs when LOCAL_SMOKE=1 (`.ci/run` sets it). Without
+ * prometheus or stress-ng it is skipped locally and fails under CI.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findExecutable } from "../prometheus/runner.ts";
+import { strayCgroups } from "./cgroups.ts";
+import { type CliRun, cliLeftovers, runCli } from "./cli-run.ts";
+
+const tools = ["prometheus", "stress-ng"].filter((t) => findExecutable(t) === null);
+const wanted = process.env.LOCAL_SMOKE === "1";
+if (wanted && tools.length > 0 && process.env.CI) {
+  throw new Error(
+    `local smoke suite needs the Debian packages: ${tools.join(", ")} (apt-get install ${tools.join(" ")})`,
+  );
+}
+
+type Row = Record<string, number | string | boolean | null>;
+
+async function query(db: string, sql: string): Promise<Row[]> {
+  const inst = await DuckDBInstance.create(db, { access_mode: "READ_ONLY" });
+  const c = await inst.connect();
+  try {
+    const r = await c.runAndReadAll(sql);
+    return r
+      .getRowObjects()
+      .map((o) =>
+        Object.fromEntries(
+          Object.entries(o).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : (v as Row[string])]),
+        ),
+      );
+  } finally {
+    c.closeSync();
+    inst.closeSync();
+  }
+}
+
+describe.skipIf(!wanted || tools.length > 0)("local-smoke: six faults on the real testbed", () => {
+  let run: CliRun;
+  let result: { code: number | null; stdout: string; stderr: string };
+  let db: string;
+  let cgroupsBefore: Set<string>;
+  let steps: Row[];
+  let events: Row[];
+
+  beforeAll(async () => {
+    cgroupsBefore = new Set(strayCgroups());
+    db = join(mkdtempSync(join(tmpdir(), "chaos-rl-smoke-")), "smoke.duckdb");
+    run = runCli(["run", "scenarios/local-smoke.yaml", "--db", db], randomUUID());
+    result = await run.exited;
+    steps = await query(
+      db,
+      `select e.fault, e.policy, e.status, s.* from steps s join episodes e using (episode_id) order by e.episode_id, s.step`,
+    );
+    events = await query(
+      db,
+      `select e.fault, e.policy, v.* from events v join episodes e using (episode_id) order by e.episode_id, v.seq`,
+    );
+  }, 1_200_000);
+
+  afterAll(() => {
+    rmSync(dirname(db), { recursive: true, force: true });
+    rmSync(run.tmp, { recursive: true, force: true });
+  });
+
+  const of = (fault: string, policy: string) => steps.filter((r) => r.fault === fault && r.policy === policy);
+  const injectedAt = (fault: string, policy: string) =>
+    Number(events.find((e) => e.fault === fault && e.policy === policy && e.kind === "fault-injected")!.time_s);
+  const before = (rows: Row[], t: number) => rows.filter((r) => Number(r.time_s) < t);
+  const after = (rows: Row[], t: number) => rows.filter((r) => Number(r.time_s) > t);
+  const max = (rows: Row[], k: string) => Math.max(...rows.map((r) => Number(r[k])));
+
+  it("ran every episode to completion and left nothing behind", () => {
+    expect(result.code, result.stderr.slice(-2000)).toBe(0);
+    const episodes = new Set(steps.map((r) => `${r.fault}/${r.policy}/${r.status}`));
+    expect(episodes.size).toBe(12);
+    for (const e of episodes) expect(e).toMatch(/completed$/);
+    expect(cliLeftovers(run, cgroupsBefore)).toEqual([]);
+  });
+
+  for (const policy of ["none", "heuristic"]) {
+    it(`${policy}: every fault became visible in Prometheus's view and in obs-v1`, () => {
+      // pod-kill: a pod fewer ready and a failure seen, while the ReplicaSet replaces it.
+      let rows = of("pod-kill", policy);
+      let t = injectedAt("pod-kill", policy);
+      expect(Math.min(...after(rows, t).map((r) => Number(r.ready_replicas)))).toBeLessThan(3);
+      expect(Math.min(...after(rows, t).map((r) => Number(r.obs_healthy)))).toBeLessThan(0.5);
+      expect(events.some((e) => e.fault === "pod-kill" && e.policy === policy && e.kind === "pod-replaced")).toBe(true);
+      // pod-failure: the frozen pod fails readiness and is counted crashed.
+      rows = of("pod-failure", policy);
+      t = injectedAt("pod-failure", policy);
+      expect(max(after(rows, t), "crashed") + (policy === "heuristic" ? 1 : 0)).toBeGreaterThanOrEqual(1);
+      // cpu-stress: CPU up against the limit.
+      rows = of("cpu-stress", policy);
+      t = injectedAt("cpu-stress", policy);
+      expect(max(after(rows, t), "obs_cpu")).toBeGreaterThan(max(before(rows, t), "obs_cpu") * 1.2);
+      // memory-leak: memory climbs (and ends in an OOM kill unless a restart came first).
+      rows = of("memory-leak", policy);
+      t = injectedAt("memory-leak", policy);
+      expect(max(after(rows, t), "obs_memory")).toBeGreaterThan(max(before(rows, t), "obs_memory") + 0.05);
+      if (policy === "none") {
+        expect(
+          events.some((e) => e.fault === "memory-leak" && e.policy === "none" && e.kind === "pod-oom-killed"),
+        ).toBe(true);
+      }
+      // network-delay: p95 latency past the added 400 ms.
+      rows = of("network-delay", policy);
+      t = injectedAt("network-delay", policy);
+      expect(max(after(rows, t), "latency_ms")).toBeGreaterThanOrEqual(400);
+      expect(max(after(rows, t), "obs_latency")).toBeGreaterThanOrEqual(0.4);
+      // load-spike: three times the request rate.
+      rows = of("load-spike", policy);
+      t = injectedAt("load-spike", policy);
+      expect(max(after(rows, t), "request_rate")).toBeGreaterThan(max(before(rows, t), "request_rate") * 1.8);
+    });
+
+    it(`${policy}: the service recovered from every fault`, () => {
+      for (const fault of ["pod-kill", "pod-failure", "cpu-stress", "memory-leak", "network-delay", "load-spike"]) {
+        // Recovered: serving with two or more replicas at the end, and the SLO holding in at
+        // least two of the last three steps (one slow scrape on a busy machine is not an outage).
+        const tail = of(fault, policy).slice(-3);
+        expect(Number(tail.at(-1)!.ready_replicas), `${fault}/${policy} ready at the end`).toBeGreaterThanOrEqual(2);
+        expect(
+          tail.filter((r) => r.slo_ok === true).length,
+          `${fault}/${policy} SLO at the end`,
+        ).toBeGreaterThanOrEqual(2);
+      }
+    });
+  }
+
+  it("executed the heuristic's actions on the real processes", () => {
+    const executed = events.filter((e) => e.policy === "heuristic" && e.kind === "action-executed");
+    expect(executed.length).toBeGreaterThan(0);
+    for (const e of executed) expect(String(e.detail)).toMatch(/deleted demo-|drained demo-|scaled to \d+ replicas/);
+    // A restart deletes a real pod: its replacement is created after it.
+    const restart = executed.find((e) => String(e.detail).startsWith("deleted "));
+    if (restart) {
+      expect(
+        events.some(
+          (e) =>
+            e.fault === restart.fault &&
+            e.policy === "heuristic" &&
+            e.kind === "pod-replaced" &&
+            Number(e.time_s) >= Number(restart.time_s),
+        ),
+      ).toBe(true);
+    }
+  });
+});
