@@ -17,8 +17,9 @@
  *   deletes with no grace period). A graceful delete (the restart action) is not a failure.
  *
  * Aggregates follow the contract: cpu and memory are means over serving pods (ready, not
- * drained) that have the value; latency is the service's p95, error rate 5xx over all
- * requests, request rate the requests the pods served. With no serving pod: cpu and memory
+ * drained) that have the value; latency is the service's p95 over the requests pods served,
+ * error rate 5xx over all requests, request rate all requests, including those no pod
+ * received (no ready endpoint). With no serving pod: cpu and memory
  * 0, error rate 1, latency `timeoutLatencyMs`, as the simulator reports a down service.
  *
  * Missing (the guard then refuses to act): a value whose series are absent or stale sets
@@ -92,7 +93,10 @@ export interface Collector {
   readonly query: string;
   /** Rate window, seconds. */
   readonly windowS: number;
-  /** One observation evaluated at `atUnixS` (Unix seconds; default: now). */
+  /**
+   * One observation evaluated at `atUnixS` (Unix seconds; default: now). One at a time and
+   * in time order: the memory of restarts and failures follows the calls.
+   */
   observe(atUnixS?: number, signal?: AbortSignal): Promise<CollectedSnapshot>;
 }
 
@@ -219,14 +223,15 @@ export function assembleSnapshot(
   const rps = parts.perPod.get("pod_rps");
   const errors = parts.perPod.get("pod_errors");
 
-  // Service-wide traffic: every pod's requests, serving or not.
-  if (rps === undefined) {
+  // Service-wide traffic: every pod's requests, serving or not, and those no pod received.
+  const unroutedRps = parts.scalar.get("unrouted_rps");
+  if (rps === undefined && unroutedRps === undefined) {
     snap.requestRate = Number.NaN;
     snap.errorRate = Number.NaN;
   } else {
-    let total = 0;
-    let failed = 0;
-    for (const [pod, r] of rps) {
+    let total = finiteOr0(unroutedRps);
+    let failed = finiteOr0(parts.scalar.get("unrouted_errors"));
+    for (const [pod, r] of rps ?? []) {
       total += finiteOr0(r);
       failed += finiteOr0(errors?.get(pod));
     }
