@@ -113,8 +113,15 @@ async function runCommand(argv: {
     throw new UsageError(`--db ${resolve(db)} is a directory; expected a DuckDB file`);
   }
   const controller = new AbortController();
+  const stop = new AbortController();
   const onSigint = () => {
-    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    if (stop.signal.aborted) process.exit(EXIT.interrupted);
+    if (controller.signal.aborted) {
+      // Not process.exit: threads still loading modules then abort Node (exit 134).
+      log.warn("stopping now: episodes in flight are abandoned (Ctrl-C a third time to exit at once)");
+      stop.abort();
+      return;
+    }
     log.warn("interrupted: finishing the episodes in flight (Ctrl-C again to quit now); rerun with --resume");
     controller.abort();
   };
@@ -135,6 +142,7 @@ async function runCommand(argv: {
       resume: argv.resume,
       shard,
       signal: controller.signal,
+      stop: stop.signal,
       reporters: [
         progressReporter(),
         {
