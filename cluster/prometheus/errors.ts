@@ -5,7 +5,6 @@
  */
 import type { BackendFailure } from "../../harness/contract.ts";
 
-
 export const PrometheusErrorCode = {
   /** The binary is not installed (or not executable). Terminal: install the Debian package. */
   NotInstalled: "prometheus_not_installed",
