@@ -309,6 +309,10 @@ describe("collector on a real Prometheus", () => {
     expect(err).toBeInstanceOf(PrometheusError);
     expect(err.code).toBe(PrometheusErrorCode.Unavailable);
     expect(err.transient).toBe(true);
+    // A caller's abort is not Prometheus's failure: it comes through as the abort.
+    const aborted = await collector.observe(undefined, AbortSignal.abort()).catch((e) => e);
+    expect(aborted).not.toBeInstanceOf(PrometheusError);
+    expect(aborted.name).toBe("AbortError");
     const bad = await queryInstant(bed.prom.url, "sum(", Date.now() / 1000, { timeoutMs: 5_000 }).catch((e) => e);
     expect(bad).toBeInstanceOf(PrometheusError);
     expect(bad.code).toBe(PrometheusErrorCode.BadQuery);
