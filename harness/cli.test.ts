@@ -1,24 +1,21 @@
-import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { runCli, SPAWN_TEST_MS } from "./cli-spawn.ts";
 import { TraceStore } from "./store.ts";
 import { makeMeta, makeRunContext, makeTrace, tempDir } from "./store-fixtures.ts";
 
 const root = tempDir("cli-test-");
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-const CLI = join(import.meta.dirname, "..", "scripts", "harness.mjs");
 const SMOKE = join(import.meta.dirname, "..", "scenarios", "ci-smoke.yaml");
 
-function harness(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd: root, timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const harness = (...args: string[]) => runCli(args, { cwd: root });
 
-describe("harness CLI", () => {
-  it("run prints the per-cell table on stdout and keeps logs on stderr; metrics --json is machine-readable", () => {
+// Each test spawns the CLI a few times: generous timeouts, so a busy machine is slow, not red.
+describe("harness CLI", { timeout: SPAWN_TEST_MS }, () => {
+  it("run prints the per-cell table on stdout and keeps logs on stderr; metrics --json is machine-readable", async () => {
     const db = join(root, "smoke.duckdb");
-    const run = harness("run", SMOKE, "--db", db, "--jobs", "2");
+    const run = await harness("run", SMOKE, "--db", db, "--jobs", "2");
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^run ci-smoke-\S+ -> /);
     expect(run.stdout).toMatch(/pod-kill\s+fast\s+heuristic\s+2\s+[01](\.\d{3})?\s/);
@@ -28,51 +25,51 @@ describe("harness CLI", () => {
     expect(run.stdout).not.toMatch(/"level"/);
     expect(run.stderr).toMatch(/"msg":"run finished"/);
 
-    const metrics = harness("metrics", "--db", db, "--json");
+    const metrics = await harness("metrics", "--db", db, "--json");
     expect(metrics.code, metrics.stderr).toBe(0);
     const rows = JSON.parse(metrics.stdout) as { policy: string; episodes: number; uptimeMean: number }[];
     expect(rows.map((r) => r.policy).sort()).toEqual(["heuristic", "none"]);
     expect(rows.every((r) => r.episodes === 2 && r.uptimeMean >= 0 && r.uptimeMean <= 1)).toBe(true);
 
-    const runs = harness("runs", "--db", db, "--json");
+    const runs = await harness("runs", "--db", db, "--json");
     expect(JSON.parse(runs.stdout)).toHaveLength(1);
 
     const out = join(root, "parquet");
-    const exported = harness("export", "--db", db, "--parquet", out);
+    const exported = await harness("export", "--db", db, "--parquet", out);
     expect(exported.code, exported.stderr).toBe(0);
     expect(readdirSync(out)).toEqual(
       expect.arrayContaining(["steps.parquet", "episodes.parquet", "cell_metrics.parquet"]),
     );
   });
 
-  it("exits 2 on an invalid scenario, naming file, line, column and path", () => {
+  it("exits 2 on an invalid scenario, naming file, line, column and path", async () => {
     const bad = join(root, "bad.yaml");
     writeFileSync(
       bad,
       "name: bad\nseeds: [1]\nmatrix:\n  fault: [pod-kill]\n  frequency: { f: { kind: fixed, intervalS: 60 } }\n  policy: [none, hpa, nosuch]\n",
     );
-    const r = harness("run", bad, "--db", join(root, "bad.duckdb"));
+    const r = await harness("run", bad, "--db", join(root, "bad.duckdb"));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad\.yaml:6:\d+/);
     expect(r.stderr).toMatch(/matrix\.policy\[2\]/);
     expect(existsSync(join(root, "bad.duckdb"))).toBe(false);
   });
 
-  it("exits 2 on a bad flag value, saying what was expected", () => {
-    expect(harness("run", SMOKE, "--shard", "3/2").stderr).toMatch(/Expected --shard as i\/N/);
-    expect(harness("run", SMOKE, "--shard", "3/2").code).toBe(2);
-    const seeds = harness("run", SMOKE, "--seeds", "99", "--db", join(root, "x.duckdb"));
+  it("exits 2 on a bad flag value, saying what was expected", async () => {
+    expect((await harness("run", SMOKE, "--shard", "3/2")).stderr).toMatch(/Expected --shard as i\/N/);
+    expect((await harness("run", SMOKE, "--shard", "3/2")).code).toBe(2);
+    const seeds = await harness("run", SMOKE, "--seeds", "99", "--db", join(root, "x.duckdb"));
     expect(seeds.code).toBe(2);
     expect(seeds.stderr).toMatch(/Expected seed 99 to be one of the scenario's: 1, 2/);
-    expect(harness("nosuch").code).toBe(2);
+    expect((await harness("nosuch")).code).toBe(2);
   });
 
-  it("--help lists the commands with examples", () => {
-    const r = harness("run", "--help");
+  it("--help lists the commands with examples", async () => {
+    const r = await harness("run", "--help");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/--resume/);
     expect(r.stdout).toMatch(/Examples:/);
-    expect(harness("--help").stdout).toMatch(/merge <target> <sources\.\.>/);
+    expect((await harness("--help")).stdout).toMatch(/merge <target> <sources\.\.>/);
   });
 });
 
@@ -84,11 +81,11 @@ function smokeWithGates(name: string, gates: string[]): string {
   return file;
 }
 
-describe("harness report, run --report and compare", () => {
-  it("run --report writes the report beside the database and exits 0 when every gate passes", () => {
+describe("harness report, run --report and compare", { timeout: SPAWN_TEST_MS }, () => {
+  it("run --report writes the report beside the database and exits 0 when every gate passes", async () => {
     const scenario = smokeWithGates("gates-pass", ["heuristic.uptime >= 0", "paired(heuristic, none).uptime.n == 2"]);
     const db = join(root, "gates", "pass.duckdb");
-    const r = harness("run", scenario, "--db", db, "--jobs", "1", "--report");
+    const r = await harness("run", scenario, "--db", db, "--jobs", "1", "--report");
     expect(r.code, r.stderr).toBe(0);
     const out = join(root, "gates", "ci-smoke-report");
     expect(r.stdout).toContain(`-> ${join(out, "index.html")}`);
@@ -98,25 +95,25 @@ describe("harness report, run --report and compare", () => {
     expect(readFileSync(join(out, "report.md"), "utf8")).toMatch(/^# Report: ci-smoke/);
   });
 
-  it("report exits 1 when a gate fails, printing the measured value; run without --report does not judge", () => {
+  it("report exits 1 when a gate fails, printing the measured value; run without --report does not judge", async () => {
     const scenario = smokeWithGates("gates-fail", ["heuristic.uptime > 1", "none.uptime >= 0"]);
     const db = join(root, "fail.duckdb");
-    expect(harness("run", scenario, "--db", db, "--jobs", "1").code).toBe(0);
-    const r = harness("report", "--db", db, "--out", join(root, "fail-report"), "--no-png", "--resamples", "200");
+    expect((await harness("run", scenario, "--db", db, "--jobs", "1")).code).toBe(0);
+    const r = await harness("report", "--db", db, "--out", join(root, "fail-report"), "--no-png", "--resamples", "200");
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/gates: 1 of 2 passed/);
     expect(r.stdout).toMatch(
       /FAIL {2}heuristic\.uptime > 1 {4}[\d.]+ > 1 is false \(heuristic\.uptime = [\d.]+, n=2\)/,
     );
     expect(existsSync(join(root, "fail-report", "index.html"))).toBe(true);
-    const json = harness("report", "--db", db, "--out", join(root, "fail-json"), "--no-png", "--json");
+    const json = await harness("report", "--db", db, "--out", join(root, "fail-json"), "--no-png", "--json");
     expect(JSON.parse(json.stdout)).toMatchObject({ passed: false, gates: [{ pass: false }, { pass: true }] });
   });
 
-  it("a gate naming an unknown policy or metric is an input error (exit 2, with file:line) before anything runs", () => {
+  it("a gate naming an unknown policy or metric is an input error (exit 2, with file:line) before anything runs", async () => {
     const scenario = smokeWithGates("gates-bad", ["heuristic.uptime >= 0", "rl.uptime >= 0.99"]);
     const db = join(root, "bad-gate.duckdb");
-    const r = harness("run", scenario, "--db", db);
+    const r = await harness("run", scenario, "--db", db);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Unknown policy "rl"; the matrix has none, heuristic/);
     expect(r.stderr).toMatch(/gates-bad\.yaml:\d+:\d+/);
@@ -135,30 +132,30 @@ describe("harness report, run --report and compare", () => {
         await store.writeEpisode("r1", makeMeta({ policy, seed, frequency: "often" }), makeTrace(10));
     }
     await store.close();
-    const r = harness("report", "--db", db, "--no-png");
+    const r = await harness("report", "--db", db, "--no-png");
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/stored\.yaml:8:\d+/);
     expect(r.stderr).toMatch(/Unknown metric "uptme"/);
-    const unknown = harness("report", "--db", db, "--run", "nosuch");
+    const unknown = await harness("report", "--db", db, "--run", "nosuch");
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/No run nosuch in .*stored-bad\.duckdb; it holds: r1/);
   });
 
-  it("compare reports no change between two runs of one scenario, and gates against the baseline", () => {
+  it("compare reports no change between two runs of one scenario, and gates against the baseline", async () => {
     const db = join(root, "twice.duckdb");
-    expect(harness("run", SMOKE, "--db", db, "--jobs", "1").code).toBe(0);
-    expect(harness("run", SMOKE, "--db", db, "--jobs", "1").code).toBe(0);
+    expect((await harness("run", SMOKE, "--db", db, "--jobs", "1")).code).toBe(0);
+    expect((await harness("run", SMOKE, "--db", db, "--jobs", "1")).code).toBe(0);
     const out = join(root, "compare");
     // (ci-smoke's pod-kills break no SLO: there is no incident, so no MTTR to gate on.)
-    const same = harness("compare", "--db", db, "--out", out, "--gate", "candidate.cost <= baseline.cost * 1.05");
+    const same = await harness("compare", "--db", db, "--out", out, "--gate", "candidate.cost <= baseline.cost * 1.05");
     expect(same.code, same.stderr).toBe(0);
     expect(same.stdout).toMatch(/no significant change/);
     expect(same.stdout).toMatch(/gates: 1 of 1 passed/);
     expect(readFileSync(join(out, "compare.md"), "utf8")).toMatch(/^# Compare: ci-smoke/);
-    const failing = harness("compare", "--db", db, "--db", db, "--gate", "candidate.uptime > baseline.uptime");
+    const failing = await harness("compare", "--db", db, "--db", db, "--gate", "candidate.uptime > baseline.uptime");
     expect(failing.code).toBe(1);
     expect(failing.stdout).toMatch(/FAIL .*none: .* is false/);
-    const bad = harness("compare", "--db", db, "--gate", "candidate.uptime > rl.uptime");
+    const bad = await harness("compare", "--db", db, "--gate", "candidate.uptime > rl.uptime");
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--gate "candidate\.uptime > rl\.uptime": Expected candidate or baseline/);
   });

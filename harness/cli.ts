@@ -1,38 +1,65 @@
 /**
  * The `harness` command line. Results go to stdout (tables, or JSON with --json); logs
- * (pino, JSON lines) and progress go to stderr, so `harness metrics --json | jq` works.
+ * (human lines on a terminal, pino JSON lines otherwise) and progress go to stderr, so
+ * `harness metrics --json | jq` works.
  *
- * Exit codes: 0 success; 1 some episode failed, a gate failed (report, run --report,
- * compare) or an operation failed; 2 invalid input (scenario file, its gates, flags); 130 interrupted (Ctrl-C): finished episodes are kept, rerun
- * with --resume to continue.
+ * Exit codes (cli-errors.ts, and the README's table): 0 success; 1 some episode failed, a
+ * gate failed (report, run --report, compare) or an operation failed (a database locked by
+ * another process, a full disk); 2 invalid input (scenario file, its gates, flags, a model
+ * that does not load, a database that is missing or not a trace store); 130 interrupted
+ * (Ctrl-C): finished episodes are kept, rerun with --resume to continue. Every error is one
+ * line on stderr; stacks go to the debug log (HARNESS_LOG_LEVEL=debug).
  */
-import { basename, dirname, extname, join } from "node:path";
-import { pino } from "pino";
+import { readFileSync, statSync } from "node:fs";
+import { basename, dirname, extname, join, resolve } from "node:path";
+import type { Logger } from "pino";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { testbedCommand } from "../cluster/local/testbed-cli.ts";
+import { ModelError } from "../policies/onnx-model.ts";
 import { trainCommand } from "../policies/ppo/cli.ts";
 import { compareRuns } from "../reports/compare.ts";
+import { gateCase, type JunitCase } from "../reports/gates-junit.ts";
 import { ReportInputError } from "../reports/load.ts";
 import { writeReport } from "../reports/report.ts";
 import { compileScenarioGates } from "../reports/scenario-gates.ts";
 import { formatCompare, formatGates } from "../reports/terminal.ts";
 import type { CellMetricsRow } from "../reports/views.ts";
 import type { Scenario } from "../scenarios/schema.ts";
+import { appendStepSummary, writeJunit } from "./ci-output.ts";
+import { EXIT, OperationError, oneLine, UsageError } from "./cli-errors.ts";
+import { exportParquetFiles } from "./cli-export.ts";
+import { openExistingStore, requireStoreFile, storeError } from "./cli-store.ts";
+import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
 import { parseShard } from "./plan.ts";
 import { progressReporter } from "./progress.ts";
-import { runScenario } from "./runner.ts";
+import { type RunSummary, runScenario } from "./runner.ts";
 import { ScenarioError } from "./scenario-errors.ts";
-import { loadScenarioOrThrow } from "./scenario-file.ts";
-import { exportParquet, mergeStores, TraceStore } from "./store.ts";
+import { loadScenarioOrThrow, parseScenario } from "./scenario-file.ts";
+import { assertRunnable } from "./scenario-runnable.ts";
+import { mergeStores, type RunRow, type TraceStore } from "./store.ts";
+import { MergeRefusedError } from "./store-merge.ts";
 import { type Columns, formatTable } from "./table.ts";
 
-const log = pino({ name: "harness", level: process.env.HARNESS_LOG_LEVEL ?? "info" }, pino.destination(2));
+/** Replaced once the flags are parsed (--log-format). */
+let log: Logger = createLogger();
 
-/** A bad flag value: reported like a scenario error, exit code 2. */
-class UsageError extends Error {}
+const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string })
+  .version;
 
-const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+/** Every command, for the "Name a command" message. */
+const COMMANDS = [
+  "run",
+  "runs",
+  "metrics",
+  "report",
+  "compare",
+  "merge",
+  "export",
+  "train",
+  "testbed",
+  "completion",
+] as const;
 
 function defaultDb(scenarioPath: string): string {
   return join("runs", `${basename(scenarioPath, extname(scenarioPath))}.duckdb`);
@@ -66,8 +93,10 @@ async function runCommand(argv: {
   resume: boolean;
   shard?: string;
   report?: string;
+  junit?: string;
 }): Promise<number> {
   const loaded = await loadScenarioOrThrow(argv.scenario);
+  assertRunnable(loaded);
   // A gate naming a policy or metric the matrix lacks is found now, not after the run.
   compileScenarioGates(loaded);
   let shard = null;
@@ -80,6 +109,9 @@ async function runCommand(argv: {
     throw new UsageError(`Expected --jobs to be an integer >= 1, got ${argv.jobs}`);
   }
   const db = argv.db ?? defaultDb(argv.scenario);
+  if (statSync(db, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`--db ${resolve(db)} is a directory; expected a DuckDB file`);
+  }
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(EXIT.interrupted);
@@ -106,7 +138,14 @@ async function runCommand(argv: {
       reporters: [
         progressReporter(),
         {
-          onRunStart: (s) => log.info({ ...s, db, scenario: argv.scenario }, "run started"),
+          onRunStart: (s) => {
+            if (argv.jobs !== undefined && s.jobs < s.jobsRequested) {
+              log.warn(
+                `--jobs ${s.jobsRequested} capped at ${s.jobs}: ${s.cores} cores, ${s.total - s.skipped} episodes to run (more threads only cost memory)`,
+              );
+            }
+            log.info({ ...s, db, scenario: argv.scenario }, "run started");
+          },
           onEpisodeEnd: ({ outcome, episode }) => {
             if (outcome.status === "failed")
               log.error({ episode: episode.key, error: outcome.error }, "episode failed");
@@ -119,14 +158,35 @@ async function runCommand(argv: {
       if (err instanceof Error && err.message.startsWith("Expected ")) throw new UsageError(err.message);
       throw err;
     });
-    const store = await TraceStore.open(db);
+    const store = await openExistingStore(db);
     let gatesPassed = true;
     try {
       const rows = inMatrixOrder(await store.cellMetrics(summary.runId), loaded.scenario.matrix);
-      process.stdout.write(`run ${summary.runId} -> ${db}\n\n${formatTable(rows, METRIC_COLUMNS)}\n`);
+      const table = formatTable(rows, METRIC_COLUMNS);
+      process.stdout.write(`run ${summary.runId} -> ${db}\n\n${table}\n`);
+      let gates: JunitCase[] = loaded.gates.map((g) => ({
+        name: g.expr,
+        classname: `${loaded.scenario.name}.gates`,
+        file: loaded.fileName,
+        line: g.line,
+        skipped: "run without --report does not check gates",
+      }));
       if (argv.report !== undefined) {
         const out = argv.report === "" ? defaultReportDir(db, loaded.scenario.name) : argv.report;
-        gatesPassed = await reportAndPrint(store, { out, runId: summary.runId });
+        const outcome = await reportAndPrint(store, { out, runId: summary.runId });
+        gatesPassed = outcome.passed;
+        gates = outcome.gates.map((g) => gateCase(g, loaded.scenario.name));
+      } else {
+        appendStepSummary(`## harness run ${summary.runId}\n\n${runLine(summary)}\n\n\`\`\`\n${table}\n\`\`\`\n`);
+      }
+      if (argv.junit !== undefined) {
+        const file = writeJunit(argv.junit, [
+          {
+            name: `${loaded.scenario.name} run ${summary.runId}`,
+            cases: [episodesCase(summary, loaded.scenario.name), ...gates],
+          },
+        ]);
+        log.info({ file }, "junit written");
       }
     } finally {
       await store.close();
@@ -137,6 +197,22 @@ async function runCommand(argv: {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
   }
+}
+
+function runLine(s: RunSummary): string {
+  return `${s.completed + s.failed} episodes run (${s.failed} failed), ${s.skipped} stored before${s.interrupted ? "; interrupted" : ""}`;
+}
+
+/** The run's episodes as one test case: a failure when any failed. */
+function episodesCase(s: RunSummary, scenario: string): JunitCase {
+  return {
+    name: "episodes",
+    classname: `${scenario}.run`,
+    output: runLine(s),
+    ...(s.failed > 0 || s.interrupted
+      ? { failure: { message: runLine(s), detail: `harness runs / metrics --db ${s.db} --run ${s.runId}` } }
+      : {}),
+  };
 }
 
 /** Cells in the order the scenario file lists its faults, frequencies and policies. */
@@ -178,12 +254,13 @@ function defaultReportDir(db: string, scenarioName: string): string {
   return join(dirname(db), `${scenarioName}-report`);
 }
 
-/** Writes the report, prints where it is and the gates; true when every gate passed. */
+/** Writes the report, prints where it is and the gates, appends it to the CI summary. */
 async function reportAndPrint(
   store: TraceStore,
   opts: Parameters<typeof writeReport>[1],
   json = false,
-): Promise<boolean> {
+): Promise<Awaited<ReturnType<typeof writeReport>>> {
+  log.info({ runId: opts.runId ?? "latest", out: opts.out }, "writing the report (statistics, then charts)");
   const outcome = await writeReport(store, {
     ...opts,
     onWarning: (message) => log.warn({ message }, "chart warning"),
@@ -197,13 +274,25 @@ async function reportAndPrint(
       `\nreport ${outcome.runId} -> ${html} (and report.md, charts/)\n${formatGates(outcome.gates)}\n`,
     );
   }
-  return outcome.passed;
+  appendStepSummary(readFileSync(join(outcome.out, "report.md"), "utf8"));
+  return outcome;
 }
 
 /** A missing run or policy is the user's input: exit 2, like a bad flag. */
 function asUsageError(err: unknown): never {
   if (err instanceof ReportInputError) throw new UsageError(err.message);
   throw err;
+}
+
+/** The run `id` names, or the latest; an unknown id is exit 2 naming the runs there are. */
+async function pickRun(store: TraceStore, id: string | undefined): Promise<RunRow> {
+  const runs = await store.listRuns();
+  if (runs.length === 0) throw new UsageError(`${store.path} holds no run`);
+  const run = id === undefined ? runs.at(-1) : runs.find((r) => r.runId === id);
+  if (run === undefined) {
+    throw new UsageError(`No run ${id} in ${store.path}; it holds: ${runs.map((r) => r.runId).join(", ")}`);
+  }
+  return run;
 }
 
 function positiveInt(name: string, v: number | undefined): number | undefined {
@@ -223,20 +312,17 @@ async function reportCommand(argv: {
   png: boolean;
   training?: string;
   json: boolean;
+  junit?: string;
 }): Promise<number> {
   const resamples = positiveInt("resamples", argv.resamples);
   return withStore(argv.db, async (store) => {
-    let out = argv.out;
-    if (out === undefined) {
-      const runs = await store.listRuns();
-      const run = argv.run === undefined ? runs.at(-1) : runs.find((r) => r.runId === argv.run);
-      out = defaultReportDir(argv.db, run?.scenarioName ?? "report");
-    }
-    const passed = await reportAndPrint(
+    const run = await pickRun(store, argv.run);
+    const out = argv.out ?? defaultReportDir(argv.db, run.scenarioName);
+    const outcome = await reportAndPrint(
       store,
       {
         out,
-        runId: argv.run,
+        runId: run.runId,
         resamples,
         seed: argv.seed,
         timelinePolicy: argv.timelinePolicy,
@@ -245,7 +331,15 @@ async function reportCommand(argv: {
       },
       argv.json,
     );
-    return passed ? EXIT.ok : EXIT.failed;
+    if (argv.junit !== undefined) {
+      writeJunit(argv.junit, [
+        {
+          name: `${run.scenarioName} gates (run ${run.runId})`,
+          cases: outcome.gates.map((g) => gateCase(g, run.scenarioName)),
+        },
+      ]);
+    }
+    return outcome.passed ? EXIT.ok : EXIT.failed;
   });
 }
 
@@ -257,6 +351,8 @@ async function compareCommand(argv: {
   resamples?: number;
   seed?: number;
   json: boolean;
+  unpaired: boolean;
+  junit?: string;
 }): Promise<number> {
   const dbs = argv.db;
   const runs = argv.run ?? [];
@@ -265,7 +361,7 @@ async function compareCommand(argv: {
   const resamples = positiveInt("resamples", argv.resamples);
   const stores: TraceStore[] = [];
   try {
-    for (const db of dbs) stores.push(await TraceStore.open(db));
+    for (const db of dbs) stores.push(await openExistingStore(db));
     const [a, b = a] = stores as [TraceStore, TraceStore?];
     let baseRun = runs[0];
     let candRun = runs[1];
@@ -280,19 +376,29 @@ async function compareCommand(argv: {
     const outcome = await compareRuns(
       { store: a, runId: baseRun },
       { store: b!, runId: candRun },
-      { gates: argv.gate ?? [], out: argv.out, resamples, seed: argv.seed },
+      { gates: argv.gate ?? [], out: argv.out, resamples, seed: argv.seed, unpaired: argv.unpaired },
     ).catch(asUsageError);
     process.stdout.write(
       argv.json ? `${JSON.stringify({ ...outcome, markdown: undefined }, null, 2)}\n` : `${formatCompare(outcome)}\n`,
     );
+    appendStepSummary(outcome.markdown);
+    if (argv.junit !== undefined) {
+      writeJunit(argv.junit, [
+        {
+          name: `compare ${outcome.baselineRun} -> ${outcome.candidateRun}`,
+          cases: outcome.gates.map((g) => gateCase(g, "compare")),
+        },
+      ]);
+    }
     return outcome.passed ? EXIT.ok : EXIT.failed;
   } finally {
     for (const s of stores) await s.close();
   }
 }
 
+/** Opens an existing store (never creates one), runs `f`, closes it. */
 async function withStore<T>(db: string, f: (store: TraceStore) => Promise<T>): Promise<T> {
-  const store = await TraceStore.open(db);
+  const store = await openExistingStore(db);
   try {
     return await f(store);
   } finally {
@@ -313,7 +419,11 @@ export function buildCli(args: string[]) {
         y
           .positional("scenario", { type: "string", demandOption: true, describe: "Scenario YAML file" })
           .option("db", { type: "string", describe: "DuckDB file (default: runs/<scenario>.duckdb)" })
-          .option("jobs", { alias: "j", type: "number", describe: "Worker threads (default: the core count)" })
+          .option("jobs", {
+            alias: "j",
+            type: "number",
+            describe: "Worker threads (default and most: the core count; never more than the episodes)",
+          })
           .option("seeds", { type: "string", array: true, describe: "Only these seeds (comma-separated or repeated)" })
           .option("policies", { type: "string", array: true, describe: "Only these policy labels" })
           .option("resume", {
@@ -325,6 +435,11 @@ export function buildCli(args: string[]) {
           .option("report", {
             type: "string",
             describe: "Then write the report and check the gates (folder default: <db folder>/<scenario>-report)",
+          })
+          .option("junit", {
+            type: "string",
+            describe:
+              "Write the episodes and gates as JUnit XML to this file (a test case per gate, for CI test reporters)",
           })
           .example("$0 run scenarios/quickstart.yaml", "Run the quickstart into runs/quickstart.duckdb")
           .example("$0 run scenarios/quickstart.yaml --report", "... and write runs/quickstart-report/")
@@ -339,7 +454,7 @@ export function buildCli(args: string[]) {
       "List the runs in a database",
       (y) =>
         y
-          .option("db", { type: "string", demandOption: true, describe: "DuckDB file" })
+          .option("db", { type: "string", demandOption: true, describe: "DuckDB file (must exist)" })
           .option("json", { type: "boolean", default: false, describe: "JSON on stdout" })
           .example("$0 runs --db runs/quickstart.duckdb", ""),
       async (argv) => {
@@ -363,12 +478,18 @@ export function buildCli(args: string[]) {
       "Per-cell metrics of a run (the latest by default)",
       (y) =>
         y
-          .option("db", { type: "string", demandOption: true, describe: "DuckDB file" })
+          .option("db", { type: "string", demandOption: true, describe: "DuckDB file (must exist)" })
           .option("run", { type: "string", describe: "Run id (default: the latest)" })
           .option("json", { type: "boolean", default: false, describe: "JSON on stdout (all metrics)" })
           .example("$0 metrics --db runs/quickstart.duckdb --json | jq '.[0]'", ""),
       async (argv) => {
-        const rows = await withStore(argv.db, (s) => s.cellMetrics(argv.run));
+        const rows = await withStore(argv.db, async (s) => {
+          const run = await pickRun(s, argv.run);
+          const stored = parseScenario(run.scenarioText, `${run.scenarioName}.yaml`);
+          const cells = await s.cellMetrics(run.runId);
+          // The scenario's own order, as `run` prints it; the stored text is the run's.
+          return stored.success ? inMatrixOrder(cells, stored.data.scenario.matrix) : cells;
+        });
         process.stdout.write(
           argv.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatTable(rows, METRIC_COLUMNS)}\n`,
         );
@@ -379,7 +500,7 @@ export function buildCli(args: string[]) {
       "Write the HTML/Markdown report of a run and check its scenario's gates (exit 1 if one fails)",
       (y) =>
         y
-          .option("db", { type: "string", demandOption: true, describe: "DuckDB file" })
+          .option("db", { type: "string", demandOption: true, describe: "DuckDB file (must exist)" })
           .option("run", { type: "string", describe: "Run id (default: the latest)" })
           .option("out", { type: "string", describe: "Output folder (default: <db folder>/<scenario>-report)" })
           .option("resamples", { type: "number", describe: "Bootstrap resamples (default 2000)" })
@@ -394,10 +515,14 @@ export function buildCli(args: string[]) {
             describe: "Chart the training curves of this store (harness train --db, e.g. runs/training.duckdb)",
           })
           .option("json", { type: "boolean", default: false, describe: "The outcome (files, gates) as JSON on stdout" })
+          .option("junit", {
+            type: "string",
+            describe: "Write the gates as JUnit XML to this file (a test case per gate, for CI test reporters)",
+          })
           .example("$0 report --db runs/quickstart.duckdb", "Write runs/quickstart-report/index.html and report.md")
           .example(
-            "$0 report --db runs/full-matrix.duckdb --out out/ && cat out/report.md >> $GITHUB_STEP_SUMMARY",
-            "",
+            "$0 report --db runs/full-matrix.duckdb --out out/ --junit out/gates.xml",
+            "In CI: report.md is also appended to $GITHUB_STEP_SUMMARY when it is set",
           ),
       async (argv) => {
         process.exitCode = await reportCommand(argv as Parameters<typeof reportCommand>[0]);
@@ -428,6 +553,15 @@ export function buildCli(args: string[]) {
           .option("resamples", { type: "number", describe: "Bootstrap resamples (default 2000)" })
           .option("seed", { type: "number", describe: "Bootstrap seed (default 0)" })
           .option("json", { type: "boolean", default: false, describe: "The outcome as JSON on stdout" })
+          .option("unpaired", {
+            type: "boolean",
+            default: false,
+            describe: "Compare runs that share no cell and seed (unpaired means); refused otherwise",
+          })
+          .option("junit", {
+            type: "string",
+            describe: "Write the gates as JUnit XML to this file (a test case per gate, for CI test reporters)",
+          })
           .example("$0 compare --db main.duckdb --db pr.duckdb --gate 'candidate.uptime >= baseline.uptime - 0.01'", "")
           .example("$0 compare --db runs/quickstart.duckdb --run <old> --run <new> --out out/", ""),
       async (argv) => {
@@ -445,10 +579,17 @@ export function buildCli(args: string[]) {
             describe: "DuckDB file to merge into (created if missing)",
           })
           .positional("sources", { type: "string", array: true, demandOption: true, describe: "Shard DuckDB files" })
+          .option("json", { type: "boolean", default: false, describe: "The merge summary as JSON on stdout" })
           .example("$0 merge runs/all.duckdb shard1.duckdb shard2.duckdb", ""),
       async (argv) => {
+        // Every source is checked before the target is created.
+        for (const source of argv.sources) requireStoreFile(source, "merge source");
         const summary = await mergeStores(argv.target, argv.sources);
-        process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        process.stdout.write(
+          argv.json
+            ? `${JSON.stringify(summary, null, 2)}\n`
+            : `merged ${summary.sources.length} file(s) into ${summary.target}: ${summary.episodesAdded} episodes added, ${summary.episodesSkipped} already there\n`,
+        );
       },
     )
     .command(
@@ -456,21 +597,37 @@ export function buildCli(args: string[]) {
       "Export every table and metric view as Parquet",
       (y) =>
         y
-          .option("db", { type: "string", demandOption: true, describe: "DuckDB file" })
+          .option("db", { type: "string", demandOption: true, describe: "DuckDB file (must exist)" })
           .option("parquet", { type: "string", demandOption: true, describe: "Output folder" })
-          .example("$0 export --db runs/quickstart.duckdb --parquet out/", ""),
+          .option("run", { type: "string", describe: "Only this run's rows (default: every run)" })
+          .option("overwrite", { type: "boolean", default: false, describe: "Replace existing Parquet files" })
+          .example("$0 export --db runs/quickstart.duckdb --parquet out/", "")
+          .example("$0 export --db runs/quickstart.duckdb --run <id> --parquet out/<id>/", "One run"),
       async (argv) => {
-        const files = await exportParquet(argv.db, argv.parquet);
+        const files = await withStore(argv.db, async (s) => {
+          if (argv.run !== undefined) await pickRun(s, argv.run);
+          return exportParquetFiles(s, { dir: argv.parquet, runId: argv.run, overwrite: argv.overwrite });
+        });
         process.stdout.write(`${files.join("\n")}\n`);
       },
     )
     .command(trainCommand)
     .command(testbedCommand)
-    .demandCommand(1, "Name a command: run, runs, metrics, report, compare, merge, export, train or testbed")
+    .completion("completion", "Print a bash/zsh completion script (harness completion >> ~/.bashrc)")
+    .option("log-format", {
+      choices: LOG_FORMATS,
+      default: "auto" as LogFormat,
+      global: true,
+      describe: "Logs on stderr: human lines (pretty), JSON lines (json), or pretty on a terminal only (auto)",
+    })
+    .middleware((argv) => {
+      log = createLogger({ format: argv.logFormat as LogFormat });
+    })
+    .demandCommand(1, `Name a command: ${COMMANDS.slice(0, -1).join(", ")} or ${COMMANDS.at(-1)}`)
     .strict()
     .help()
     .alias("h", "help")
-    .version(false)
+    .version(VERSION)
     .fail((msg, err) => {
       if (err) throw err;
       process.stderr.write(`${msg}\n\nRun harness --help for usage.\n`);
@@ -482,15 +639,22 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
   try {
     await buildCli(args).parseAsync();
   } catch (err) {
-    if (err instanceof ScenarioError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exitCode = err.exitCode;
-    } else if (err instanceof UsageError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exitCode = EXIT.usage;
-    } else {
-      log.error({ err }, (err as Error)?.message ?? String(err));
-      process.exitCode = EXIT.failed;
-    }
+    const { code, message } = failure(err);
+    // The stack is for whoever debugs the harness, not for the user of a bad flag.
+    log.debug({ err }, "error");
+    process.stderr.write(`${message}\n`);
+    process.exitCode = code;
   }
+}
+
+/** What is printed for an error, and the exit code (see the header). */
+export function failure(err: unknown): { code: number; message: string } {
+  if (err instanceof ScenarioError) return { code: err.exitCode, message: err.message };
+  if (err instanceof UsageError || err instanceof OperationError) return { code: err.exitCode, message: err.message };
+  const known = storeError(err);
+  if (known !== null) return { code: known.exitCode, message: known.message };
+  if (err instanceof ReportInputError || err instanceof MergeRefusedError || err instanceof ModelError) {
+    return { code: EXIT.usage, message: oneLine(err) };
+  }
+  return { code: EXIT.failed, message: `harness: ${oneLine(err)} (HARNESS_LOG_LEVEL=debug shows the stack)` };
 }

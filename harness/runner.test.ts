@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
-import { rmSync, writeFileSync } from "node:fs";
+import { rmSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { type RunSummary, runScenario } from "./runner.ts";
+import { type RunStart, type RunSummary, runScenario } from "./runner.ts";
 import { parseScenario } from "./scenario-file.ts";
 import { mergeStores, TraceStore } from "./store.ts";
 import { tempDir } from "./store-fixtures.ts";
@@ -109,6 +110,42 @@ describe("runScenario", () => {
     expect(await read(db, (s) => s.listRuns())).toHaveLength(2);
   });
 
+  it("caps jobs at the cores and the episodes to run, and reports both", async () => {
+    let start: RunStart | null = null;
+    await runScenario({
+      loaded,
+      db: dbPath(),
+      jobs: 1000,
+      plan: { seeds: [1], policies: ["none"] },
+      reporters: [
+        {
+          onRunStart: (s) => {
+            start = s;
+          },
+        },
+      ],
+    });
+    expect(start).toMatchObject({ jobsRequested: 1000, jobs: Math.min(2, availableParallelism()), total: 2 });
+  });
+
+  it("a run that fails half-way (here a reporter throws; a full disk is another) is recorded failed, not running", async () => {
+    const db = dbPath();
+    const err = await runScenario({
+      loaded,
+      db,
+      jobs: 1,
+      reporters: [
+        {
+          onEpisodeEnd: (d) => {
+            if (d.done === 2) throw new Error("No space left on device (simulated)");
+          },
+        },
+      ],
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/No space left on device/);
+    expect((await read(db, (s) => s.listRuns())).map((r) => r.status)).toEqual(["failed"]);
+  });
+
   it("narrows to --seeds and --policies", async () => {
     const summary = await runScenario({ loaded, db: dbPath(), jobs: 1, plan: { seeds: [2], policies: ["hpa"] } });
     expect(summary.total).toBe(2);
@@ -133,6 +170,11 @@ describe("runScenario", () => {
   });
 });
 
+/** Resolves once `done()` holds, checking every 20 ms: waiting for a condition, not for a time. */
+async function waitFor(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((r) => setTimeout(r, 20));
+}
+
 describe("a run killed with SIGKILL", () => {
   it("keeps whole episodes only, and --resume completes the matrix", async () => {
     const db = dbPath();
@@ -144,7 +186,6 @@ describe("a run killed with SIGKILL", () => {
     const cli = join(import.meta.dirname, "..", "scripts", "harness.mjs");
     const child = spawn(process.execPath, [cli, "run", big, "--db", db, "--jobs", "1"], { stdio: "pipe" });
     const exited = new Promise((r) => child.once("exit", r));
-    // Kill a couple of seconds after the run started: some batches committed, most not run.
     let stderr = "";
     await new Promise<void>((resolve) => {
       child.stderr.on("data", (d) => {
@@ -153,7 +194,18 @@ describe("a run killed with SIGKILL", () => {
       });
       child.once("exit", () => resolve());
     });
-    await new Promise((r) => setTimeout(r, 2500));
+    // Kill once episodes have been committed, whatever the machine's speed. Another process
+    // cannot read the locked database to ask, but the files tell: a checkpoint moves
+    // committed rows from the WAL into the file and then empties the WAL. The WAL alone
+    // grows during a commit too (a kill then loses that commit), so its shrinking is the
+    // event waited for.
+    const walSize = () => statSync(`${db}.wal`, { throwIfNoEntry: false })?.size ?? 0;
+    let walMax = 0;
+    await waitFor(() => {
+      const now = walSize();
+      walMax = Math.max(walMax, now);
+      return child.exitCode !== null || now < walMax - 64 * 1024;
+    });
     expect(child.exitCode, `the run ended before the kill:\n${stderr}`).toBeNull();
     child.kill("SIGKILL");
     await exited;
@@ -172,5 +224,5 @@ describe("a run killed with SIGKILL", () => {
     expect(resumed.skipped).toBe(after[0]!.episodes);
     const keys = await read(db, (s) => s.query("SELECT count(DISTINCT episode_key) AS k, count(*) AS n FROM episodes"));
     expect(keys[0]).toEqual({ k: total, n: total });
-  }, 120_000);
+  }, 300_000);
 });

@@ -15,7 +15,7 @@ import { randomBytes } from "node:crypto";
 import { availableParallelism, hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
-import { modelChecksums } from "../policies/index.ts";
+import { modelChecksums, preparePolicy } from "../policies/index.ts";
 import { backendFor } from "./backends.ts";
 import { type EpisodeOutcome, runPlannedEpisode } from "./episode.ts";
 import {
@@ -36,7 +36,11 @@ export interface RunOptions {
   readonly loaded: LoadedScenario;
   /** The DuckDB file; created with its parent folder when missing. */
   readonly db: string;
-  /** Worker threads. @default os.availableParallelism() */
+  /**
+   * Worker threads, at most the core count and the episodes to run (more only adds
+   * threads and memory: a thread per job, each with its own simulator and model).
+   * @default os.availableParallelism()
+   */
   readonly jobs?: number;
   /** Narrow the matrix (`--seeds`, `--policies`). */
   readonly plan?: PlanOptions;
@@ -58,7 +62,11 @@ export interface RunStart {
   readonly total: number;
   /** Already stored by an earlier attempt; not run again. */
   readonly skipped: number;
+  /** Worker threads used: `jobsRequested` capped at the cores and the episodes to run. */
   readonly jobs: number;
+  /** What was asked (`--jobs`, else the core count). */
+  readonly jobsRequested: number;
+  readonly cores: number;
 }
 
 export interface EpisodeDone {
@@ -95,38 +103,48 @@ export async function runScenario(o: RunOptions): Promise<RunSummary> {
   const { loaded } = o;
   const { scenario } = loaded;
   const shard = o.shard ?? null;
-  const jobs = Math.max(1, o.jobs ?? availableParallelism());
+  const cores = availableParallelism();
+  const jobsRequested = Math.max(1, o.jobs ?? cores);
   const fullPlan = expandPlan(scenario, o.plan);
   const planSha = planSha256(loaded.sha256, fullPlan);
   const slice = shardOf(fullPlan, shard);
   const reporters = o.reporters ?? [];
+  // A model that cannot load stops the run here, before the store or any episode: not the
+  // rl cells one by one while the other policies run.
+  await prepareModels(slice);
 
   const store = await TraceStore.open(o.db);
+  let runId: string | null = null;
+  let threw = false;
   try {
     const previous = o.resume ? await store.findRun(planSha, formatShard(shard)) : null;
-    const runId = previous?.runId ?? newRunId(scenario.name, planSha, shard);
+    runId = previous?.runId ?? newRunId(scenario.name, planSha, shard);
     const stored = previous ? await store.storedEpisodeKeys(runId) : new Set<string>();
     if (!previous) await store.beginRun(runContext(o, runId, planSha, shard));
     else await store.markRunning(runId);
 
     const todo = slice.filter((e) => !stored.has(e.key));
+    const jobs = Math.max(1, Math.min(jobsRequested, cores, todo.length));
     const start: RunStart = {
       runId,
       resumed: previous !== null,
       total: slice.length,
       skipped: slice.length - todo.length,
       jobs,
+      jobsRequested,
+      cores,
     };
     for (const r of reporters) r.onRunStart?.(start);
 
     let done = 0;
     let completed = 0;
     let failed = 0;
+    const id = runId;
     // An episode stopped mid-way by the signal (in-process backends pass it to the loop).
     let abortedInFlight = false;
     const write = async (outcome: EpisodeOutcome) => {
       const episode = fullPlan[outcome.index]!;
-      await store.writeEpisode(runId, episodeMeta(o.loaded, episode, outcome), outcome.trace);
+      await store.writeEpisode(id, episodeMeta(o.loaded, episode, outcome), outcome.trace);
       done++;
       if (outcome.status === "completed") completed++;
       else failed++;
@@ -150,8 +168,36 @@ export async function runScenario(o: RunOptions): Promise<RunSummary> {
     };
     for (const r of reporters) r.onRunEnd?.(summary);
     return summary;
+  } catch (err) {
+    threw = true;
+    // A run that cannot go on (a full disk, a store error) must not stay `running`: record
+    // it as failed if the store still takes a write; the error is the caller's either way.
+    // Twice, because the first flush may only hand back a background commit's error.
+    for (let attempt = 0; attempt < 2 && runId !== null; attempt++) {
+      if (
+        await store.finishRun(runId, "failed").then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
+    }
+    throw err;
   } finally {
-    await store.close();
+    // After a failure, closing must not replace the error that explains it.
+    if (threw) await store.close().catch(() => {});
+    else await store.close();
+  }
+}
+
+/** Loads every model the episodes' policies need, once, in this thread (see preparePolicy). */
+async function prepareModels(episodes: readonly PlannedEpisode[]): Promise<void> {
+  const seen = new Set<string>();
+  for (const e of episodes) {
+    const key = `${e.policy.name}|${JSON.stringify(e.policy.params)}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    await preparePolicy(e.policy.name, e.policy.params);
   }
 }
 

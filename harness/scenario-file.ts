@@ -4,7 +4,7 @@
  * so that a typo in a 200-line matrix is found without bisecting the file.
  */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { type Scenario, scenarioSchema } from "../scenarios/schema.ts";
 import { ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "./scenario-errors.ts";
@@ -111,10 +111,22 @@ export function parseScenario(text: string, fileName: string): ScenarioResult {
   };
 }
 
+/**
+ * The largest scenario file read, bytes. The committed ones are under 10 kB; the text is
+ * stored whole with every run and parsed with positions, and a 50 MB file cost 48 s and
+ * 4 GB of memory before this limit.
+ */
+export const MAX_SCENARIO_BYTES = 1024 * 1024;
+
 /** Reads and parses a scenario file; an unreadable file is an error too, not an exception. */
 export async function loadScenario(path: string): Promise<ScenarioResult> {
   let text: string;
   try {
+    const { size } = await stat(path);
+    if (size > MAX_SCENARIO_BYTES) {
+      const message = `Scenario file is ${(size / 1024 / 1024).toFixed(1)} MB; the limit is ${MAX_SCENARIO_BYTES / 1024 / 1024} MB`;
+      return { success: false, errors: [{ code: ScenarioErrorCode.TooBig, path: [], message, line: 0, column: 0 }] };
+    }
     text = await readFile(path, "utf8");
   } catch (e) {
     const message = `Cannot read the scenario file: ${(e as Error).message}`;

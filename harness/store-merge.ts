@@ -13,6 +13,10 @@
  *   their steps and events follow them.
  *
  * Merging the same source twice changes nothing the second time.
+ *
+ * Refused, before anything is written: a run id that holds another plan in the source
+ * (a different scenario text or narrowing), and shards of one run cut into different
+ * numbers of slices (1/2 with 2/3): their union is neither run, yet would read `completed`.
  */
 import { existsSync } from "node:fs";
 import type { DuckDBConnection } from "@duckdb/node-api";
@@ -29,6 +33,11 @@ export interface SourceMergeSummary {
   readonly episodesReplaced: number;
   /** Source episodes whose key the target already had. */
   readonly episodesSkipped: number;
+}
+
+/** A source that cannot be merged (missing, not a trace store, incompatible): the user's input. */
+export class MergeRefusedError extends Error {
+  override readonly name = "MergeRefusedError";
 }
 
 const SRC = "merge_source";
@@ -49,18 +58,22 @@ const MACROS = [
 
 /** Merges the store file `source` into the store open on `con` (whose file is `target`). */
 export async function mergeSource(con: DuckDBConnection, target: string, source: string): Promise<SourceMergeSummary> {
-  if (source === target) throw new Error(`Cannot merge trace store ${source} into itself`);
+  if (source === target) throw new MergeRefusedError(`Cannot merge trace store ${source} into itself`);
   // ATTACH would create a missing file; a typo must not merge "nothing" silently.
-  if (!existsSync(source)) throw new Error(`Cannot merge ${source}: no such file`);
+  if (!existsSync(source)) throw new MergeRefusedError(`Cannot merge ${source}: no such file`);
   try {
     await con.run(`ATTACH ${sqlString(source)} AS ${SRC} (READ_ONLY)`);
   } catch (err) {
-    throw new Error(`Cannot open ${source} to merge it: ${err instanceof Error ? err.message : String(err)}`, {
-      cause: err,
-    });
+    throw new MergeRefusedError(
+      `Cannot open ${source} to merge it: ${err instanceof Error ? err.message : String(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
   try {
     await checkVersion(con, source);
+    await checkCompatible(con, target, source);
     for (const m of MACROS) await con.run(m);
     await con.run("BEGIN TRANSACTION");
     try {
@@ -84,10 +97,40 @@ async function checkVersion(con: DuckDBConnection, source: string): Promise<void
     con,
     `SELECT table_name FROM duckdb_tables() WHERE database_name = '${SRC}' AND table_name = 'schema_version'`,
   );
-  if (tables.length === 0) throw new Error(`${source} is not a trace store: it has no schema_version table`);
+  if (tables.length === 0)
+    throw new MergeRefusedError(`${source} is not a trace store: it has no schema_version table`);
   const [row] = await rows(con, `SELECT max(version) AS v FROM ${SRC}.schema_version`);
   if (Number(row?.v) !== SCHEMA_VERSION) {
-    throw new Error(`${source} has trace store schema version ${String(row?.v)}; this build reads ${SCHEMA_VERSION}`);
+    throw new MergeRefusedError(
+      `${source} has trace store schema version ${String(row?.v)}; this build reads ${SCHEMA_VERSION}`,
+    );
+  }
+}
+
+/** Refuses a source whose runs cannot be joined with the target's of the same id (see the header). */
+async function checkCompatible(con: DuckDBConnection, target: string, source: string): Promise<void> {
+  const shared = await rows(
+    con,
+    `SELECT t.run_id, t.plan_sha256 AS target_plan, s.plan_sha256 AS source_plan, t.shard AS target_shard,
+       s.shard AS source_shard
+     FROM runs t JOIN ${SRC}.runs s USING (run_id) ORDER BY t.run_id`,
+  );
+  for (const r of shared) {
+    if (r.target_plan !== r.source_plan) {
+      throw new MergeRefusedError(
+        `Cannot merge ${source}: its run ${r.run_id} was made from another plan than the one in ${target} (plan sha256 ${String(r.source_plan).slice(0, 12)} vs ${String(r.target_plan).slice(0, 12)}: a different scenario file, --seeds or --policies)`,
+      );
+    }
+    const counts = new Set(
+      [r.target_shard, r.source_shard]
+        .filter((x): x is string => typeof x === "string")
+        .flatMap((x) => x.split(",").map((p) => p.trim().split("/")[1])),
+    );
+    if (counts.size > 1) {
+      throw new MergeRefusedError(
+        `Cannot merge ${source}: run ${r.run_id} is shard ${r.source_shard} there and ${r.target_shard} in ${target}; shards of one run must be slices of the same N (run every shard with the same --shard i/N)`,
+      );
+    }
   }
 }
 

@@ -34,6 +34,18 @@ export interface CompareOptions {
   readonly seed?: number;
   /** Folder for `compare.md`; none: nothing is written. */
   readonly out?: string;
+  /**
+   * Compare runs that share no (cell, seed) pair. Without it such runs are refused: a
+   * comparison of nothing must not read "no significant change". @default false
+   */
+  readonly unpaired?: boolean;
+}
+
+/** One way the two runs were not made alike (code, models, scenario, runtime). */
+export interface ProvenanceDifference {
+  readonly what: string;
+  readonly baseline: string;
+  readonly candidate: string;
 }
 
 export interface Change {
@@ -50,6 +62,10 @@ export interface Change {
 export interface CompareOutcome {
   readonly baselineRun: string;
   readonly candidateRun: string;
+  /** Every provenance difference between the runs: shown first. */
+  readonly provenance: readonly ProvenanceDifference[];
+  /** No (cell, seed) pair in common: the changes are differences of unpaired means. */
+  readonly unpaired: boolean;
   readonly notes: readonly string[];
   readonly changes: readonly Change[];
   readonly gates: readonly GateResult[];
@@ -104,8 +120,16 @@ export async function compareRuns(
       .map((c): Filter => ({ fault: c.fault, frequency: c.frequency }));
     return [{}, ...cells].flatMap((filter) => changesOf(estimator, policy, filter));
   });
+  const overallPairs = changes.filter((c) => c.filter.fault === undefined).reduce((n, c) => n + c.difference.n, 0);
+  const unpaired = overallPairs === 0;
+  if (unpaired && opts.unpaired !== true) {
+    throw new ReportInputError(
+      `No pairs to compare: runs ${base.run.runId} and ${cand.run.runId} share no episode of the same policy, cell and seed${names.policies.length === 0 ? " (no policy in common)" : ""}; pass --unpaired to compare unpaired means`,
+    );
+  }
+  const provenance = provenanceDifferences(base, cand);
   const notes = compareNotes(base, cand, names);
-  const markdown = renderMarkdown(compareDocument(base, cand, notes, changes, gates), []);
+  const markdown = renderMarkdown(compareDocument(base, cand, provenance, unpaired, notes, changes, gates), []);
   let file: string | null = null;
   if (opts.out !== undefined) {
     const dir = resolve(opts.out);
@@ -116,6 +140,8 @@ export async function compareRuns(
   return {
     baselineRun: base.run.runId,
     candidateRun: cand.run.runId,
+    provenance,
+    unpaired,
     notes,
     changes,
     gates,
@@ -143,6 +169,25 @@ function changesOf(estimator: Estimator, policy: string, filter: Filter): Change
       flag: v === "a" ? "improved" : v === "b" ? "regressed" : null,
     };
   });
+}
+
+/** Git sha, scenario, model checksums, backend and runtime: what made the runs, where it differs. */
+export function provenanceDifferences(base: ReportData, cand: ReportData): ProvenanceDifference[] {
+  const out: ProvenanceDifference[] = [];
+  const differ = (what: string, a: string | null, b: string | null) => {
+    if (a !== b) out.push({ what, baseline: a ?? "-", candidate: b ?? "-" });
+  };
+  differ("git sha", base.run.gitSha, cand.run.gitSha);
+  differ("scenario sha256", base.run.scenarioSha256, cand.run.scenarioSha256);
+  const models = [
+    ...new Set([...Object.keys(base.run.modelChecksums), ...Object.keys(cand.run.modelChecksums)]),
+  ].sort();
+  for (const m of models) {
+    differ(`model ${m} sha256`, base.run.modelChecksums[m] ?? null, cand.run.modelChecksums[m] ?? null);
+  }
+  differ("backend", base.run.backend, cand.run.backend);
+  differ("node", base.run.nodeVersion, cand.run.nodeVersion);
+  return out;
 }
 
 function compareNotes(base: ReportData, cand: ReportData, names: GateNames): string[] {
@@ -201,6 +246,8 @@ function changeTable(changes: readonly Change[], withCell: boolean): Table {
 function compareDocument(
   base: ReportData,
   cand: ReportData,
+  provenance: readonly ProvenanceDifference[],
+  unpaired: boolean,
   notes: readonly string[],
   changes: readonly Change[],
   gates: readonly GateResult[],
@@ -219,6 +266,26 @@ function compareDocument(
   const flagged = cells.filter((x) => x.flag !== null);
   const blocks: Block[] = [
     { kind: "heading", level: 1, text: `Compare: ${cand.run.scenarioName}, ${RUN_ARMS[0]} against ${RUN_ARMS[1]}` },
+    ...(unpaired
+      ? [
+          {
+            kind: "note",
+            text: "Unpaired comparison: the runs share no (cell, seed) pair, so every change below is a difference of unpaired means.",
+          } satisfies Block,
+        ]
+      : []),
+    ...(provenance.length === 0
+      ? []
+      : [
+          {
+            kind: "table",
+            table: {
+              header: ["differs", BASE, CAND],
+              align: "lll",
+              rows: provenance.map((p) => [plain(p.what), plain(p.baseline), plain(p.candidate)]),
+            },
+          } satisfies Block,
+        ]),
     {
       kind: "table",
       table: {

@@ -17,7 +17,8 @@ export function formatGates(gates: readonly GateResult[]): string {
 export function formatCompare(c: CompareOutcome): string {
   const flagged = c.changes.filter((x) => x.flag !== null);
   const lines = [
-    `compare: baseline ${c.baselineRun} -> candidate ${c.candidateRun}${c.file === null ? "" : ` (${c.file})`}`,
+    `${c.unpaired ? "UNPAIRED compare (no common cell and seed: differences of unpaired means)" : "compare"}: baseline ${c.baselineRun} -> candidate ${c.candidateRun}${c.file === null ? "" : ` (${c.file})`}`,
+    ...c.provenance.map((p) => `differs: ${p.what}: ${p.baseline} -> ${p.candidate}`),
     ...c.notes.map((n) => `note: ${n}`),
     flagged.length === 0 ? "no significant change" : `${flagged.length} significant change(s):`,
     ...flagged.map((x) => {

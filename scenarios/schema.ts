@@ -16,10 +16,19 @@ import { guardLimitsSchema, NOOP_FALLBACK } from "../harness/guard.ts";
 import { ScenarioErrorCode } from "../harness/scenario-errors.ts";
 import { POLICY_NAMES, type PolicyName, policies } from "../policies/index.ts";
 import { type SimParams, simParamsSchema, workloadSchema } from "../sim/params.ts";
-import { type Frequency, frequencySchema } from "../sim/schedule.ts";
+import { type Frequency, frequencySchema, MAX_INJECTIONS } from "../sim/schedule.ts";
 import { localSectionSchema } from "./local.ts";
 
 export const DEFAULT_STEPS = 200;
+/**
+ * Bounds on what a run can hold, refused at validation rather than failing every episode:
+ * an episode's trace lives in typed arrays in its worker (a 100,000-step episode takes
+ * about 0.5 GB of memory at its peak, measured), and the schedule stops at MAX_INJECTIONS
+ * injections per episode (sim/schedule.ts). A million episodes per run keeps episode ids
+ * far inside the store's INTEGER column after merges.
+ */
+export const MAX_STEPS = 100_000;
+export const MAX_EPISODES = 1_000_000;
 const MAX_SEED = 0x7fff_ffff;
 
 /** Labels end up in gate expressions (`heuristic.uptime`) and cell ids, so no dots or spaces. */
@@ -269,6 +278,7 @@ const scenarioObject = z
       .number()
       .int()
       .positive()
+      .max(MAX_STEPS)
       .optional()
       .describe(`Observation steps per episode (default ${DEFAULT_STEPS}); give this or durationS, not both.`),
     durationS: z
@@ -298,8 +308,11 @@ const scenarioObject = z
       const n = s.durationS / s.stepSeconds;
       if (Math.abs(n - Math.round(n)) > 1e-9 * Math.max(1, n) || Math.round(n) < 1) {
         conflict(ctx, ["durationS"], `Expected durationS to be a multiple of stepSeconds (${s.stepSeconds})`);
+      } else if (Math.round(n) > MAX_STEPS) {
+        conflict(ctx, ["durationS"], `Expected durationS / stepSeconds <= ${MAX_STEPS} steps, got ${Math.round(n)}`);
       }
     }
+    checkSizes(s, ctx);
     if (s.backend === "cluster" && s.cluster === undefined) {
       conflict(ctx, ["backend"], "backend cluster needs a cluster: section naming the allowed namespaces");
     }
@@ -368,6 +381,45 @@ function uniqueLabels(
   for (const c of cells) {
     if (seen.has(c.label)) duplicate(ctx, c.path, message(c.label));
     seen.add(c.label);
+  }
+}
+
+/** Fault schedules the simulator can generate, and a plan the store can hold (see MAX_STEPS). */
+function checkSizes(
+  s: { steps?: number; durationS?: number; stepSeconds: number; seeds: unknown; matrix: unknown },
+  ctx: z.RefinementCtx,
+) {
+  const episodeS =
+    (s.steps ?? (s.durationS === undefined ? DEFAULT_STEPS : s.durationS / s.stepSeconds)) * s.stepSeconds;
+  const m = s.matrix as { fault?: unknown; frequency?: unknown; policy?: unknown } | undefined;
+  // The axes are checked on their own first; only well-formed ones are measured here.
+  if (!Array.isArray(m?.frequency)) return;
+  for (const cell of m.frequency as FrequencyCell[]) {
+    const f = cell.frequency;
+    // Poisson counts vary: half the cap leaves the cap many standard deviations away.
+    const expected =
+      f.kind === "fixed" ? (episodeS - (f.offsetS ?? f.intervalS)) / f.intervalS + 1 : episodeS / f.meanIntervalS;
+    const cap = f.kind === "fixed" ? MAX_INJECTIONS : MAX_INJECTIONS / 2;
+    if (expected > cap) {
+      const key = f.kind === "fixed" ? "intervalS" : "meanIntervalS";
+      const value = f.kind === "fixed" ? f.intervalS : f.meanIntervalS;
+      const least = episodeS / cap;
+      conflict(
+        ctx,
+        ["matrix", "frequency", cell.label, key],
+        `Expected ${key} >= ${least.toPrecision(3)} s (at most ${cap} injections in a ${episodeS} s episode), got ${value}`,
+      );
+    }
+  }
+  if (Array.isArray(s.seeds) && Array.isArray(m.fault) && Array.isArray(m.policy)) {
+    const episodes = s.seeds.length * m.fault.length * m.frequency.length * m.policy.length;
+    if (episodes > MAX_EPISODES) {
+      conflict(
+        ctx,
+        ["seeds"],
+        `Expected at most ${MAX_EPISODES} episodes per run, got ${episodes} (seeds x faults x frequencies x policies); split it with --shard or fewer seeds`,
+      );
+    }
   }
 }
 

@@ -6,6 +6,8 @@
  *
  *   npx tsx scripts/policy-analysis.ts runs/full-matrix.duckdb [--run ID] [--policies rl,heuristic]
  */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
@@ -20,6 +22,11 @@ const argv = await yargs(hideBin(process.argv))
   .strict()
   .parseAsync();
 
+if (!existsSync(String(argv.db))) {
+  // The default database is the one `harness run scenarios/full-matrix.yaml` writes without --db.
+  process.stderr.write(`No trace store at ${resolve(String(argv.db))}; pass the --db your run wrote\n`);
+  process.exit(2);
+}
 const instance = await DuckDBInstance.create(String(argv.db), { access_mode: "READ_ONLY" });
 const con = await instance.connect();
 const rows = async (sql: string, params: (string | number)[] = []) =>

@@ -4,13 +4,23 @@
  * Scrapes every 0.5 s; the rate window is then max(4 × 0.5, 1 + 0.5) = 2 s, and a change is
  * waited out by `settle(SCRAPES_FOR_RATES)` scrapes reaching Prometheus (events, no sleeps).
  */
+import { existsSync } from "node:fs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Missing, PodPhase } from "../../harness/contract.ts";
 import { queryInstant } from "./api.ts";
 import { type Collector, createCollector } from "./collector.ts";
 import { PrometheusError, PrometheusErrorCode } from "./errors.ts";
 import { healthyPod } from "./test-exporter.ts";
-import { DEPLOYMENT, fakeDeployment, NAMESPACE, podName, startTestbed, type Testbed } from "./test-helpers.ts";
+import {
+  DEPLOYMENT,
+  fakeDeployment,
+  NAMESPACE,
+  podName,
+  portFree,
+  processGone,
+  startTestbed,
+  type Testbed,
+} from "./test-helpers.ts";
 
 const SCRAPE_S = 0.5;
 /** Window 2 s = 4 scrapes; 2 more so that no sample from before the change is inside it. */
@@ -26,7 +36,12 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await bed?.close();
+  if (!bed) return;
+  await bed.close();
+  // Nothing left behind: the server, its data directory, its port.
+  expect(processGone(bed.prom.pid)).toBe(true);
+  expect(existsSync(bed.prom.dir)).toBe(false);
+  expect(await portFree(bed.prom.port)).toBe(true);
 });
 
 let generation = 0;
@@ -40,6 +55,7 @@ beforeEach(() => {
   for (const [name, pod] of fakeDeployment(2, undefined, generation).pods) d.pods.set(name, pod);
   d.desired = 2;
   d.readyReplicas = 2;
+  d.unroutedRps = 0;
   bed.exporter.hidden.clear();
   collector = createCollector({
     url: bed.prom.url,
@@ -110,6 +126,16 @@ describe("collector on a real Prometheus", () => {
     expect(s.podTable!.errorRate[1]).toBe(0);
     expect(s.podTable!.phase[0]).toBe(PodPhase.Degraded); // 25% errors > 5%
     expect(s.podTable!.phase[1]).toBe(PodPhase.Healthy);
+  });
+
+  it("counts requests no pod received (no endpoint) as offered load and as errors", async () => {
+    bed.exporter.deployment.unroutedRps = 10;
+    pod(0).okRps = 15;
+    pod(1).okRps = 15;
+    await bed.settle(SCRAPES_FOR_RATES);
+    const s = await collector.observe();
+    expectNear(s.requestRate, 40);
+    expect(s.errorRate).toBeCloseTo(10 / 40, 3);
   });
 
   it("takes p95 latency from the histogram, interpolated inside the right bucket", async () => {
@@ -203,6 +229,29 @@ describe("collector on a real Prometheus", () => {
     expect(s.sinceFailureS).toBe(0);
   });
 
+  it("does not count a pod the caller deleted, or one a scale-down removed, as a failure", async () => {
+    const d = bed.exporter.deployment;
+    d.pods.set(name(2), healthyPod());
+    d.desired = 3;
+    await bed.settle(2);
+    const first = await collector.observe();
+    expect(first.pods).toBe(3);
+    // The restart action deletes pod 0 (its grace period ends between two scrapes).
+    collector.noteDeleted(name(0));
+    d.pods.delete(name(0));
+    await bed.settle(2);
+    const second = await collector.observe();
+    expect(second.podNames).not.toContain(name(0));
+    expect(second.sinceFailureS).toBeCloseTo(second.atUnixS - first.atUnixS, 6);
+    // Scale-down from 3 to 2 removes pod 2.
+    d.desired = 2;
+    d.pods.delete(name(2));
+    await bed.settle(2);
+    const third = await collector.observe();
+    expect(third.pods).toBe(1);
+    expect(third.sinceFailureS).toBeCloseTo(third.atUnixS - first.atUnixS, 6);
+  });
+
   it("marks a value missing when its series disappear, and recovers when they return", async () => {
     bed.exporter.hidden.add("container_memory_working_set_bytes");
     bed.exporter.hidden.add("http_requests_total");
@@ -260,6 +309,10 @@ describe("collector on a real Prometheus", () => {
     expect(err).toBeInstanceOf(PrometheusError);
     expect(err.code).toBe(PrometheusErrorCode.Unavailable);
     expect(err.transient).toBe(true);
+    // A caller's abort is not Prometheus's failure: it comes through as the abort.
+    const aborted = await collector.observe(undefined, AbortSignal.abort()).catch((e) => e);
+    expect(aborted).not.toBeInstanceOf(PrometheusError);
+    expect(aborted.name).toBe("AbortError");
     const bad = await queryInstant(bed.prom.url, "sum(", Date.now() / 1000, { timeoutMs: 5_000 }).catch((e) => e);
     expect(bad).toBeInstanceOf(PrometheusError);
     expect(bad.code).toBe(PrometheusErrorCode.BadQuery);

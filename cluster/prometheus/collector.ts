@@ -14,11 +14,14 @@
  *   since, else pending (still starting);
  * - failures (for `sinceFailureS`): a restart count going up, a pod turning crashed, or a
  *   pod vanishing without having been seen terminating (a kill, as Chaos Mesh's pod-kill
- *   deletes with no grace period). A graceful delete (the restart action) is not a failure.
+ *   deletes with no grace period). Not failures: a graceful delete seen terminating, a pod
+ *   the caller said it deleted (`noteDeleted`, the restart action, whose grace period may
+ *   end between two scrapes), and as many vanished pods as `spec.replicas` dropped by.
  *
  * Aggregates follow the contract: cpu and memory are means over serving pods (ready, not
- * drained) that have the value; latency is the service's p95, error rate 5xx over all
- * requests, request rate the requests the pods served. With no serving pod: cpu and memory
+ * drained) that have the value; latency is the service's p95 over the requests pods served,
+ * error rate 5xx over all requests, request rate all requests, including those no pod
+ * received (no ready endpoint). With no serving pod: cpu and memory
  * 0, error rate 1, latency `timeoutLatencyMs`, as the simulator reports a down service.
  *
  * Missing (the guard then refuses to act): a value whose series are absent or stale sets
@@ -92,8 +95,17 @@ export interface Collector {
   readonly query: string;
   /** Rate window, seconds. */
   readonly windowS: number;
-  /** One observation evaluated at `atUnixS` (Unix seconds; default: now). */
+  /**
+   * One observation evaluated at `atUnixS` (Unix seconds; default: now). One at a time and
+   * in time order: the memory of restarts and failures follows the calls.
+   */
   observe(atUnixS?: number, signal?: AbortSignal): Promise<CollectedSnapshot>;
+  /**
+   * Tells the collector that the caller deleted this pod (the restart action), so that its
+   * disappearance is not taken for a kill. A scale-down needs no note: the drop of
+   * `spec.replicas` explains as many vanished pods.
+   */
+  noteDeleted(pod: string): void;
 }
 
 /** What the collector remembers between observations (see the header). */
@@ -101,6 +113,10 @@ export interface CollectorMemory {
   startUnixS: number | null;
   lastFailureUnixS: number | null;
   readonly pods: Map<string, PodMemory>;
+  /** Pods the caller deleted (a restart action): their disappearance is not a failure. */
+  readonly deletedByCaller: Set<string>;
+  /** `spec.replicas` at the previous observation (NaN when unknown): a drop explains vanished pods. */
+  desired: number;
 }
 
 interface PodMemory {
@@ -113,7 +129,13 @@ interface PodMemory {
 }
 
 export function createCollectorMemory(startUnixS?: number): CollectorMemory {
-  return { startUnixS: startUnixS ?? null, lastFailureUnixS: null, pods: new Map() };
+  return {
+    startUnixS: startUnixS ?? null,
+    lastFailureUnixS: null,
+    pods: new Map(),
+    deletedByCaller: new Set(),
+    desired: Number.NaN,
+  };
 }
 
 /** Settings of {@link assembleSnapshot} (the collector's options, resolved). */
@@ -147,6 +169,9 @@ export function createCollector(options: CollectorOptions): Collector {
     async observe(atUnixS = Date.now() / 1000, signal) {
       const reply = await queryInstant(options.url, query, atUnixS, { timeoutMs, signal });
       return assembleSnapshot(reply.data.result, atUnixS, assembly, memory);
+    },
+    noteDeleted(pod) {
+      memory.deletedByCaller.add(pod);
     },
   };
 }
@@ -219,14 +244,15 @@ export function assembleSnapshot(
   const rps = parts.perPod.get("pod_rps");
   const errors = parts.perPod.get("pod_errors");
 
-  // Service-wide traffic: every pod's requests, serving or not.
-  if (rps === undefined) {
+  // Service-wide traffic: every pod's requests, serving or not, and those no pod received.
+  const unroutedRps = parts.scalar.get("unrouted_rps");
+  if (rps === undefined && unroutedRps === undefined) {
     snap.requestRate = Number.NaN;
     snap.errorRate = Number.NaN;
   } else {
-    let total = 0;
-    let failed = 0;
-    for (const [pod, r] of rps) {
+    let total = finiteOr0(unroutedRps);
+    let failed = finiteOr0(parts.scalar.get("unrouted_errors"));
+    for (const [pod, r] of rps ?? []) {
       total += finiteOr0(r);
       failed += finiteOr0(errors?.get(pod));
     }
@@ -246,7 +272,7 @@ export function assembleSnapshot(
   } else {
     podNames = [...parts.phase.keys()].sort();
     const table = createPodTable(podNames.length);
-    const known = fillPods(parts, podNames, table, atUnixS, options, memory);
+    const known = fillPods(parts, podNames, table, atUnixS, snap.desiredReplicas, options, memory);
     snap.podTable = table;
     aggregatePods(snap, table, known, memoryFresh, options);
   }
@@ -260,6 +286,7 @@ function fillPods(
   names: readonly string[],
   t: PodTable,
   atUnixS: number,
+  desired: number,
   options: AssemblyOptions,
   memory: CollectorMemory,
 ): Known {
@@ -321,12 +348,17 @@ function fillPods(
     t.restarts[i] = restarts;
   }
   t.count = names.length;
+  // Pods gone since the last observation: killed, unless seen terminating (a graceful
+  // delete), deleted by the caller, or one of as many as `spec.replicas` dropped by.
+  let scaledDown = desired < memory.desired ? memory.desired - desired : 0;
   for (const [pod, m] of memory.pods) {
     if (seen.has(pod)) continue;
-    // Gone without a graceful delete seen: killed.
-    if (m.phase !== Phase.Terminating) failed = true;
     memory.pods.delete(pod);
+    if (memory.deletedByCaller.delete(pod) || m.phase === Phase.Terminating) continue;
+    if (scaledDown > 0) scaledDown--;
+    else failed = true;
   }
+  memory.desired = desired;
   if (failed) memory.lastFailureUnixS = atUnixS;
   return known;
 }

@@ -94,6 +94,8 @@ export type QueryPart =
   | "pod_memory"
   | "pod_rps"
   | "pod_errors"
+  | "unrouted_rps"
+  | "unrouted_errors"
   | "pod_p95"
   | "p95";
 
@@ -111,6 +113,7 @@ export function observationParts(p: QueryParams): Record<QueryPart, string> {
   const pod = `namespace=${q(p.namespace)},pod=~${q(p.podPattern)}`;
   const ctr = `${pod},container!="",container!="POD"`;
   const http = `${pod},route!~${q(NOT_SERVICE_ROUTES)}`;
+  const unrouted = `namespace=${q(p.namespace)},pod="",route!~${q(NOT_SERVICE_ROUTES)}`;
   const w = `${Math.round(p.windowS * 1000)}ms`;
   return {
     // kube-state-metrics, Deployment: `spec.replicas` and `status.readyReplicas`.
@@ -149,6 +152,11 @@ export function observationParts(p: QueryParams): Record<QueryPart, string> {
     // (error rate = 5xx rate over total rate) so that a pod without any 5xx series reads 0, not absent.
     pod_rps: `sum by (pod) (rate(http_requests_total{${http}}[${w}]))`,
     pod_errors: `sum by (pod) (rate(http_requests_total{${http},code=~"5.."}[${w}]))`,
+    // Requests no pod received: the Service had no ready endpoint (the testbed's balancer
+    // answers 503 with no pod label). They are offered load and failures all the same.
+    // Usually absent on a cluster, whose ingress metrics have other names.
+    unrouted_rps: `sum(rate(http_requests_total{${unrouted}}[${w}]))`,
+    unrouted_errors: `sum(rate(http_requests_total{${unrouted},code=~"5.."}[${w}]))`,
     // Seed formula: p95 latency from the histogram, per pod (for degraded and the target
     // ranking) and over the whole service (the Snapshot's latency). NaN when no request
     // landed in the window.

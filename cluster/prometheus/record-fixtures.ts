@@ -251,9 +251,17 @@ async function recordLocal(): Promise<void> {
     bed.supervisor.kill(victim);
     await until("the killed pod gone", (s) => !s.podNames.includes(victim));
     await observe();
+    await until("3 ready pods again", (s) => s.missing === 0 && s.healthy + s.degraded === 3);
     const frozen = bed.supervisor.list()[0]!.name;
+    const unready = new Promise<number>((resolve) =>
+      bed.supervisor.on("event", (e) => {
+        if (e.kind === "pod-unready" && e.pod === frozen) resolve(e.at);
+      }),
+    );
     bed.supervisor.freeze(frozen);
-    await until("the frozen pod unready", (s) => s.readyReplicas <= 2 && s.podNames.includes(frozen));
+    // The supervisor's readiness probe fails, then one scrape of every target shows it.
+    const at = await unready;
+    await prom.waitForScrape({ sinceMs: at, requireUp: false, timeoutMs: 20_000 });
     await observe();
     bed.supervisor.thaw(frozen);
     const fixture: ObservationFixture & { readonly events: { killed: string; frozen: string } } = {

@@ -43,6 +43,8 @@ export interface FakeDeployment {
   desired: number;
   readyReplicas: number;
   pods: Map<string, FakePod>;
+  /** Requests per second no pod received (503 from the Service with no endpoint). @default 0 */
+  unroutedRps?: number;
 }
 
 /** Metric families a test can hide, as if their exporter stopped showing them. */
@@ -146,6 +148,7 @@ export async function startTestExporter(deployment: FakeDeployment): Promise<Tes
   };
 
   const acc = new Map<string, Accumulated>();
+  let unrouted = 0;
   let last = performance.now();
   let scrapes = 0;
 
@@ -158,6 +161,8 @@ export async function startTestExporter(deployment: FakeDeployment): Promise<Tes
     m.scrapeNumber.set(scrapes + 1);
     m.specReplicas.set({ namespace: ns, deployment: deployment.name }, deployment.desired);
     m.readyReplicas.set({ namespace: ns, deployment: deployment.name }, deployment.readyReplicas);
+    unrouted += (deployment.unroutedRps ?? 0) * dt;
+    m.requests.inc({ namespace: ns, code: "503", route: ROUTE }, unrouted);
     for (const name of acc.keys()) {
       if (!deployment.pods.has(name)) {
         acc.delete(name);

@@ -1,6 +1,8 @@
 /**
- * `harness train`: trains PPO on the simulator and writes `models/ppo-obs-v1.onnx` with its
- * model card. A yargs `CommandModule`, registered by one line in harness/cli.ts.
+ * `harness train`: trains PPO on the simulator and writes the model (runs/models/<run id>.onnx
+ * unless `--out` says otherwise) with its model card. An existing model file, such as the
+ * committed `models/ppo-obs-v1.onnx`, is replaced only with `--overwrite`, and that is
+ * checked before training starts. A yargs `CommandModule`, registered by one line in harness/cli.ts.
  *
  *   harness train                                  # the documented defaults (npm run train)
  *   harness train --config ppo.yaml --seed 7       # a YAML file of options, flags on top
@@ -14,8 +16,8 @@
  * Exit codes: 0 done; 1 failed; 2 invalid options; 130 interrupted (Ctrl-C): the state at
  * the last finished update is checkpointed, and `--resume` continues from it.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { SingleBar } from "cli-progress";
 import type { Argv, CommandModule, Options } from "yargs";
 import { gitRevision } from "../../harness/provenance.ts";
@@ -51,7 +53,8 @@ const FLAGS: { readonly [K in keyof PpoOptions]: Options | null } = {
   normAdv: { type: "boolean" },
   targetKl: { type: "number" },
   adamEps: { type: "number" },
-  hidden: { type: "array", number: true } as Options,
+  // A list of numbers: yargs shows [array]; zod checks each is a positive integer.
+  hidden: { type: "array", coerce: (xs: unknown[]) => xs.map(Number) } as Options,
   normObs: { type: "boolean" },
   obsClip: { type: "number" },
   reward: { type: "string" },
@@ -63,6 +66,7 @@ const FLAGS: { readonly [K in keyof PpoOptions]: Options | null } = {
   guard: null,
   slo: null,
   out: { type: "string" },
+  overwrite: { type: "boolean" },
   checkpointEvery: { type: "number" },
   checkpointDir: { type: "string" },
   db: { type: "string" },
@@ -75,6 +79,7 @@ const RESUMABLE: readonly (keyof PpoOptions)[] = [
   "totalTimesteps",
   "threads",
   "out",
+  "overwrite",
   "checkpointEvery",
   "checkpointDir",
   "db",
@@ -88,7 +93,9 @@ const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 function describe(key: keyof PpoOptions): string {
   const def = (DEFAULTS as Record<string, unknown>)[key];
-  return `${ppoOptionsSchema.shape[key].description ?? ""} [default: ${JSON.stringify(def)}]`;
+  // As typed on the command line: `--hidden 64 64`, not a JSON array.
+  const shown = Array.isArray(def) ? def.join(" ") : JSON.stringify(def);
+  return `${ppoOptionsSchema.shape[key].description ?? ""} [default: ${shown}]`;
 }
 
 export interface TrainArgs {
@@ -158,6 +165,9 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
   let o: PpoOptions;
   if (saved !== null) o = resumeOptions(saved.options, input.overrides ?? {});
   else o = input.options ?? ppoOptionsSchema.parse(input.overrides ?? {});
+
+  // Before hours of training, not after: the model must have somewhere to go.
+  refuseOverwrite(o);
 
   // The js engine is the default; tfjs (tfjs-node when installed, else wasm) on request.
   const { engine, tfBackend } = await createEngine(o);
@@ -257,6 +267,20 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
   }
 }
 
+/** Where the model goes: `out`, else runs/models/<run id>.onnx. */
+export function modelPathFor(o: PpoOptions, runId: string): string {
+  return resolve(o.out ?? join("runs", "models", `${runId}.onnx`));
+}
+
+/** Refuses to replace an existing model file unless `overwrite` is set. */
+function refuseOverwrite(o: PpoOptions): void {
+  if (o.out !== null && !o.overwrite && existsSync(o.out)) {
+    throw new TrainUsageError(
+      `${resolve(o.out)} exists; pass --overwrite to replace it (and its card), or --out another file (the default, runs/models/<run id>.onnx, is always new)`,
+    );
+  }
+}
+
 /** Exports the trained network to ONNX and writes its model card beside it. */
 export function writeModel(
   trainer: PpoTrainer,
@@ -274,7 +298,8 @@ export function writeModel(
     // Nothing time-dependent (the run id is on the card), so a rerun writes the same bytes.
     metadata: { seed: String(o.seed), steps: String(trainer.globalStep) },
   });
-  const modelPath = resolve(o.out);
+  refuseOverwrite(o);
+  const modelPath = modelPathFor(o, trainer.runId);
   mkdirSync(dirname(modelPath), { recursive: true });
   writeFileSync(modelPath, bytes);
   let evaluation: Record<string, unknown> = {
@@ -317,19 +342,25 @@ export function writeModel(
 /** The yargs command: `harness train [options]`. */
 export const trainCommand: CommandModule<object, TrainArgs> = {
   command: "train",
-  describe: "Train the PPO policy on the simulator and export it to ONNX (models/ppo-obs-v1.onnx + card)",
+  describe: "Train the PPO policy on the simulator and export it to ONNX (runs/models/<run id>.onnx + card)",
   builder: (y: Argv) => {
     let b = y
       .option("config", { type: "string", describe: "YAML file of PPO options (keys as the flags, camelCase)" })
-      .option("resume", { type: "string", describe: "Continue from a checkpoint (its options; see RESUMABLE)" });
+      .option("resume", {
+        type: "string",
+        describe: `Continue from a checkpoint, with its options; only ${RESUMABLE.map(kebab)
+          .map((k) => `--${k}`)
+          .join(", ")} may change`,
+      });
     for (const key of Object.keys(FLAGS) as (keyof PpoOptions)[]) {
       const flag = FLAGS[key];
       if (flag === null) continue;
       b = b.option(kebab(key), { ...flag, describe: describe(key) });
     }
     return b
-      .example("$0 train", "train with the documented defaults (what `npm run train` runs)")
+      .example("$0 train", "train with the documented defaults (what `npm run train` runs) into runs/models/")
       .example("$0 train --total-timesteps 20000 --n-envs 1 --db none", "a short run, no trace store")
+      .example("$0 train --out models/ppo-obs-v1.onnx --overwrite", "replace the committed model")
       .example(
         "$0 train --resume runs/checkpoints/<run>/update-00010.json",
         "continue an interrupted run",

@@ -153,7 +153,18 @@ export const ppoOptionsSchema = z
       .describe("SLO for the training metrics (SLO-held share, recovery time); the scenarios' default."),
 
     // --- outputs ----------------------------------------------------------------
-    out: z.string().default("models/ppo-obs-v1.onnx").describe("ONNX file to write (its model card goes beside it)."),
+    // Not models/ppo-obs-v1.onnx: a short trial run once replaced the committed model silently.
+    out: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe(
+        "ONNX file to write, its model card beside it (default: runs/models/<run id>.onnx). An existing file is replaced only with overwrite.",
+      ),
+    overwrite: z
+      .boolean()
+      .default(false)
+      .describe("Replace an existing model file at out (e.g. the committed models/ppo-obs-v1.onnx)."),
     checkpointEvery: z
       .number()
       .int()
@@ -165,7 +176,7 @@ export const ppoOptionsSchema = z
       .string()
       .nullable()
       .default("runs/training.duckdb")
-      .describe("DuckDB trace store for the per-update metrics (null: none)."),
+      .describe("DuckDB trace store for the per-update metrics (--db none, or null in YAML: no store)."),
     metricsPort: z
       .number()
       .int()

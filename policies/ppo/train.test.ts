@@ -39,7 +39,14 @@ const TINY: PpoOptionsInput = {
 };
 
 function tiny(over: PpoOptionsInput = {}): PpoOptions {
-  return ppoOptionsSchema.parse({ ...TINY, checkpointDir: join(dir, "ck"), out: join(dir, "model.onnx"), ...over });
+  // The tests share one scratch model file.
+  return ppoOptionsSchema.parse({
+    ...TINY,
+    checkpointDir: join(dir, "ck"),
+    out: join(dir, "model.onnx"),
+    overwrite: true,
+    ...over,
+  });
 }
 
 /** A curve without its wall-clock fields. */

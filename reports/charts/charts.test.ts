@@ -81,6 +81,9 @@ describe("charts", () => {
     const { svg } = await renderSvg(buildCharts(model).find((c) => c.name === "timeline-pod-kill")!.spec);
     expect(svg).toContain("SLO 300 ms");
     expect(svg).toContain("restart-pod");
+    // The injection itself is marked too (a triangle in the "fault injected" row).
+    expect(svg).toContain("fault injected");
+    expect(svg.match(/aria-label="time \(s\): 20; row: fault injected"/g) ?? []).toHaveLength(1);
   });
 
   it("overlays the paired none episode: same cell and seed, its own steps", async () => {

@@ -107,7 +107,8 @@ export function timelineSpec(t: Timeline, policies: readonly string[]): TopLevel
       encoding: { y: { field: "y", type: "quantitative" }, x: { value: WIDTH - 2 }, text: { field: "label" } },
     },
   ];
-  const rows = [...ACTION_NAMES.slice(1), brokenRow, ...(baseBrokenRow === null ? [] : [baseBrokenRow])];
+  const FAULT_ROW = "fault injected";
+  const rows = [FAULT_ROW, ...ACTION_NAMES.slice(1), brokenRow, ...(baseBrokenRow === null ? [] : [baseBrokenRow])];
   const rowY = { field: "row", type: "nominal", sort: rows, scale: { domain: rows }, title: null } as const;
   const actionScale = { domain: Object.keys(ACTION_COLORS), range: Object.values(ACTION_COLORS) };
   const lat = logDomain(
@@ -139,7 +140,8 @@ export function timelineSpec(t: Timeline, policies: readonly string[]): TopLevel
           : `Grey: the ${base.policy} episode of the same cell and seed (same faults, same load); coloured: ${t.policy}.`,
         `Orange bands: ${spanWords}.`,
         `Dashed red: the SLO ceiling. Latency and error rate on log axes (errors below ${ERROR_FLOOR * 100}% drawn at ${ERROR_FLOOR * 100}%).`,
-        "Top strip: actions applied (filled dots), refused by the guard (hollow), steps with the SLO broken (red).",
+        "Top strip: fault injections (triangles), actions applied (filled dots) and refused by the guard (hollow),",
+        "steps with the SLO broken (red).",
       ],
     },
     config: CONFIG,
@@ -157,6 +159,13 @@ export function timelineSpec(t: Timeline, policies: readonly string[]): TopLevel
             mark: { type: "tick", thickness: 2, color: isBase ? "#c9a0a0" : "#d62728" },
             encoding: { x: hiddenX, y: rowY },
           })),
+          // Every injection marked: a fault whose effect ended within the step has no band to see.
+          {
+            data: { name: "faults" },
+            transform: [{ calculate: JSON.stringify(FAULT_ROW), as: "row" }],
+            mark: { type: "point", shape: "triangle-down", filled: true, size: 50, color: "#e8710a", opacity: 1 },
+            encoding: { x: { ...hiddenX, field: "from" }, y: rowY },
+          },
           {
             data: { name: "marks" },
             mark: { type: "point", size: 45, strokeWidth: 1.5 },
