@@ -5,6 +5,7 @@
  *
  * - observe: `collector.observe()` end to end (one HTTP round trip, zod, assembly);
  * - of which query: the same POST without parsing (HTTP + PromQL evaluation);
+ * - of which evaluation: Prometheus's own execTotalTime for that query (`stats=all`);
  * - of which assembly: zod parsing and snapshot assembly of one recorded reply, in process.
  *
  * Observations are paced every 20 ms (a loop observes once per step, not back to back) and
@@ -71,6 +72,7 @@ export async function printCollectorBench(options: CollectorBenchOptions = {}): 
     }
     const observe: number[] = [];
     const query: number[] = [];
+    const evaluation: number[] = [];
     let reply: unknown = null;
     for (let i = 0; i < warmup + n; i++) {
       const t0 = performance.now();
@@ -78,11 +80,16 @@ export async function printCollectorBench(options: CollectorBenchOptions = {}): 
       const t1 = performance.now();
       await pause();
       const t2 = performance.now();
-      reply = await postQuery(bed.prom.url, collector.query, Date.now() / 1000, { timeoutMs: 5_000 });
+      reply = await postQuery(bed.prom.url, collector.query, Date.now() / 1000, {
+        timeoutMs: 5_000,
+        extra: { stats: "all" },
+      });
       const t3 = performance.now();
       if (i >= warmup) {
         observe.push(t1 - t0);
         query.push(t3 - t2);
+        const stats = (reply as { data: { stats?: { timings?: { execTotalTime?: number } } } }).data.stats;
+        evaluation.push((stats?.timings?.execTotalTime ?? Number.NaN) * 1000);
       }
       await pause();
     }
@@ -102,6 +109,7 @@ export async function printCollectorBench(options: CollectorBenchOptions = {}): 
     console.log(`collector (${pods} pods, ${samples} samples per reply, ${n} observations every ${2 * paceMs} ms)`);
     console.log(`  observe             ${fmt(observe)}   (target p99 <= 20 ms)`);
     console.log(`  of which query      ${fmt(query)}`);
+    console.log(`  of which evaluation ${fmt(evaluation)}   (Prometheus's execTotalTime)`);
     console.log(`  of which assembly   ${fmt(assembly)}`);
   } finally {
     await bed.close();

@@ -229,6 +229,29 @@ describe("collector on a real Prometheus", () => {
     expect(s.sinceFailureS).toBe(0);
   });
 
+  it("does not count a pod the caller deleted, or one a scale-down removed, as a failure", async () => {
+    const d = bed.exporter.deployment;
+    d.pods.set(name(2), healthyPod());
+    d.desired = 3;
+    await bed.settle(2);
+    const first = await collector.observe();
+    expect(first.pods).toBe(3);
+    // The restart action deletes pod 0 (its grace period ends between two scrapes).
+    collector.noteDeleted(name(0));
+    d.pods.delete(name(0));
+    await bed.settle(2);
+    const second = await collector.observe();
+    expect(second.podNames).not.toContain(name(0));
+    expect(second.sinceFailureS).toBeCloseTo(second.atUnixS - first.atUnixS, 6);
+    // Scale-down from 3 to 2 removes pod 2.
+    d.desired = 2;
+    d.pods.delete(name(2));
+    await bed.settle(2);
+    const third = await collector.observe();
+    expect(third.pods).toBe(1);
+    expect(third.sinceFailureS).toBeCloseTo(third.atUnixS - first.atUnixS, 6);
+  });
+
   it("marks a value missing when its series disappear, and recovers when they return", async () => {
     bed.exporter.hidden.add("container_memory_working_set_bytes");
     bed.exporter.hidden.add("http_requests_total");
@@ -286,6 +309,10 @@ describe("collector on a real Prometheus", () => {
     expect(err).toBeInstanceOf(PrometheusError);
     expect(err.code).toBe(PrometheusErrorCode.Unavailable);
     expect(err.transient).toBe(true);
+    // A caller's abort is not Prometheus's failure: it comes through as the abort.
+    const aborted = await collector.observe(undefined, AbortSignal.abort()).catch((e) => e);
+    expect(aborted).not.toBeInstanceOf(PrometheusError);
+    expect(aborted.name).toBe("AbortError");
     const bad = await queryInstant(bed.prom.url, "sum(", Date.now() / 1000, { timeoutMs: 5_000 }).catch((e) => e);
     expect(bad).toBeInstanceOf(PrometheusError);
     expect(bad.code).toBe(PrometheusErrorCode.BadQuery);

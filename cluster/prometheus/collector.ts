@@ -14,7 +14,9 @@
  *   since, else pending (still starting);
  * - failures (for `sinceFailureS`): a restart count going up, a pod turning crashed, or a
  *   pod vanishing without having been seen terminating (a kill, as Chaos Mesh's pod-kill
- *   deletes with no grace period). A graceful delete (the restart action) is not a failure.
+ *   deletes with no grace period). Not failures: a graceful delete seen terminating, a pod
+ *   the caller said it deleted (`noteDeleted`, the restart action, whose grace period may
+ *   end between two scrapes), and as many vanished pods as `spec.replicas` dropped by.
  *
  * Aggregates follow the contract: cpu and memory are means over serving pods (ready, not
  * drained) that have the value; latency is the service's p95 over the requests pods served,
@@ -98,6 +100,12 @@ export interface Collector {
    * in time order: the memory of restarts and failures follows the calls.
    */
   observe(atUnixS?: number, signal?: AbortSignal): Promise<CollectedSnapshot>;
+  /**
+   * Tells the collector that the caller deleted this pod (the restart action), so that its
+   * disappearance is not taken for a kill. A scale-down needs no note: the drop of
+   * `spec.replicas` explains as many vanished pods.
+   */
+  noteDeleted(pod: string): void;
 }
 
 /** What the collector remembers between observations (see the header). */
@@ -105,6 +113,10 @@ export interface CollectorMemory {
   startUnixS: number | null;
   lastFailureUnixS: number | null;
   readonly pods: Map<string, PodMemory>;
+  /** Pods the caller deleted (a restart action): their disappearance is not a failure. */
+  readonly deletedByCaller: Set<string>;
+  /** `spec.replicas` at the previous observation (NaN when unknown): a drop explains vanished pods. */
+  desired: number;
 }
 
 interface PodMemory {
@@ -117,7 +129,13 @@ interface PodMemory {
 }
 
 export function createCollectorMemory(startUnixS?: number): CollectorMemory {
-  return { startUnixS: startUnixS ?? null, lastFailureUnixS: null, pods: new Map() };
+  return {
+    startUnixS: startUnixS ?? null,
+    lastFailureUnixS: null,
+    pods: new Map(),
+    deletedByCaller: new Set(),
+    desired: Number.NaN,
+  };
 }
 
 /** Settings of {@link assembleSnapshot} (the collector's options, resolved). */
@@ -151,6 +169,9 @@ export function createCollector(options: CollectorOptions): Collector {
     async observe(atUnixS = Date.now() / 1000, signal) {
       const reply = await queryInstant(options.url, query, atUnixS, { timeoutMs, signal });
       return assembleSnapshot(reply.data.result, atUnixS, assembly, memory);
+    },
+    noteDeleted(pod) {
+      memory.deletedByCaller.add(pod);
     },
   };
 }
@@ -251,7 +272,7 @@ export function assembleSnapshot(
   } else {
     podNames = [...parts.phase.keys()].sort();
     const table = createPodTable(podNames.length);
-    const known = fillPods(parts, podNames, table, atUnixS, options, memory);
+    const known = fillPods(parts, podNames, table, atUnixS, snap.desiredReplicas, options, memory);
     snap.podTable = table;
     aggregatePods(snap, table, known, memoryFresh, options);
   }
@@ -265,6 +286,7 @@ function fillPods(
   names: readonly string[],
   t: PodTable,
   atUnixS: number,
+  desired: number,
   options: AssemblyOptions,
   memory: CollectorMemory,
 ): Known {
@@ -326,12 +348,17 @@ function fillPods(
     t.restarts[i] = restarts;
   }
   t.count = names.length;
+  // Pods gone since the last observation: killed, unless seen terminating (a graceful
+  // delete), deleted by the caller, or one of as many as `spec.replicas` dropped by.
+  let scaledDown = desired < memory.desired ? memory.desired - desired : 0;
   for (const [pod, m] of memory.pods) {
     if (seen.has(pod)) continue;
-    // Gone without a graceful delete seen: killed.
-    if (m.phase !== Phase.Terminating) failed = true;
     memory.pods.delete(pod);
+    if (memory.deletedByCaller.delete(pod) || m.phase === Phase.Terminating) continue;
+    if (scaledDown > 0) scaledDown--;
+    else failed = true;
   }
+  memory.desired = desired;
   if (failed) memory.lastFailureUnixS = atUnixS;
   return known;
 }

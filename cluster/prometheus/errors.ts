@@ -1,9 +1,9 @@
 /**
  * Typed failures of the Prometheus side, as data (code, transient) so the loop can tell a
- * blip it should retry from a bug it should stop on without reading message text.
- * Issue 11 brings the loop's own Transient/Terminal outcome switch; until then this small
- * catalogue is the contract, and `transient` is what maps onto it.
+ * blip it should retry from a bug it should stop on without reading message text. They are
+ * `BackendFailure`s (harness/contract.ts): the loop's outcome switch reads `transient`.
  */
+import type { BackendFailure } from "../../harness/contract.ts";
 
 export const PrometheusErrorCode = {
   /** The binary is not installed (or not executable). Terminal: install the Debian package. */
@@ -23,7 +23,7 @@ export type PrometheusErrorCode = (typeof PrometheusErrorCode)[keyof typeof Prom
 
 const TRANSIENT: ReadonlySet<PrometheusErrorCode> = new Set([PrometheusErrorCode.Unavailable]);
 
-export class PrometheusError extends Error {
+export class PrometheusError extends Error implements BackendFailure {
   override readonly name = "PrometheusError";
   /** True when retrying later may succeed (the loop retries inside the step's deadline). */
   readonly transient: boolean;
@@ -35,8 +35,4 @@ export class PrometheusError extends Error {
     super(message, options);
     this.transient = TRANSIENT.has(code);
   }
-}
-
-export function isTransientPrometheusError(e: unknown): e is PrometheusError {
-  return e instanceof PrometheusError && e.transient;
 }

@@ -4,9 +4,11 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { queryInstant } from "./api.ts";
 import { PrometheusError, PrometheusErrorCode } from "./errors.ts";
 import { startPrometheus } from "./runner.ts";
-import { portFree, processGone } from "./test-helpers.ts";
+import { startTestExporter } from "./test-exporter.ts";
+import { fakeDeployment, portFree, processGone } from "./test-helpers.ts";
 
 describe("startPrometheus", () => {
   it("starts the Debian binary ready to answer, and stop() leaves no process, data directory or port", async () => {
@@ -37,6 +39,22 @@ describe("startPrometheus", () => {
       expect(err.transient).toBe(true);
     } finally {
       await prom.stop();
+    }
+  });
+
+  it("follows new targets given to setTargets, with their labels", async () => {
+    const exporter = await startTestExporter(fakeDeployment(1));
+    const prom = await startPrometheus({ targets: [], scrapeIntervalS: 0.5 });
+    try {
+      await prom.setTargets([{ address: exporter.address, job: "kubelet", labels: { zone: "a" } }]);
+      const since = Date.now();
+      await prom.waitForScrape({ sinceMs: since });
+      const reply = await queryInstant(prom.url, 'up{job="kubelet",zone="a"}', Date.now() / 1000, { timeoutMs: 5_000 });
+      expect(reply.data.result.map((r) => r.value[1])).toEqual(["1"]);
+      expect(exporter.scrapes).toBeGreaterThan(0);
+    } finally {
+      await prom.stop();
+      await exporter.close();
     }
   });
 
