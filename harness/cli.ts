@@ -33,6 +33,7 @@ import { openExistingStore, requireStoreFile, storeError } from "./cli-store.ts"
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
 import { parseShard } from "./plan.ts";
 import { progressReporter } from "./progress.ts";
+import { replayDecisionsCommand } from "./replay-cli.ts";
 import { type RunSummary, runScenario } from "./runner.ts";
 import { ScenarioError } from "./scenario-errors.ts";
 import { loadScenarioOrThrow, parseScenario } from "./scenario-file.ts";
@@ -58,6 +59,7 @@ const COMMANDS = [
   "export",
   "train",
   "testbed",
+  "replay-decisions",
   "completion",
 ] as const;
 
@@ -621,6 +623,7 @@ export function buildCli(args: string[]) {
     )
     .command(trainCommand)
     .command(testbedCommand)
+    .command(replayDecisionsCommand)
     .completion("completion", "Print a bash/zsh completion script (harness completion >> ~/.bashrc)")
     .option("log-format", {
       choices: LOG_FORMATS,
