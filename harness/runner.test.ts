@@ -53,7 +53,8 @@ function fingerprint(db: string, runId?: string) {
   );
 }
 
-describe("runScenario", () => {
+// Each test runs the matrix once or more on worker threads: seconds alone, minutes beside a CPU stressor.
+describe("runScenario", { timeout: 300_000 }, () => {
   it("runs every episode of the matrix on worker threads and stores each whole", async () => {
     const db = dbPath();
     const summary = await runScenario({ loaded, db, jobs: 2 });
