@@ -52,6 +52,7 @@ export class LocalBackend implements Backend {
   private last: CollectedSnapshot | null = null;
   private step = 0;
   private loadFactor = 1;
+  private rateSent = Number.NaN;
   private closed: Promise<void> | null = null;
   /** Pod name -> stable id (creation order), for event and action rows. */
   private readonly ids = new Map<string, number>();
@@ -160,8 +161,8 @@ export class LocalBackend implements Backend {
     }
   }
 
-  inject(fault: FaultInjection): void {
-    const r = this.faults.inject(fault);
+  async inject(fault: FaultInjection): Promise<void> {
+    const r = await this.faults.inject(fault);
     this.events.push({
       time: this.clock.now(),
       kind: "fault-injected",
@@ -202,7 +203,11 @@ export class LocalBackend implements Backend {
   }
 
   private async applyRate(): Promise<void> {
-    await this.testbed.loadgen?.setRate(this.rateNow());
+    const rate = this.rateNow();
+    // One IPC round trip less per step when the rate has not changed (a constant workload).
+    if (rate === this.rateSent) return;
+    this.rateSent = rate;
+    await this.testbed.loadgen?.setRate(rate);
   }
 
   private idOf(name: string): number {

@@ -67,7 +67,8 @@ export class FaultInjector {
     return f;
   }
 
-  inject(fault: FaultInjection): InjectResult {
+  /** Starts a fault; resolves once it is in effect (the delaying proxy in the path, say). */
+  async inject(fault: FaultInjection): Promise<InjectResult> {
     const s = this.testbed.supervisor;
     const spec = fault.spec;
     if (spec.type === "load-spike") {
@@ -132,7 +133,7 @@ export class FaultInjector {
         };
       }
       case "network-delay": {
-        void this.testbed.setDelay(pod.name, spec.delayMs);
+        await this.testbed.setDelay(pod.name, spec.delayMs);
         this.live.set(fault.id, entry);
         return { pod, detail: `network-delay ${pod.name}: +${spec.delayMs} ms through a delaying proxy` };
       }

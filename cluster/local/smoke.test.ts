@@ -127,10 +127,11 @@ describe.skipIf(!wanted || tools.length > 0)("local-smoke: six faults on the rea
 
     it(`${policy}: the service recovered from every fault`, () => {
       for (const fault of ["pod-kill", "pod-failure", "cpu-stress", "memory-leak", "network-delay", "load-spike"]) {
-        // Recovered: serving with two or more replicas at the end, and the SLO holding in at
-        // least two of the last three steps (one slow scrape on a busy machine is not an outage).
+        // Recovered, in the SLO's terms (what MTTR measures): serving at the end, and the SLO
+        // holding in at least two of the last three steps (one slow scrape on a busy machine
+        // is not an outage). Replica counts may differ: the heuristic scales down when idle.
         const tail = of(fault, policy).slice(-3);
-        expect(Number(tail.at(-1)!.ready_replicas), `${fault}/${policy} ready at the end`).toBeGreaterThanOrEqual(2);
+        expect(Number(tail.at(-1)!.ready_replicas), `${fault}/${policy} serving at the end`).toBeGreaterThanOrEqual(1);
         expect(
           tail.filter((r) => r.slo_ok === true).length,
           `${fault}/${policy} SLO at the end`,
