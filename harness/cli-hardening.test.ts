@@ -3,10 +3,11 @@
  * case is one invocation, its exit code and the first line on stderr, and what it must
  * not have done (create a file, overwrite one, leave a run `running`).
  */
+import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli, SPAWN_TEST_MS } from "./cli-spawn.ts";
+import { CLI, runCli, SPAWN_TEST_MS } from "./cli-spawn.ts";
 import { TraceStore } from "./store.ts";
 import { makeMeta, makeRunContext, makeTrace, tempDir } from "./store-fixtures.ts";
 
@@ -313,7 +314,7 @@ describe("small things", { timeout: SPAWN_TEST_MS }, () => {
     const none = await harness();
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(
-      /Name a command: run, runs, metrics, report, compare, merge, export, train, testbed or completion/,
+      /Name a command: run, runs, metrics, report, compare, merge, export, train, .* or completion/,
     );
     const c = await harness("completion");
     expect(c.code).toBe(0);
@@ -338,5 +339,66 @@ describe("small things", { timeout: SPAWN_TEST_MS }, () => {
       .filter((l) => l.startsWith("pod-kill"))
       .map((l) => l.split(/\s+/)[2]);
     expect(policies).toEqual(["none", "heuristic"]);
+  });
+});
+
+describe("Ctrl-C twice", { timeout: SPAWN_TEST_MS }, () => {
+  it("stops at once with exit 130 and a run recorded interrupted, even while the threads start", async () => {
+    const db = join(root, "sigint.duckdb");
+    const quickstart = join(import.meta.dirname, "..", "scenarios", "quickstart.yaml");
+    const child = spawn(process.execPath, [CLI, "run", quickstart, "--db", db], { cwd: root, stdio: "pipe" });
+    let stderr = "";
+    const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
+    await new Promise<void>((resolve) => {
+      child.stderr.on("data", (d) => {
+        stderr += String(d);
+        if (stderr.includes("run started")) resolve();
+      });
+      child.once("close", () => resolve());
+    });
+    // The user's two key presses, 50 ms apart, while the worker threads load their modules.
+    child.kill("SIGINT");
+    await new Promise((r) => setTimeout(r, 50));
+    child.kill("SIGINT");
+    expect(await closed, stderr).toBe(130);
+    expect(stderr).not.toMatch(/FATAL|Aborted|terminate called/);
+    const store = await TraceStore.open(db);
+    try {
+      expect((await store.listRuns()).map((r) => r.status)).toEqual(["interrupted"]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+/** A 1.2 MB tmpfs, where the quickstart's store fills the disk; null where mounting is not allowed. */
+function smallDisk(): string | null {
+  const dir = join(root, "full");
+  mkdirSync(dir, { recursive: true });
+  const r = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1200k", "tmpfs", dir], { encoding: "utf8" });
+  return r.status === 0 ? dir : null;
+}
+
+describe("a full disk", { timeout: SPAWN_TEST_MS }, () => {
+  const disk = process.platform === "linux" && process.getuid?.() === 0 ? smallDisk() : null;
+  afterAll(() => {
+    if (disk !== null) spawnSync("umount", [disk]);
+  });
+
+  it.skipIf(disk === null)("is exit 1 with one line naming the file, and the run is recorded failed", async () => {
+    const db = join(disk!, "q.duckdb");
+    const r = await harness("run", join(import.meta.dirname, "..", "scenarios", "quickstart.yaml"), "--db", db);
+    expect(r.code).toBe(1);
+    expect(r.firstError).toMatch(/q\.duckdb.*No space left on device \(the disk is full/);
+    // Read a copy: the full disk has no room for the views opening a store writes.
+    const copy = join(root, "full-copy.duckdb");
+    copyFileSync(db, copy);
+    if (existsSync(`${db}.wal`)) copyFileSync(`${db}.wal`, `${copy}.wal`);
+    const store = await TraceStore.open(copy);
+    try {
+      expect((await store.listRuns()).map((x) => x.status)).toEqual(["failed"]);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -16,7 +16,7 @@ export interface CliResult {
   readonly code: number | null;
   readonly stdout: string;
   readonly stderr: string;
-  /** The first line on stderr that is not a log record: what the user reads first. */
+  /** The first line on stderr that is neither a log record nor progress: the error the user reads. */
   readonly firstError: string;
 }
 
@@ -37,7 +37,8 @@ export function runCli(args: readonly string[], opts: { cwd: string; env?: NodeJ
     });
     child.once("error", reject);
     child.once("close", (code) => {
-      const firstError = stderr.split("\n").find((l) => l.trim() !== "" && !l.startsWith("{")) ?? "";
+      const firstError =
+        stderr.split("\n").find((l) => l.trim() !== "" && !l.startsWith("{") && !/^episodes \d+\//.test(l)) ?? "";
       resolve({ code, stdout, stderr, firstError });
     });
   });

@@ -55,7 +55,7 @@ export function storeError(err: unknown, path?: string): UsageError | OperationE
     );
   }
   if (/No space left on device|Disk full|disk is full/i.test(text)) {
-    return new OperationError(`${where}${text.replace(/^.*?(?=[^:]*No space left)/, "")} (disk full)`);
+    return new OperationError(`${where}${text} (the disk is full; episodes committed before are kept)`);
   }
   if (
     /not a valid DuckDB database|Could not read enough bytes|is not a trace store|trace store schema version|Is a directory|Corrupt|checksum|Not a directory|Permission denied|Read-only file system/i.test(

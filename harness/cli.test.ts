@@ -99,8 +99,26 @@ describe("harness report, run --report and compare", { timeout: SPAWN_TEST_MS },
     const scenario = smokeWithGates("gates-fail", ["heuristic.uptime > 1", "none.uptime >= 0"]);
     const db = join(root, "fail.duckdb");
     expect((await harness("run", scenario, "--db", db, "--jobs", "1")).code).toBe(0);
-    const r = await harness("report", "--db", db, "--out", join(root, "fail-report"), "--no-png", "--resamples", "200");
+    const junit = join(root, "fail-junit.xml");
+    const r = await harness(
+      "report",
+      "--db",
+      db,
+      "--out",
+      join(root, "fail-report"),
+      "--no-png",
+      "--resamples",
+      "200",
+      "--junit",
+      junit,
+    );
     expect(r.code, r.stderr).toBe(1);
+    // The failed gate is a JUnit failure naming the gate's file and line; the passed one is not.
+    const xml = readFileSync(junit, "utf8");
+    expect(xml).toMatch(/<testsuites name="harness" tests="2" failures="1"/);
+    expect(xml).toMatch(
+      /<testcase name="heuristic\.uptime &gt; 1" classname="ci-smoke\.gates" file="[^"]*gates-fail\.yaml" line="\d+">\n\s+<failure message="heuristic\.uptime &gt; 1: [\d.]+ &gt; 1 is false/,
+    );
     expect(r.stdout).toMatch(/gates: 1 of 2 passed/);
     expect(r.stdout).toMatch(
       /FAIL {2}heuristic\.uptime > 1 {4}[\d.]+ > 1 is false \(heuristic\.uptime = [\d.]+, n=2\)/,

@@ -18,6 +18,7 @@ import { hideBin } from "yargs/helpers";
 import { testbedCommand } from "../cluster/local/testbed-cli.ts";
 import { ModelError } from "../policies/onnx-model.ts";
 import { trainCommand } from "../policies/ppo/cli.ts";
+import { agentCommand } from "../policies/service/cli.ts";
 import { compareRuns } from "../reports/compare.ts";
 import { gateCase, type JunitCase } from "../reports/gates-junit.ts";
 import { ReportInputError } from "../reports/load.ts";
@@ -33,6 +34,7 @@ import { openExistingStore, requireStoreFile, storeError } from "./cli-store.ts"
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
 import { parseShard } from "./plan.ts";
 import { progressReporter } from "./progress.ts";
+import { replayDecisionsCommand } from "./replay-cli.ts";
 import { type RunSummary, runScenario } from "./runner.ts";
 import { ScenarioError } from "./scenario-errors.ts";
 import { loadScenarioOrThrow, parseScenario } from "./scenario-file.ts";
@@ -58,6 +60,8 @@ const COMMANDS = [
   "export",
   "train",
   "testbed",
+  "replay-decisions",
+  "agent",
   "completion",
 ] as const;
 
@@ -113,8 +117,15 @@ async function runCommand(argv: {
     throw new UsageError(`--db ${resolve(db)} is a directory; expected a DuckDB file`);
   }
   const controller = new AbortController();
+  const stop = new AbortController();
   const onSigint = () => {
-    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    if (stop.signal.aborted) process.exit(EXIT.interrupted);
+    if (controller.signal.aborted) {
+      // Not process.exit: threads still loading modules then abort Node (exit 134).
+      log.warn("stopping now: episodes in flight are abandoned (Ctrl-C a third time to exit at once)");
+      stop.abort();
+      return;
+    }
     log.warn("interrupted: finishing the episodes in flight (Ctrl-C again to quit now); rerun with --resume");
     controller.abort();
   };
@@ -135,6 +146,7 @@ async function runCommand(argv: {
       resume: argv.resume,
       shard,
       signal: controller.signal,
+      stop: stop.signal,
       reporters: [
         progressReporter(),
         {
@@ -613,6 +625,8 @@ export function buildCli(args: string[]) {
     )
     .command(trainCommand)
     .command(testbedCommand)
+    .command(replayDecisionsCommand)
+    .command(agentCommand)
     .completion("completion", "Print a bash/zsh completion script (harness completion >> ~/.bashrc)")
     .option("log-format", {
       choices: LOG_FORMATS,

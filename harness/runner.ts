@@ -50,6 +50,12 @@ export interface RunOptions {
   readonly shard?: Shard | null;
   /** Stops dispatching; episodes in flight finish and are written. */
   readonly signal?: AbortSignal;
+  /**
+   * Stops now (a second Ctrl-C): the worker threads are terminated, episodes in flight are
+   * abandoned, what finished is written and the run is recorded interrupted. Ending the
+   * process instead while threads still load modules aborted Node (exit 134).
+   */
+  readonly stop?: AbortSignal;
   readonly reporters?: readonly RunReporter[];
   /** The command line, stored with the run. */
   readonly argv?: readonly string[];
@@ -154,7 +160,8 @@ export async function runScenario(o: RunOptions): Promise<RunSummary> {
 
     if (todo.length > 0) await dispatch(o, todo, jobs, write);
 
-    const interrupted = o.signal?.aborted === true && (done < todo.length || abortedInFlight);
+    const interrupted =
+      (o.signal?.aborted === true || o.stop?.aborted === true) && (done < todo.length || abortedInFlight);
     await store.finishRun(runId, interrupted ? "interrupted" : "completed");
     const summary: RunSummary = {
       runId,
@@ -225,10 +232,14 @@ async function dispatch(
   for (let i = 0; i < todo.length; i += size) batches.push(todo.slice(i, i + size).map((e) => e.index));
 
   const pool = new Piscina({ filename: WORKER, minThreads: jobs, maxThreads: jobs });
+  const stopNow = () => {
+    pool.destroy().catch(() => {});
+  };
+  o.stop?.addEventListener("abort", stopNow, { once: true });
   let next = 0;
   let writing = Promise.resolve();
   const lane = async () => {
-    while (next < batches.length && !o.signal?.aborted) {
+    while (next < batches.length && !o.signal?.aborted && !o.stop?.aborted) {
       const task: WorkerTask = {
         scenarioText: o.loaded.text,
         fileName: o.loaded.fileName,
@@ -246,9 +257,13 @@ async function dispatch(
   };
   try {
     await Promise.all(Array.from({ length: Math.min(jobs + 1, batches.length) }, lane));
+  } catch (err) {
+    // The tasks of a pool destroyed on purpose reject: that is the stop, not a failure.
+    if (!o.stop?.aborted) throw err;
   } finally {
+    o.stop?.removeEventListener("abort", stopNow);
     await writing.catch(() => {});
-    await pool.destroy();
+    if (!o.stop?.aborted) await pool.destroy();
   }
 }
 

@@ -279,7 +279,11 @@ class Pool {
   private readonly workers: Worker[];
   private nextId = 0;
 
-  constructor(size: number) {
+  /** `onScored(done, total)` after each candidate: the search runs for minutes, and says how far it is. */
+  constructor(
+    size: number,
+    private readonly onScored: (done: number, total: number) => void = () => {},
+  ) {
     // Worker threads do not inherit tsx's loader under `npx tsx`: register it before importing this file.
     const tsx = import.meta.resolve("tsx/esm/api");
     const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); });`;
@@ -290,6 +294,7 @@ class Pool {
   async scoreAll(candidates: readonly Candidate[], set: SeedSet): Promise<Score[]> {
     const results: Score[] = new Array(candidates.length);
     let next = 0;
+    let scored = 0;
     const base = this.nextId;
     this.nextId += candidates.length;
     const runOn = (w: Worker): Promise<void> =>
@@ -311,6 +316,7 @@ class Pool {
             return;
           }
           results[m.id - base] = m.score!;
+          this.onScored(++scored, candidates.length);
           send();
         };
         w.on("message", onMessage);
@@ -420,10 +426,21 @@ class Scorer {
 async function main(): Promise<void> {
   const started = performance.now();
   const workers = Math.max(1, Math.min(availableParallelism(), 8));
-  const pool = new Pool(workers);
-  const scorer = new Scorer(pool);
   const log = (msg: string) =>
     process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${msg}\n`);
+  // A progress line at most every 5 s (stderr; stdout stays the deterministic Markdown).
+  let lastProgress = performance.now();
+  let batchStarted = performance.now();
+  const pool = new Pool(workers, (done, total) => {
+    const now = performance.now();
+    if (done === 1) batchStarted = now;
+    if (now - lastProgress < 5000 && done < total) return;
+    lastProgress = now;
+    const perS = done > 1 ? (done - 1) / ((now - batchStarted) / 1000) : 0;
+    const eta = perS > 0 ? ` ETA ${Math.ceil((total - done) / perS)} s` : "";
+    log(`  scored ${done}/${total} candidates${done < total ? eta : ""}`);
+  });
+  const scorer = new Scorer(pool);
   const print = (s = "") => console.log(s);
   try {
     const episodes = WORKLOADS.length * (FAULT_TYPES.length + 1) * 2 * TRAINING_SEEDS.count;

@@ -15,7 +15,6 @@ import { dirname, join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findExecutable } from "../prometheus/runner.ts";
-import { strayCgroups } from "./cgroups.ts";
 import { type CliRun, cliLeftovers, runCli } from "./cli-run.ts";
 
 const tools = ["prometheus", "stress-ng"].filter((t) => findExecutable(t) === null);
@@ -50,12 +49,10 @@ describe.skipIf(!wanted || tools.length > 0)("local-smoke: six faults on the rea
   let run: CliRun;
   let result: { code: number | null; stdout: string; stderr: string };
   let db: string;
-  let cgroupsBefore: Set<string>;
   let steps: Row[];
   let events: Row[];
 
   beforeAll(async () => {
-    cgroupsBefore = new Set(strayCgroups());
     db = join(mkdtempSync(join(tmpdir(), "chaos-rl-smoke-")), "smoke.duckdb");
     run = runCli(["run", "scenarios/local-smoke.yaml", "--db", db], randomUUID());
     result = await run.exited;
@@ -86,7 +83,7 @@ describe.skipIf(!wanted || tools.length > 0)("local-smoke: six faults on the rea
     const episodes = new Set(steps.map((r) => `${r.fault}/${r.policy}/${r.status}`));
     expect(episodes.size).toBe(12);
     for (const e of episodes) expect(e).toMatch(/completed$/);
-    expect(cliLeftovers(run, cgroupsBefore)).toEqual([]);
+    expect(cliLeftovers(run)).toEqual([]);
   });
 
   for (const policy of ["none", "heuristic"]) {
@@ -127,10 +124,11 @@ describe.skipIf(!wanted || tools.length > 0)("local-smoke: six faults on the rea
 
     it(`${policy}: the service recovered from every fault`, () => {
       for (const fault of ["pod-kill", "pod-failure", "cpu-stress", "memory-leak", "network-delay", "load-spike"]) {
-        // Recovered: serving with two or more replicas at the end, and the SLO holding in at
-        // least two of the last three steps (one slow scrape on a busy machine is not an outage).
+        // Recovered, in the SLO's terms (what MTTR measures): serving at the end, and the SLO
+        // holding in at least two of the last three steps (one slow scrape on a busy machine
+        // is not an outage). Replica counts may differ: the heuristic scales down when idle.
         const tail = of(fault, policy).slice(-3);
-        expect(Number(tail.at(-1)!.ready_replicas), `${fault}/${policy} ready at the end`).toBeGreaterThanOrEqual(2);
+        expect(Number(tail.at(-1)!.ready_replicas), `${fault}/${policy} serving at the end`).toBeGreaterThanOrEqual(1);
         expect(
           tail.filter((r) => r.slo_ok === true).length,
           `${fault}/${policy} SLO at the end`,
