@@ -115,16 +115,14 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
   /** Deciders reuse their buffers, so concurrent requests each take one from this pool. */
   const idle: Decider[] = [];
 
-  const decisionBody = (action: number, confidence: number, probs: ArrayLike<number> | null, value: number) => {
-    metrics.decisionsByAction[action]!.inc();
-    return {
+  const decisionBody = (action: number, confidence: number, probs: ArrayLike<number> | null, value: number) =>
+    ({
       action,
       actionName: ACTION_NAMES[action]!,
       confidence,
       probs: probs === null ? null : Array.from(probs),
       value: Number.isNaN(value) ? null : value,
-    } satisfies DecisionBody;
-  };
+    }) satisfies DecisionBody;
 
   app.post(
     "/predict",
@@ -140,6 +138,7 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
       const decide = idle.pop() ?? m.decider();
       try {
         const d = await decide(Float32Array.from(request.body.state));
+        metrics.decisionsByAction[d.action]!.inc();
         return { ...decisionBody(d.action, d.confidence, d.probs, d.value), model: modelRef(m) };
       } finally {
         idle.push(decide);
@@ -164,10 +163,16 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
       for (let i = 0; i < n; i++) flat.set(states[i]!, i * OBS_V1.dim);
       const out = await m.decideBatch(flat, n);
       const decisions = new Array<DecisionBody>(n);
+      // Counted per action once per batch: one counter update per state costs the hot loop.
+      const counts = new Array<number>(ACTION_COUNT).fill(0);
       for (let i = 0; i < n; i++) {
+        counts[out.actions[i]!]!++;
         const probs = out.probs ? out.probs.subarray(i * ACTION_COUNT, (i + 1) * ACTION_COUNT) : null;
         decisions[i] = decisionBody(out.actions[i]!, out.confidence[i]!, probs, out.value ? out.value[i]! : Number.NaN);
       }
+      counts.forEach((c, action) => {
+        if (c > 0) metrics.decisionsByAction[action]!.inc(c);
+      });
       return { decisions, model: modelRef(m) };
     },
   );
