@@ -252,6 +252,15 @@ describe("agent service: health, readiness, model, metrics, OpenAPI", () => {
       doc.paths["/predict/batch"].post.requestBody.content["application/json"].schema.properties.states.maxItems,
     ).toBe(MAX_BATCH_STATES);
   });
+
+  it("/docs serves the API page from the package's own assets", async () => {
+    const res = await app.inject({ url: "/docs/" });
+    expect(res.statusCode).toBe(200);
+    expect(String(res.headers["content-type"])).toMatch(/^text\/html/);
+    expect(res.body).toContain("swagger-ui");
+    const json = await app.inject({ url: "/docs/json" });
+    expect(json.json().paths["/predict"]).toBeDefined();
+  });
 });
 
 describe("agent serve", () => {

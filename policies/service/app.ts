@@ -9,6 +9,7 @@
  *   GET  /model          the model card
  *   GET  /metrics        Prometheus exposition (metrics.ts)
  *   GET  /openapi.json   the OpenAPI 3 document, generated from the zod schemas
+ *   GET  /docs           a page to read it and try the routes (Swagger UI, served locally)
  *
  * Bodies are validated by their zod schemas before a handler runs, so a bad state never
  * reaches the model; every error is RFC 9457 problem details (problem.ts).
@@ -17,6 +18,7 @@
  * model loads and `/ready` says when it is done.
  */
 import fastifySwagger from "@fastify/swagger";
+import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { z } from "zod";
@@ -89,6 +91,8 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
     },
     transform: jsonSchemaTransform,
   });
+  // Its assets ship in the package: the page works without outside access.
+  await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
 
   app.setErrorHandler((err, request, reply) => sendProblem(reply, problemFor(err as Error, request.url)));
   app.setNotFoundHandler((request, reply) => sendProblem(reply, notFoundProblem(request)));
