@@ -153,6 +153,8 @@ export class LocalBackend implements Backend {
         const id = this.idOf(pod.name);
         if (action === Action.RestartPod) {
           this.spans.restarting(pod.name);
+          // The collector must not read the deletion as a pod failure (sinceFailureS).
+          this.collector.noteDeleted(pod.name);
           s.delete(pod.name);
           return {
             applied: true,
