@@ -11,10 +11,14 @@
  *   report  full-matrix report (1,800 episodes): stats, charts, HTML, MD  (target < 10 s)
  *   onnx    rl decision latency (median, p99) and batch-1,024 decisions/s (target median <= 20 us)
  *   collector  PromQL collector latency per observation, real Prometheus, 10 pods (target p99 <= 20 ms)
+ *   agent   agent service over HTTP (wrk, loopback): /predict req/s with keep-alive, p50/p99 at
+ *           2,000 req/s, /predict/batch decisions/s (target >= 10,000/s, p99 <= 2 ms, >= 200,000/s).
+ *           A child process and wrk: not part of the default set, run it by name.
  *   testbed local backend: harness work per step and collector per observation with 10
  *           replicas (target p99 <= 50 ms / 20 ms), load generator accuracy (within 2% to 2,000 rps).
  *           Real processes and Prometheus: not part of the default set, run it by name.
  */
+import { printAgentBench } from "./agent.ts";
 import { printCollectorBench } from "./collector.ts";
 import { printLoopBench } from "./loop.ts";
 import { printMatrixBench } from "./matrix.ts";
@@ -38,3 +42,4 @@ if (want("train")) await printTrainBench();
 if (want("collector")) await printCollectorBench();
 // Minutes of real processes: only when named.
 if (only.includes("testbed")) await printTestbedBench();
+if (only.includes("agent")) await printAgentBench();

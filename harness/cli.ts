@@ -18,6 +18,7 @@ import { hideBin } from "yargs/helpers";
 import { testbedCommand } from "../cluster/local/testbed-cli.ts";
 import { ModelError } from "../policies/onnx-model.ts";
 import { trainCommand } from "../policies/ppo/cli.ts";
+import { agentCommand } from "../policies/service/cli.ts";
 import { compareRuns } from "../reports/compare.ts";
 import { gateCase, type JunitCase } from "../reports/gates-junit.ts";
 import { ReportInputError } from "../reports/load.ts";
@@ -60,6 +61,7 @@ const COMMANDS = [
   "train",
   "testbed",
   "replay-decisions",
+  "agent",
   "completion",
 ] as const;
 
@@ -624,6 +626,7 @@ export function buildCli(args: string[]) {
     .command(trainCommand)
     .command(testbedCommand)
     .command(replayDecisionsCommand)
+    .command(agentCommand)
     .completion("completion", "Print a bash/zsh completion script (harness completion >> ~/.bashrc)")
     .option("log-format", {
       choices: LOG_FORMATS,

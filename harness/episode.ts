@@ -9,6 +9,7 @@ import { createPolicy, type PolicyName, preparePolicy } from "../policies/index.
 import type { Scenario } from "../scenarios/schema.ts";
 import { generateSchedule } from "../sim/schedule.ts";
 import { backendFor, type ClosableBackend } from "./backends.ts";
+import type { FaultInjection } from "./contract.ts";
 import { NOOP_FALLBACK } from "./guard.ts";
 import { runEpisode } from "./loop.ts";
 import type { PlannedEpisode } from "./plan.ts";
@@ -29,6 +30,8 @@ export async function runPlannedEpisode(
   scenario: Scenario,
   planned: PlannedEpisode,
   signal?: AbortSignal,
+  /** A recorded schedule to replay (harness/replay.ts) instead of the one the seed generates. */
+  schedule?: readonly FaultInjection[],
 ): Promise<EpisodeOutcome> {
   const started = performance.now();
   const recorder = new TraceRecorder(scenario.steps);
@@ -56,12 +59,14 @@ export async function runPlannedEpisode(
         backend,
         policy,
         fallback,
-        schedule: generateSchedule({
-          faults: planned.fault.faults,
-          frequency: planned.frequency.frequency,
-          episodeSeconds: scenario.durationS,
-          seed,
-        }),
+        schedule:
+          schedule ??
+          generateSchedule({
+            faults: planned.fault.faults,
+            frequency: planned.frequency.frequency,
+            episodeSeconds: scenario.durationS,
+            seed,
+          }),
         steps: scenario.steps,
         stepSeconds: scenario.stepSeconds,
         codec: { maxReplicas: limits.maxReplicas, episodeSeconds: scenario.durationS },

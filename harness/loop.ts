@@ -90,6 +90,11 @@ export interface LoopEvent {
   readonly faultId: number;
   /** fault-injected on a pod: the target's rank among running pods; else -1 or absent. */
   readonly targetRank?: number;
+  /**
+   * fault-injected, fault-skipped, fault-unreached: the scheduled `FaultInjection` as JSON
+   * (id, atS, spec, targetKey), so a recorded schedule can be replayed exactly.
+   */
+  readonly fault?: string;
   readonly detail: string;
 }
 
@@ -192,6 +197,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
   const uncleared = new Map<number, FaultInjection>();
   // Faults whose effect is live, by the backend's events.
   const live = new Set<number>();
+  const byId = new Map(o.schedule.map((f) => [f.id, f]));
   let lastActionAt: number | null = null;
   const checks: { due: number; action: Action; pressure: number }[] = [];
   let breachedAt: number | null = null;
@@ -233,14 +239,15 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
           if (isPromise(injected)) await injected;
         } catch (err) {
           if (!isRetryable(err)) throw err;
-          emit(
-            now,
-            "fault-skipped",
-            `${fault.spec.type}: inject failed after retries: ${message(err)}`,
-            -1,
-            -1,
-            fault.id,
-          );
+          sink.onEvent?.({
+            time: now,
+            kind: "fault-skipped",
+            action: -1,
+            podId: -1,
+            faultId: fault.id,
+            fault: JSON.stringify(fault),
+            detail: `${fault.spec.type}: inject failed after retries: ${message(err)}`,
+          });
           continue;
         }
         uncleared.set(fault.id, fault);
@@ -320,7 +327,8 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       for (const e of backend.drainEvents()) {
         if (e.kind === "fault-injected") live.add(e.faultId);
         else if (e.kind === "fault-ended") live.delete(e.faultId);
-        sink.onEvent?.({ ...e, action: -1 });
+        const scheduled = e.kind === "fault-injected" || e.kind === "fault-skipped" ? byId.get(e.faultId) : undefined;
+        sink.onEvent?.(scheduled ? { ...e, action: -1, fault: JSON.stringify(scheduled) } : { ...e, action: -1 });
       }
 
       // Record: the audit row, then what the SLO did.
@@ -356,6 +364,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
         action: -1,
         podId: -1,
         faultId: f.id,
+        fault: JSON.stringify(f),
         detail: `${f.spec.type} due at ${f.atS} s, after the episode's last step`,
       });
     }

@@ -85,7 +85,10 @@ export const TABLE_DDL: readonly string[] = [
     fault_id INTEGER NOT NULL,
     detail VARCHAR NOT NULL,
     -- fault-injected on a pod: the target's rank among running pods (oldest 0), else -1.
-    target_rank INTEGER NOT NULL
+    target_rank INTEGER NOT NULL,
+    -- fault-injected, fault-skipped, fault-unreached: the scheduled FaultInjection (id, atS,
+    -- spec, targetKey), so a recorded schedule replays exactly; else NULL.
+    fault JSON
   )`,
   `CREATE TABLE IF NOT EXISTS guard_reasons (code UTINYINT PRIMARY KEY, reason VARCHAR NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS actions (id UTINYINT PRIMARY KEY, name VARCHAR NOT NULL)`,

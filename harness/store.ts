@@ -146,6 +146,7 @@ interface StagedEvent {
   podId: number;
   faultId: number;
   targetRank: number;
+  fault: string | null;
   detail: string;
 }
 
@@ -325,6 +326,7 @@ export class TraceStore {
           podId: e.podId,
           faultId: e.faultId,
           targetRank: e.targetRank ?? -1,
+          fault: e.fault ?? null,
           detail: e.detail,
         });
       });
@@ -511,6 +513,8 @@ export class TraceStore {
         eventsAppender.appendInteger(e.faultId);
         eventsAppender.appendVarchar(e.detail);
         eventsAppender.appendInteger(e.targetRank);
+        if (e.fault === null) eventsAppender.appendNull();
+        else eventsAppender.appendVarchar(e.fault);
         eventsAppender.endRow();
       }
       eventsAppender.flushSync();

@@ -21,6 +21,7 @@ import type { Action, Decision, Policy, Snapshot } from "../harness/contract.ts"
 import { definePolicy } from "./definition.ts";
 import { sha256Hex } from "./model-card.ts";
 import { loadOnnxModel, ModelError, ModelErrorCode, type ModelLogger, type OnnxPolicyModel } from "./onnx-model.ts";
+import { agentClient } from "./service/client.ts";
 
 /** The committed model (trained by `npm run train`), relative to the project root. */
 export const DEFAULT_MODEL = "models/ppo-obs-v1.onnx";
@@ -46,6 +47,18 @@ const paramsSchema = z
       .describe(
         "ONNX model file (obs-v1 input), relative to the project root or absolute; its card is the .json beside it.",
       ),
+    url: z
+      .url()
+      .optional()
+      .describe(
+        "An agent service (`harness agent serve`) to ask instead of loading `model`; when it fails or times out, the scenario's fallback decides.",
+      ),
+    timeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(200)
+      .describe("With `url`: give up on the service after this many milliseconds (below the guard's policyTimeoutMs)."),
   })
   .strict();
 export type RlParams = z.output<typeof paramsSchema>;
@@ -72,7 +85,10 @@ const ready = new Map<string, OnnxPolicyModel>();
  * Loads (or finds in the cache) the model of `params`. Throws a {@link ModelError} that
  * names the file when it is missing or refused.
  */
-export async function prepareRl(params: RlParams, options: PrepareOptions = {}): Promise<OnnxPolicyModel> {
+export async function prepareRl(
+  params: Pick<RlParams, "model">,
+  options: PrepareOptions = {},
+): Promise<OnnxPolicyModel> {
   const path = resolveModelPath(params.model);
   let bytes: Uint8Array;
   try {
@@ -124,7 +140,9 @@ export function modelChecksums(scenario: {
   const out: Record<string, string> = {};
   for (const cell of scenario.matrix.policy) {
     if (cell.name !== "rl") continue;
-    const { model } = paramsSchema.parse(cell.params ?? {});
+    const { model, url } = paramsSchema.parse(cell.params ?? {});
+    // A served model is the service's to report (GET /model), not a local file's.
+    if (url !== undefined) continue;
     if (Object.hasOwn(out, model)) continue;
     try {
       out[model] = sha256Hex(readFileSync(resolveModelPath(model)));
@@ -135,11 +153,28 @@ export function modelChecksums(scenario: {
   return out;
 }
 
+/** The rl policy asking a running agent service; a failure throws, and the loop falls back. */
+function remoteRl(url: string, timeoutMs: number): RlPolicy {
+  const predict = agentClient({ url, timeoutMs });
+  const decision: Decision = { action: 0, confidence: 0, reason: `agent service ${url}` };
+  return {
+    name: "rl",
+    async decide(state) {
+      const d = await predict(state);
+      decision.action = d.action as Action;
+      decision.confidence = d.confidence;
+      if (d.probs) decision.probs = d.probs;
+      return decision;
+    },
+  };
+}
+
 export const rl = {
   ...definePolicy({
     description: "A trained policy network (ONNX, obs-v1 input): argmax action, confidence = its probability.",
     params: paramsSchema,
     create: (params): RlPolicy => {
+      if (params.url !== undefined) return remoteRl(params.url, params.timeoutMs);
       const path = resolveModelPath(params.model);
       const model = ready.get(path);
       if (!model) {
@@ -164,5 +199,7 @@ export const rl = {
       };
     },
   }),
-  prepare: prepareRl,
+  // With `url` the service holds the model, and whether it is up is found out per decision.
+  prepare: (params: RlParams, options?: PrepareOptions) =>
+    params.url === undefined ? prepareRl(params, options) : Promise.resolve(null),
 };

@@ -148,7 +148,7 @@ const STAGES: Record<StageName, Stage> = {
         CASE WHEN f.injected_at IS NOT NULL THEN 'injected' WHEN f.skipped THEN 'skipped' ELSE 'unreached' END AS status,
         f.injected_at, f.ended_at,
         CASE WHEN f.injected_at IS NOT NULL THEN coalesce(f.ended_at, x.ended_s) END AS live_until,
-        f.pod_id, f.target_rank
+        f.pod_id, f.target_rank, f.fault
       FROM (
         SELECT episode_id, fault_id,
           arg_min(regexp_extract(detail, '^[a-z-]+'), seq) AS fault_type,
@@ -156,7 +156,8 @@ const STAGES: Record<StageName, Stage> = {
           min(time_s) FILTER (kind = 'fault-ended') AS ended_at,
           bool_or(kind = 'fault-skipped') AS skipped,
           arg_min(pod_id, seq) FILTER (kind = 'fault-injected') AS pod_id,
-          arg_min(target_rank, seq) FILTER (kind = 'fault-injected') AS target_rank
+          arg_min(target_rank, seq) FILTER (kind = 'fault-injected') AS target_rank,
+          arg_min(fault, seq) FILTER (fault IS NOT NULL) AS fault
         FROM events
         WHERE kind IN ('fault-injected', 'fault-ended', 'fault-skipped', 'fault-unreached')
         GROUP BY episode_id, fault_id
@@ -448,12 +449,13 @@ export const METRIC_VIEWS: readonly MetricView[] = [
     /**
      * fault_spans: one row per scheduled fault the backend or loop reported.
      * (episode_id, fault_id, fault_type, status, injected_at, ended_at, live_until, pod_id,
-     *  target_rank)
+     *  target_rank, fault)
      * - status: 'injected', 'skipped' (a pod fault with no running pod) or 'unreached'
      *   (due after the episode's last step)
      * - ended_at: the first `fault-ended` event; NULL when the effect lasted to the end
      * - live_until: ended_at, or the episode's end; NULL unless injected
      * - fault_type: the type the event's detail starts with (the backends write it first)
+     * - fault: the scheduled FaultInjection as JSON (id, atS, spec, targetKey)
      */
     name: "fault_spans",
     sql: stageView("fault_spans"),

@@ -25,7 +25,8 @@ import {
 } from "../../harness/contract.ts";
 import { type CollectedSnapshot, type Collector, createCollector } from "../prometheus/collector.ts";
 import { WallClock } from "./clock.ts";
-import { FaultInjector, type FaultTargeting, targetByKey } from "./faults.ts";
+import { FaultInjector, type FaultTargeting, targetByRank } from "./faults.ts";
+import { type Ended, LiveSpans } from "./live-spans.ts";
 import type { DeploymentSpecInput } from "./spec.ts";
 import type { SupervisorEvent } from "./supervisor.ts";
 import { type Mechanisms, Testbed } from "./testbed.ts";
@@ -56,6 +57,8 @@ export class LocalBackend implements Backend {
   private closed: Promise<void> | null = null;
   /** Pod name -> stable id (creation order), for event and action rows. */
   private readonly ids = new Map<string, number>();
+  /** Which faults are live, and what ends each (contract.ts `FaultEndCause`). */
+  private readonly spans = new LiveSpans();
 
   private constructor(
     readonly testbed: Testbed,
@@ -67,7 +70,8 @@ export class LocalBackend implements Backend {
         this.loadFactor = f;
         void this.applyRate();
       },
-      o.targeting ?? targetByKey,
+      // Ranks spread over the replicas the deployment starts with, as on the simulator.
+      o.targeting ?? targetByRank(testbed.supervisor.desiredReplicas),
     );
     const s = testbed.supervisor;
     this.collector = createCollector({
@@ -148,6 +152,9 @@ export class LocalBackend implements Backend {
         if (!pod || pod.deleting) return { applied: false, podId: -1, message: "no eligible pod" };
         const id = this.idOf(pod.name);
         if (action === Action.RestartPod) {
+          this.spans.restarting(pod.name);
+          // The collector must not read the deletion as a pod failure (sinceFailureS).
+          this.collector.noteDeleted(pod.name);
           s.delete(pod.name);
           return {
             applied: true,
@@ -163,18 +170,46 @@ export class LocalBackend implements Backend {
 
   async inject(fault: FaultInjection): Promise<void> {
     const r = await this.faults.inject(fault);
+    const type = fault.spec.type;
+    if (r.pod === null && type !== "load-spike") {
+      this.events.push({
+        time: this.clock.now(),
+        kind: "fault-skipped",
+        podId: -1,
+        faultId: fault.id,
+        detail: r.detail,
+      });
+      return;
+    }
+    this.spans.injected(fault.id, type, r.pod?.name ?? null);
     this.events.push({
       time: this.clock.now(),
       kind: "fault-injected",
       podId: r.pod ? this.idOf(r.pod.name) : -1,
       faultId: fault.id,
+      targetRank: r.rank,
       detail: r.detail,
     });
   }
 
   async clear(fault: FaultInjection): Promise<void> {
     const detail = await this.faults.clear(fault);
-    this.events.push({ time: this.clock.now(), kind: "fault-cleared", podId: -1, faultId: fault.id, detail });
+    const now = this.clock.now();
+    this.events.push({ time: now, kind: "fault-cleared", podId: -1, faultId: fault.id, detail });
+    this.ended(now, this.spans.cleared(fault.id));
+  }
+
+  /** `fault-ended` events for the spans that just ended. */
+  private ended(time: number, ended: readonly Ended[]): void {
+    for (const e of ended) {
+      this.events.push({
+        time,
+        kind: "fault-ended",
+        podId: e.pod === null ? -1 : this.idOf(e.pod),
+        faultId: e.faultId,
+        detail: `${e.type} effect over: ${e.cause}`,
+      });
+    }
   }
 
   drainEvents(): BackendEvent[] {
@@ -235,9 +270,14 @@ export class LocalBackend implements Backend {
               : e.kind === "pod-created"
                 ? "pod-replaced"
                 : null;
-    if (kind === null) return;
     const time = Math.max(0, e.at / 1000 - this.clock.originUnixS);
-    this.events.push({ time, kind, podId: this.idOf(e.pod), faultId: -1, detail: `${e.pod}: ${e.detail}` });
+    if (kind !== null) {
+      this.events.push({ time, kind, podId: this.idOf(e.pod), faultId: -1, detail: `${e.pod}: ${e.detail}` });
+    }
+    if (e.kind === "pod-created") this.spans.podCreated(e.pod);
+    else if (e.kind === "pod-oom-killed") this.spans.podOomKilled(e.pod);
+    else if (e.kind === "pod-ready") this.ended(time, this.spans.podReady(e.pod));
+    else if (e.kind === "pod-deleted") this.ended(time, this.spans.podDeleted(e.pod));
   }
 }
 

@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { findExecutable } from "../prometheus/runner.ts";
-import { strayCgroups } from "./cgroups.ts";
 import { cliLeftovers, markedProcesses, runCli } from "./cli-run.ts";
 import { waitFor } from "./wait.ts";
 
@@ -45,7 +44,6 @@ matrix:
 describe.skipIf(!ready)("a local run leaves nothing behind", () => {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     it(`when stopped by ${signal} with a fault live`, async () => {
-      const before = new Set(strayCgroups());
       const file = scenario("local: { replicas: 2 }");
       const run = runCli(["run", file, "--db", join(dirs[0]!, "r.duckdb")], randomUUID());
       dirs.push(run.tmp);
@@ -57,19 +55,18 @@ describe.skipIf(!ready)("a local run leaves nothing behind", () => {
       run.kill(signal);
       const r = await run.exited;
       expect(r.code, r.stderr.slice(-1500)).toBe(130);
-      expect(cliLeftovers(run, before)).toEqual([]);
+      expect(cliLeftovers(run)).toEqual([]);
     }, 150_000);
   }
 
   it("when a replica never becomes ready: one clear error, exit 1", async () => {
-    const before = new Set(strayCgroups());
     const file = scenario("local: { replicas: 1, startTimeoutMs: 200 }");
     const run = runCli(["run", file, "--db", join(dirs[0]!, "r.duckdb")], randomUUID());
     dirs.push(run.tmp);
     const r = await run.exited;
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/replica never became ready within 200 ms: demo-/);
-    expect(cliLeftovers(run, before)).toEqual([]);
+    expect(cliLeftovers(run)).toEqual([]);
   }, 120_000);
 });
 

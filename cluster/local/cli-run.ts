@@ -58,12 +58,16 @@ export function markedProcesses(marker: string): number[] {
   return found;
 }
 
-/** What a finished CLI run left: marked processes, files in its TMPDIR, testbed cgroups not in `before`. */
-export function cliLeftovers(run: CliRun, cgroupsBefore: ReadonlySet<string>): string[] {
+/**
+ * What a finished CLI run left: marked processes, files in its TMPDIR, and cgroups of the
+ * testbeds the harness process `testbedPid` made (testbed ids start with their process's pid,
+ * so other harnesses running meanwhile do not count).
+ */
+export function cliLeftovers(run: CliRun, testbedPid: number = run.pid): string[] {
   const left: string[] = [];
   for (const pid of markedProcesses(run.marker)) left.push(`process ${pid}`);
   // tsx's compile cache (`tsx-<uid>`) is tsx's own, kept on purpose between runs.
   for (const f of readdirSync(run.tmp)) if (!f.startsWith("tsx-")) left.push(`file ${join(run.tmp, f)}`);
-  for (const g of strayCgroups()) if (!cgroupsBefore.has(g)) left.push(`cgroup ${g}`);
+  for (const g of strayCgroups(`chaos-rl-${testbedPid}-`)) left.push(`cgroup ${g}`);
   return left;
 }

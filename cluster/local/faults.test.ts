@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FaultInjection, type FaultSpecInput, faultSpecSchema } from "../../harness/contract.ts";
 import { findExecutable } from "../prometheus/runner.ts";
-import { FaultInjector } from "./faults.ts";
+import { FaultInjector, targetByRank } from "./faults.ts";
 import type { SupervisorEvent } from "./supervisor.ts";
 import { Testbed } from "./testbed.ts";
 import { waitFor } from "./wait.ts";
@@ -52,9 +52,13 @@ describe.skipIf(!hasStressNg)("faults on real processes", () => {
       },
     });
     bed.supervisor.on("event", (e) => events.push(e));
-    faults = new FaultInjector(bed, (f) => {
-      factor = f;
-    });
+    faults = new FaultInjector(
+      bed,
+      (f) => {
+        factor = f;
+      },
+      targetByRank(2),
+    );
   }, 90_000);
 
   afterAll(async () => {

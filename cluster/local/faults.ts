@@ -17,24 +17,29 @@
  * Every fault can be cleared; `clearAll` is the cleanup on every exit path.
  */
 import type { ChildProcess } from "node:child_process";
-import type { FaultInjection } from "../../harness/contract.ts";
+import { type FaultInjection, faultTargetRank } from "../../harness/contract.ts";
 import type { Pod } from "./supervisor.ts";
 import type { Testbed } from "./testbed.ts";
 
 export const LEAK_TICK_S = 2;
 
-/**
- * Which pod a pod fault hits: `floor(targetKey × n)` over the running, non-terminating pods
- * in creation order (the contract's rule for `FaultInjection.targetKey`). Pluggable so that a
- * rank-based rule (issue 10) can replace it without touching the mechanisms.
- */
-export type FaultTargeting = (pods: readonly Pod[], fault: FaultInjection) => Pod | null;
+/** Which pod a pod fault hits, and its rank among the running pods; null when none runs. */
+export type FaultTargeting = (pods: readonly Pod[], fault: FaultInjection) => { pod: Pod; rank: number } | null;
 
-export const targetByKey: FaultTargeting = (pods, fault) => {
-  const eligible = pods.filter((p) => !p.deleting && p.container === "running");
-  if (eligible.length === 0) return null;
-  return eligible[Math.min(eligible.length - 1, Math.floor(fault.targetKey * eligible.length))]!;
-};
+/**
+ * The contract's rule (`faultTargetRank`): the pod of rank `floor(targetKey × baseReplicas)
+ * mod running` among the running pods (container running, not frozen, not terminating),
+ * oldest first by creation order, as the simulator picks it.
+ */
+export function targetByRank(baseReplicas: number): FaultTargeting {
+  return (pods, fault) => {
+    const running = pods
+      .filter((p) => !p.deleting && !p.frozen && p.container === "running")
+      .sort((a, b) => a.seq - b.seq);
+    const rank = faultTargetRank(fault.targetKey, baseReplicas, running.length);
+    return rank < 0 ? null : { pod: running[rank]!, rank };
+  };
+}
 
 interface LiveFault {
   readonly fault: FaultInjection;
@@ -45,8 +50,10 @@ interface LiveFault {
 }
 
 export interface InjectResult {
-  /** The pod hit, or null (load-spike, or no eligible pod). */
+  /** The pod hit, or null (load-spike, or no running pod). */
   readonly pod: Pod | null;
+  /** Its rank among the running pods, oldest first, or -1. */
+  readonly rank: number;
   readonly detail: string;
 }
 
@@ -57,7 +64,7 @@ export class FaultInjector {
     private readonly testbed: Testbed,
     /** Multiplies the load generator's rate (load-spike); the backend applies it. */
     private readonly onLoadFactor: (factor: number) => void,
-    private readonly targeting: FaultTargeting = targetByKey,
+    private readonly targeting: FaultTargeting,
   ) {}
 
   /** Product of the live load-spike factors. */
@@ -74,26 +81,27 @@ export class FaultInjector {
     if (spec.type === "load-spike") {
       this.live.set(fault.id, { fault, pod: null, procs: [], timer: null, factor: spec.factor });
       this.onLoadFactor(this.loadFactor);
-      return { pod: null, detail: `load-spike x${spec.factor}: generator rate multiplied` };
+      return { pod: null, rank: -1, detail: `load-spike x${spec.factor}: generator rate multiplied` };
     }
-    const pod = this.targeting(s.list(), fault);
-    if (!pod) return { pod: null, detail: `${spec.type}: no running pod to hit` };
+    const target = this.targeting(s.list(), fault);
+    if (!target) return { pod: null, rank: -1, detail: `${spec.type}: no running pod to hit` };
+    const { pod, rank } = target;
     const entry: LiveFault = { fault, pod: pod.name, procs: [], timer: null, factor: 1 };
     switch (spec.type) {
       case "pod-kill":
         s.kill(pod.name);
-        return { pod, detail: `pod-kill ${pod.name}: SIGKILL to every process, pod deleted` };
+        return { pod, rank, detail: `pod-kill ${pod.name}: SIGKILL to every process, pod deleted` };
       case "pod-failure": {
         s.freeze(pod.name);
         this.live.set(fault.id, entry);
         const how = s.cgroups.mode === "none" ? "SIGSTOP" : `freezer (cgroup ${s.cgroups.mode})`;
-        return { pod, detail: `pod-failure ${pod.name} for ${spec.durationS} s: frozen by ${how}` };
+        return { pod, rank, detail: `pod-failure ${pod.name} for ${spec.durationS} s: frozen by ${how}` };
       }
       case "cpu-stress": {
         const percent = Math.max(1, Math.min(100, Math.round(spec.load * pod.cgroup.limits.cpuCores * 100)));
         entry.procs.push(s.exec(pod.name, ["stress-ng", "--cpu", "1", "--cpu-load", String(percent), "--quiet"]));
         this.live.set(fault.id, entry);
-        return { pod, detail: `cpu-stress ${pod.name}: stress-ng --cpu 1 --cpu-load ${percent} in its cgroup` };
+        return { pod, rank, detail: `cpu-stress ${pod.name}: stress-ng --cpu 1 --cpu-load ${percent} in its cgroup` };
       }
       case "memory-leak": {
         const chunk = Math.max(1, Math.round((spec.ratePerMin * pod.cgroup.limits.memoryBytes * LEAK_TICK_S) / 60));
@@ -129,13 +137,14 @@ export class FaultInjector {
         this.live.set(fault.id, entry);
         return {
           pod,
+          rank,
           detail: `memory-leak ${pod.name}: +${(chunk / 1048576).toFixed(1)} MiB every ${LEAK_TICK_S} s (stress-ng --vm in its memory cgroup) until OOM`,
         };
       }
       case "network-delay": {
         await this.testbed.setDelay(pod.name, spec.delayMs);
         this.live.set(fault.id, entry);
-        return { pod, detail: `network-delay ${pod.name}: +${spec.delayMs} ms through a delaying proxy` };
+        return { pod, rank, detail: `network-delay ${pod.name}: +${spec.delayMs} ms through a delaying proxy` };
       }
     }
   }

@@ -15,7 +15,6 @@ import { dirname, join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findExecutable } from "../prometheus/runner.ts";
-import { strayCgroups } from "./cgroups.ts";
 import { type CliRun, cliLeftovers, runCli } from "./cli-run.ts";
 
 const tools = ["prometheus", "stress-ng"].filter((t) => findExecutable(t) === null);
@@ -50,12 +49,10 @@ describe.skipIf(!wanted || tools.length > 0)("local-smoke: six faults on the rea
   let run: CliRun;
   let result: { code: number | null; stdout: string; stderr: string };
   let db: string;
-  let cgroupsBefore: Set<string>;
   let steps: Row[];
   let events: Row[];
 
   beforeAll(async () => {
-    cgroupsBefore = new Set(strayCgroups());
     db = join(mkdtempSync(join(tmpdir(), "chaos-rl-smoke-")), "smoke.duckdb");
     run = runCli(["run", "scenarios/local-smoke.yaml", "--db", db], randomUUID());
     result = await run.exited;
@@ -86,7 +83,7 @@ describe.skipIf(!wanted || tools.length > 0)("local-smoke: six faults on the rea
     const episodes = new Set(steps.map((r) => `${r.fault}/${r.policy}/${r.status}`));
     expect(episodes.size).toBe(12);
     for (const e of episodes) expect(e).toMatch(/completed$/);
-    expect(cliLeftovers(run, cgroupsBefore)).toEqual([]);
+    expect(cliLeftovers(run)).toEqual([]);
   });
 
   for (const policy of ["none", "heuristic"]) {

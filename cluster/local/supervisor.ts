@@ -109,7 +109,7 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent]; endpoin
 
   constructor(
     input: DeploymentSpecInput,
-    readonly testbedId: string = randomBytes(4).toString("hex"),
+    readonly testbedId: string = `${process.pid}-${randomBytes(3).toString("hex")}`,
   ) {
     super();
     this.spec = deploymentSpecSchema.parse(input);

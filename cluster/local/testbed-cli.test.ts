@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { findExecutable } from "../prometheus/runner.ts";
-import { strayCgroups } from "./cgroups.ts";
 import { cliLeftovers, runCli } from "./cli-run.ts";
 import { readState } from "./testbed-cli.ts";
 
@@ -24,7 +23,6 @@ function stateFile(): string {
 describe.skipIf(!hasPrometheus)("harness testbed up|status|down", () => {
   it("starts the testbed in the background, shows what runs where, and stops it leaving nothing", async () => {
     const state = stateFile();
-    const before = new Set(strayCgroups());
     const mark = randomUUID();
     const up = runCli(["testbed", "up", "--detach", "--replicas", "2", "--rps", "5", "--state", state], mark);
     dirs.push(up.tmp);
@@ -48,7 +46,7 @@ describe.skipIf(!hasPrometheus)("harness testbed up|status|down", () => {
     const d = await down.exited;
     expect(d.code, d.stderr).toBe(0);
     expect(d.stdout).toMatch(/stopped; nothing left behind/);
-    expect(cliLeftovers(up, before)).toEqual([]);
+    expect(cliLeftovers(up, s.pid)).toEqual([]);
   }, 120_000);
 
   it("names the port when the balancer's port is in use, and leaves nothing", async () => {
@@ -56,13 +54,12 @@ describe.skipIf(!hasPrometheus)("harness testbed up|status|down", () => {
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const before = new Set(strayCgroups());
       const run = runCli(["testbed", "up", "--balancer-port", String(port), "--state", stateFile()], randomUUID());
       dirs.push(run.tmp);
       const r = await run.exited;
       expect(r.code).toBe(1);
       expect(r.stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
-      expect(cliLeftovers(run, before)).toEqual([]);
+      expect(cliLeftovers(run)).toEqual([]);
     } finally {
       blocker.close();
     }
@@ -78,6 +75,6 @@ describe("harness testbed without Prometheus", () => {
     const r = await run.exited;
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Prometheus is not installed.*apt-get install prometheus/);
-    expect(cliLeftovers(run, new Set(strayCgroups()))).toEqual([]);
+    expect(cliLeftovers(run)).toEqual([]);
   }, 120_000);
 });

@@ -108,7 +108,8 @@ export class Testbed {
   private readonly scrapeIntervalS: number;
 
   private constructor(o: TestbedOptions) {
-    this.id = randomBytes(4).toString("hex");
+    // The process's pid first: a leftover check can tell one harness's groups from another's.
+    this.id = `${process.pid}-${randomBytes(3).toString("hex")}`;
     this.supervisor = new Supervisor(o.deployment ?? {}, this.id);
     this.scrapeIntervalS = o.scrapeIntervalS ?? 1;
   }

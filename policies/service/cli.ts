@@ -1,0 +1,53 @@
+/**
+ * `harness agent serve --model M [--port P] [--host H]`: loads the model, refuses one that
+ * cannot serve `obs-v1` decisions (another codec in its card, a card of another file: one
+ * line, exit 2 through harness/cli.ts's ModelError branch), then serves it until SIGINT or
+ * SIGTERM. Prints one line when listening, `agent service listening on URL (...)`, which
+ * scripts and the bench wait for.
+ */
+import type { Argv, CommandModule } from "yargs";
+import { loadOnnxModel } from "../onnx-model.ts";
+import { DEFAULT_MODEL, resolveModelPath } from "../rl.ts";
+
+interface ServeArgs {
+  readonly action: string;
+  readonly model: string;
+  readonly port: number;
+  readonly host: string;
+}
+
+/** The line printed once the service listens; the bench and tests parse the URL from it. */
+export const LISTENING_LINE = /^agent service listening on (http:\/\/\S+)/m;
+
+export async function serve(args: Omit<ServeArgs, "action">): Promise<void> {
+  const model = await loadOnnxModel(resolveModelPath(args.model), {
+    logger: { warn: (message) => process.stderr.write(`warning: ${message}\n`) },
+  });
+  // fastify is loaded here, not at import: every other harness command imports this file.
+  const { buildAgentApp } = await import("./app.ts");
+  const app = await buildAgentApp({ model });
+  const url = await app.listen({ port: args.port, host: args.host });
+  process.stdout.write(
+    `agent service listening on ${url} (model ${args.model}, sha256 ${model.sha256.slice(0, 12)})\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await app.close();
+  await model.dispose();
+}
+
+export const agentCommand: CommandModule<object, ServeArgs> = {
+  command: "agent <action>",
+  describe: "Serve the rl policy over HTTP (serve): /predict, /predict/batch, /metrics, /openapi.json",
+  builder: (y: Argv) =>
+    y
+      .positional("action", { choices: ["serve"] as const, demandOption: true })
+      .option("model", { type: "string", default: DEFAULT_MODEL, describe: "ONNX model (obs-v1), card beside it" })
+      .option("port", { type: "number", default: 8080, describe: "Port (0: a free one)" })
+      .option("host", { type: "string", default: "127.0.0.1", describe: "Address to listen on" })
+      .example("$0 agent serve --model models/ppo-obs-v1.onnx --port 8080", "") as unknown as Argv<ServeArgs>,
+  handler: async (argv) => serve(argv),
+};

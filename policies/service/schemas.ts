@@ -1,0 +1,94 @@
+/**
+ * The agent service's wire format: one zod schema per request and response body, shared by
+ * the server (policies/service/app.ts validates with them and builds the OpenAPI document
+ * from them) and by clients (the rl policy's `url` mode parses replies with them).
+ *
+ * A state is an `obs-v1` vector (harness/contract.ts): exactly 9 finite numbers. zod 4's
+ * `z.number()` refuses NaN and ±Infinity (JSON cannot spell NaN, but `1e999` parses to
+ * Infinity), so a bad number never reaches the model.
+ */
+import { z } from "zod";
+import { ACTION_COUNT, ACTION_NAMES, OBS_V1 } from "../../harness/contract.ts";
+
+/** Most states in one `/predict/batch` body. */
+export const MAX_BATCH_STATES = 4096;
+
+/**
+ * Largest request body, bytes: a full batch of 9 floats written with 17 significant digits
+ * (~25 bytes each with the comma) is ~0.9 MB, so 1 MiB admits it and little more.
+ */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export const stateSchema = z
+  .array(z.number())
+  .length(OBS_V1.dim)
+  .describe(`An ${OBS_V1.name} state: ${OBS_V1.dim} finite numbers (${OBS_V1.features.join("; ")}).`);
+
+export const predictRequestSchema = z.object({ state: stateSchema }).strict();
+export type PredictRequest = z.input<typeof predictRequestSchema>;
+
+export const predictBatchRequestSchema = z
+  .object({ states: z.array(stateSchema).min(1).max(MAX_BATCH_STATES).describe("States to decide, in order.") })
+  .strict();
+export type PredictBatchRequest = z.input<typeof predictBatchRequestSchema>;
+
+export const modelRefSchema = z.object({
+  sha256: z.string().describe("sha256 of the ONNX file being served."),
+  codec: z.literal(OBS_V1.name).describe("State codec the model reads."),
+});
+
+/** One decision, without the model reference (a batch states it once). */
+export const decisionSchema = z.object({
+  action: z
+    .int()
+    .min(0)
+    .max(ACTION_COUNT - 1)
+    .describe("Action id (harness/contract.ts Action)."),
+  actionName: z.enum(ACTION_NAMES).describe("The action's name."),
+  confidence: z.number().min(0).max(1).describe("Probability of the chosen action (1 for an action-only model)."),
+  probs: z.array(z.number()).length(ACTION_COUNT).nullable().describe("Probability of each action by id, or null."),
+  value: z.number().nullable().describe("The value head's estimate of the state, or null without one."),
+});
+export type DecisionBody = z.output<typeof decisionSchema>;
+
+export const predictResponseSchema = decisionSchema.extend({ model: modelRefSchema });
+export type PredictResponse = z.output<typeof predictResponseSchema>;
+
+export const predictBatchResponseSchema = z.object({
+  decisions: z.array(decisionSchema).describe("One decision per state, in request order."),
+  model: modelRefSchema,
+});
+export type PredictBatchResponse = z.output<typeof predictBatchResponseSchema>;
+
+export const healthResponseSchema = z.object({ status: z.literal("ok") });
+
+export const readyResponseSchema = z.object({
+  ready: z.boolean(),
+  model: modelRefSchema.nullable(),
+});
+
+export const modelResponseSchema = z.object({
+  file: z.string().describe("The ONNX file as given to `agent serve`."),
+  sha256: z.string(),
+  codec: z.literal(OBS_V1.name),
+  card: z.record(z.string(), z.unknown()).nullable().describe("The model card (models/NAME.json), or null."),
+  warnings: z.array(z.string()).describe("What the loader warned about."),
+});
+
+/** One field that failed validation: where, and why. */
+export const fieldErrorSchema = z.object({
+  field: z.string().describe("Path of the field in the body, e.g. `state[3]` (`body` for the whole body)."),
+  code: z.string().describe("zod issue code, e.g. invalid_type, too_small."),
+  message: z.string(),
+});
+
+/** RFC 9457 problem details (served as `application/problem+json`). */
+export const problemSchema = z.object({
+  type: z.string().describe("A URI naming the problem type; `about:blank` when the status says it all."),
+  title: z.string(),
+  status: z.int(),
+  detail: z.string(),
+  instance: z.string().describe("The request path."),
+  errors: z.array(fieldErrorSchema).optional().describe("Each invalid field, when the body failed validation."),
+});
+export type Problem = z.output<typeof problemSchema>;
