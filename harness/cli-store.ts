@@ -10,7 +10,7 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { OperationError, oneLine, UsageError } from "./cli-errors.ts";
-import { TraceStore } from "./store.ts";
+import { type RunRow, TraceStore } from "./store.ts";
 
 /** Opens an existing trace store; never creates one. */
 export async function openExistingStore(path: string): Promise<TraceStore> {
@@ -65,4 +65,15 @@ export function storeError(err: unknown, path?: string): UsageError | OperationE
     return new UsageError(`${where}${text}`);
   }
   return null;
+}
+
+/** The run `id` names, or the latest; an unknown id is exit 2 naming the runs there are. */
+export async function pickRun(store: TraceStore, id: string | undefined): Promise<RunRow> {
+  const runs = await store.listRuns();
+  if (runs.length === 0) throw new UsageError(`${store.path} holds no run`);
+  const run = id === undefined ? runs.at(-1) : runs.find((r) => r.runId === id);
+  if (run === undefined) {
+    throw new UsageError(`No run ${id} in ${store.path}; it holds: ${runs.map((r) => r.runId).join(", ")}`);
+  }
+  return run;
 }

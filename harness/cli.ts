@@ -30,7 +30,7 @@ import type { Scenario } from "../scenarios/schema.ts";
 import { appendStepSummary, writeJunit } from "./ci-output.ts";
 import { EXIT, OperationError, oneLine, UsageError } from "./cli-errors.ts";
 import { exportParquetFiles } from "./cli-export.ts";
-import { openExistingStore, requireStoreFile, storeError } from "./cli-store.ts";
+import { openExistingStore, pickRun, requireStoreFile, storeError } from "./cli-store.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
 import { parseShard } from "./plan.ts";
 import { progressReporter } from "./progress.ts";
@@ -39,7 +39,7 @@ import { type RunSummary, runScenario } from "./runner.ts";
 import { ScenarioError } from "./scenario-errors.ts";
 import { loadScenarioOrThrow, parseScenario } from "./scenario-file.ts";
 import { assertRunnable } from "./scenario-runnable.ts";
-import { mergeStores, type RunRow, type TraceStore } from "./store.ts";
+import { mergeStores, type TraceStore } from "./store.ts";
 import { MergeRefusedError } from "./store-merge.ts";
 import { type Columns, formatTable } from "./table.ts";
 
@@ -294,17 +294,6 @@ async function reportAndPrint(
 function asUsageError(err: unknown): never {
   if (err instanceof ReportInputError) throw new UsageError(err.message);
   throw err;
-}
-
-/** The run `id` names, or the latest; an unknown id is exit 2 naming the runs there are. */
-async function pickRun(store: TraceStore, id: string | undefined): Promise<RunRow> {
-  const runs = await store.listRuns();
-  if (runs.length === 0) throw new UsageError(`${store.path} holds no run`);
-  const run = id === undefined ? runs.at(-1) : runs.find((r) => r.runId === id);
-  if (run === undefined) {
-    throw new UsageError(`No run ${id} in ${store.path}; it holds: ${runs.map((r) => r.runId).join(", ")}`);
-  }
-  return run;
 }
 
 function positiveInt(name: string, v: number | undefined): number | undefined {

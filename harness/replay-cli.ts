@@ -7,7 +7,7 @@ import type { Argv, CommandModule } from "yargs";
 import { isPolicyName, POLICY_NAMES } from "../policies/index.ts";
 import { markdownTable } from "../reports/markdown.ts";
 import { UsageError } from "./cli-errors.ts";
-import { openExistingStore } from "./cli-store.ts";
+import { openExistingStore, pickRun } from "./cli-store.ts";
 import { ACTION_NAMES } from "./contract.ts";
 import { type DecisionReplay, replayDecisions } from "./decision-replay.ts";
 
@@ -56,13 +56,7 @@ export const replayDecisionsCommand: CommandModule<object, ReplayArgs> = {
     }
     const store = await openExistingStore(argv.db);
     try {
-      const runs = await store.listRuns();
-      const run = argv.run === undefined ? runs.at(-1) : runs.find((r) => r.runId === argv.run);
-      if (run === undefined) {
-        throw new UsageError(
-          `No run ${argv.run ?? ""} in ${store.path}; it holds: ${runs.map((r) => r.runId).join(", ")}`,
-        );
-      }
+      const run = await pickRun(store, argv.run);
       const result = await replayDecisions(store, {
         run,
         policy: argv.policy,
