@@ -16,7 +16,7 @@ import { type RunRow, TraceStore } from "./store.ts";
 export async function openExistingStore(path: string): Promise<TraceStore> {
   requireStoreFile(path, "--db");
   return TraceStore.open(path).catch((err: unknown) => {
-    throw storeError(err, path);
+    throw storeError(err, path) ?? err;
   });
 }
 
@@ -26,7 +26,7 @@ export async function openStoreForWriting(path: string): Promise<TraceStore> {
   const st = statSync(file, { throwIfNoEntry: false });
   if (st?.isDirectory()) throw new UsageError(`${file} is a directory; expected a DuckDB file`);
   return TraceStore.open(path).catch((err: unknown) => {
-    throw storeError(err, path);
+    throw storeError(err, path) ?? err;
   });
 }
 
