@@ -174,6 +174,9 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
   const record = {} as StepRecord;
   const emit = (time: number, kind: LoopEventKind, detail: string, action = -1, podId = -1, faultId = -1) =>
     sink.onEvent?.({ time, kind, detail, action, podId, faultId });
+  // A scheduled fault that never acted, recorded with its schedule entry (so it can be replayed).
+  const emitScheduled = (time: number, kind: LoopEventKind, f: FaultInjection, detail: string) =>
+    sink.onEvent?.({ time, kind, detail, action: -1, podId: -1, faultId: f.id, fault: JSON.stringify(f) });
   const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
   // Backend calls: direct, and retried with back-off only after a transient failure.
   const stepMs = o.stepSeconds * 1000;
@@ -239,15 +242,12 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
           if (isPromise(injected)) await injected;
         } catch (err) {
           if (!isRetryable(err)) throw err;
-          sink.onEvent?.({
-            time: now,
-            kind: "fault-skipped",
-            action: -1,
-            podId: -1,
-            faultId: fault.id,
-            fault: JSON.stringify(fault),
-            detail: `${fault.spec.type}: inject failed after retries: ${message(err)}`,
-          });
+          emitScheduled(
+            now,
+            "fault-skipped",
+            fault,
+            `${fault.spec.type}: inject failed after retries: ${message(err)}`,
+          );
           continue;
         }
         uncleared.set(fault.id, fault);
@@ -358,15 +358,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
     // Record every scheduled fault: those due after the last observation never ran.
     for (let i = nextFault; i < o.schedule.length; i++) {
       const f = o.schedule[i]!;
-      sink.onEvent?.({
-        time: f.atS,
-        kind: "fault-unreached",
-        action: -1,
-        podId: -1,
-        faultId: f.id,
-        fault: JSON.stringify(f),
-        detail: `${f.spec.type} due at ${f.atS} s, after the episode's last step`,
-      });
+      emitScheduled(f.atS, "fault-unreached", f, `${f.spec.type} due at ${f.atS} s, after the episode's last step`);
     }
     return { status: "completed", steps: o.steps };
   } catch (err) {
