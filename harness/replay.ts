@@ -5,7 +5,7 @@
  * simulator) or another one (a counterfactual on the same faults).
  */
 import { z } from "zod";
-import { type FaultInjection, faultSpecSchema } from "./contract.ts";
+import { type FaultInjection, faultSpecSchema } from "./core/contract.ts";
 import type { TraceStore } from "./store.ts";
 
 const injectionSchema = z.object({

@@ -11,12 +11,12 @@
  * embeds): `scenario.schema.json` is generated from it and checked for drift by a test.
  */
 import { z } from "zod";
-import { FAULT_TYPES, type FaultSpec, faultSpecSchema } from "../harness/contract.ts";
-import { guardLimitsSchema, NOOP_FALLBACK } from "../harness/guard.ts";
-import { ScenarioErrorCode } from "../harness/scenario-errors.ts";
+import { FAULT_TYPES, type FaultSpec, faultSpecSchema } from "../harness/core/contract.ts";
+import { ScenarioErrorCode } from "../harness/core/errors.ts";
+import { guardLimitsSchema, NOOP_FALLBACK } from "../harness/core/guard.ts";
+import { type Frequency, frequencySchema, MAX_INJECTIONS } from "../harness/core/schedule.ts";
 import { POLICY_NAMES, type PolicyName, policies } from "../policies/index.ts";
 import { type SimParams, simParamsSchema, workloadSchema } from "../sim/params.ts";
-import { type Frequency, frequencySchema, MAX_INJECTIONS } from "../sim/schedule.ts";
 import { localSectionSchema } from "./local.ts";
 
 export const DEFAULT_STEPS = 200;
@@ -24,7 +24,7 @@ export const DEFAULT_STEPS = 200;
  * Bounds on what a run can hold, refused at validation rather than failing every episode:
  * an episode's trace lives in typed arrays in its worker (a 100,000-step episode takes
  * about 0.5 GB of memory at its peak, measured), and the schedule stops at MAX_INJECTIONS
- * injections per episode (sim/schedule.ts). A million episodes per run keeps episode ids
+ * injections per episode (harness/core/schedule.ts). A million episodes per run keeps episode ids
  * far inside the store's INTEGER column after merges.
  */
 export const MAX_STEPS = 100_000;
@@ -131,7 +131,7 @@ const combinedFault = z
     faults: z
       .array(oneFault)
       .min(1)
-      .describe("The cell's faults: each injection draws one of them, uniformly (sim/schedule.ts)."),
+      .describe("The cell's faults: each injection draws one of them, uniformly (harness/core/schedule.ts)."),
   })
   .strict()
   .describe("A named fault cell: a combination of faults, or one fault variant under its own name.");
@@ -293,7 +293,7 @@ const scenarioObject = z
     slo: sloSchema.prefault({}).describe("The service level that uptime and recovery are measured against."),
     guard: scenarioGuardSchema
       .prefault({})
-      .describe("Limits between every policy and the deployment (harness/guard.ts)."),
+      .describe("Limits between every policy and the deployment (harness/core/guard.ts)."),
     matrix: matrixSchema.describe("The axes: every fault x frequency x policy x seed is one episode."),
     gates: z
       .array(z.string().trim().min(1))

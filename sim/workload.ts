@@ -15,8 +15,17 @@
  * and the workload parameters only (common random numbers). Load spikes are faults: the
  * simulator multiplies this rate by their factor (sim/faults.ts).
  */
+
+import {
+  createRngState,
+  drawUniforms,
+  loadRngState,
+  type Rng,
+  type RngState,
+  Stream,
+  streamRng,
+} from "../harness/core/rng.ts";
 import type { Workload } from "./params.ts";
-import { createRngState, drawUniforms, loadRngState, type Rng, type RngState, Stream, streamRng } from "./rng.ts";
 
 const SQRT6 = Math.sqrt(6);
 const TWO_PI = 2 * Math.PI;

@@ -22,7 +22,7 @@ import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { z } from "zod";
-import { ACTION_COUNT, ACTION_NAMES, OBS_V1 } from "../../harness/contract.ts";
+import { ACTION_COUNT, ACTION_NAMES, OBS_V1 } from "../../harness/core/contract.ts";
 import type { Decider, OnnxPolicyModel } from "../onnx-model.ts";
 import { createServiceMetrics, type ServiceMetrics } from "./metrics.ts";
 import { notFoundProblem, PROBLEM_MEDIA_TYPE, problemFor, sendProblem } from "./problem.ts";
