@@ -9,7 +9,7 @@
  * difference excludes zero AND the sign-flip p-value is below 0.05; anything else is "no
  * significant difference".
  */
-import { missingShards } from "../harness/plan.ts";
+import { missingShards } from "../harness/core/runs.ts";
 import type { Interval, PairedInterval } from "./bootstrap.ts";
 import type { Arm, Estimator } from "./estimator.ts";
 import type { GateResult } from "./gate-eval.ts";
