@@ -231,7 +231,7 @@ describe("run refuses what cannot run, before creating a database", { timeout: S
   const MATRIX = "matrix:\n  fault: [pod-kill]\n  frequency: { f: { kind: fixed, intervalS: 60 } }\n";
 
   it("a backend without a factory in this build, at its line", async () => {
-    const file = scenario("cluster", `backend: cluster\ncluster: { namespaces: [demo] }\n${MATRIX}  policy: [none]\n`);
+    const file = scenario("cluster", `backend: cluster\ncluster: { namespace: demo, deployment: web, service: web, prometheusUrl: "http://127.0.0.1:9", allowedNamespaces: [demo] }\n${MATRIX}  policy: [none]\n`);
     const db = join(root, "cluster.duckdb");
     const r = await harness("run", file, "--db", db);
     expect(r.code).toBe(2);
