@@ -154,7 +154,14 @@ describe("merge", { timeout: SPAWN_TEST_MS }, () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(`merged 2 file(s) into ${target}: 4 episodes added, 0 already there\n`);
     const j = await harness("merge", target, a, "--json");
-    expect(JSON.parse(j.stdout)).toMatchObject({ episodesAdded: 0, episodesSkipped: 2 });
+    expect(JSON.parse(j.stdout)).toMatchObject({ episodesAdded: 0, episodesSkipped: 2, partialRuns: [] });
+  });
+
+  it("warns when a run still lacks shards after the merge", async () => {
+    const a = await fixtureStore("lone-1of3", [{ runId: "plan-l", seeds: [1], shard: "1/3" }]);
+    const r = await harness("merge", join(root, "lone.duckdb"), a);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/run plan-l holds shards 1\/3 only \(missing 2\/3, 3\/3\)/);
   });
 });
 
