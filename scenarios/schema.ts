@@ -301,7 +301,11 @@ const scenarioObject = z
     }
     checkSizes(s, ctx);
     if (s.backend === "cluster" && s.cluster === undefined) {
-      conflict(ctx, ["backend"], "backend cluster needs a cluster: section (namespace, deployment, service, prometheusUrl, allowedNamespaces)");
+      conflict(
+        ctx,
+        ["backend"],
+        "backend cluster needs a cluster: section (namespace, deployment, service, prometheusUrl, allowedNamespaces)",
+      );
     }
     if (s.backend !== "local" && s.local !== undefined) {
       conflict(ctx, ["local"], `local: is only read when backend is local (backend is ${s.backend})`);

@@ -31,7 +31,13 @@ function client(o: { allowed?: string[]; dryRun?: boolean; attempts?: number } =
 }
 
 function pod(name: string, labels: Record<string, string> = { app: "demo", serving: "true" }): KubeObject {
-  return { apiVersion: "v1", kind: "Pod", metadata: { name, namespace: NS, labels }, spec: {}, status: { phase: "Running" } };
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: NS, labels },
+    spec: {},
+    status: { phase: "Running" },
+  };
 }
 
 function deployment(replicas: number): KubeObject {
@@ -196,7 +202,11 @@ describe("dry run sends every write with dryRun=All and nothing changes", () => 
     expect(await c.deletePod(NS, "demo-a", p.metadata.uid!)).not.toBe("gone");
     expect((await c.patchScale(NS, "demo", 5)).spec?.replicas).toBe(5);
     await c.patchPodLabel(NS, "demo-a", p.metadata.uid!, "serving", null);
-    await c.createCustom(POD_CHAOS, NS, { apiVersion: "chaos-mesh.org/v1alpha1", kind: "PodChaos", metadata: { name: "k" } });
+    await c.createCustom(POD_CHAOS, NS, {
+      apiVersion: "chaos-mesh.org/v1alpha1",
+      kind: "PodChaos",
+      metadata: { name: "k" },
+    });
     expect(await c.deleteCustom(POD_CHAOS, NS, "k")).toBe("gone");
     const writes = fake.requests.filter((r) => r.method !== "GET");
     expect(writes.map((r) => [r.method, r.query.dryRun])).toEqual([
@@ -208,7 +218,9 @@ describe("dry run sends every write with dryRun=All and nothing changes", () => 
     ]);
     expect(fake.get(PODS, NS, "demo-a")!.metadata.labels).toEqual({ app: "demo", serving: "true" });
     expect((fake.get(DEPLOYMENTS, NS, "demo")!.spec as { replicas: number }).replicas).toBe(3);
-    expect(fake.list({ group: "chaos-mesh.org", version: "v1alpha1", plural: "podchaos", kind: "PodChaos" })).toEqual([]);
+    expect(fake.list({ group: "chaos-mesh.org", version: "v1alpha1", plural: "podchaos", kind: "PodChaos" })).toEqual(
+      [],
+    );
     expect(audit.filter((a) => a.verb !== "get" && a.verb !== "list").every((a) => a.dryRun)).toBe(true);
   });
 });

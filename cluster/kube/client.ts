@@ -19,7 +19,7 @@ import {
 } from "@kubernetes/client-node";
 import type { ClusterSection } from "../../scenarios/cluster.ts";
 import { type ApiCallRecord, KubeCalls, type KubeCallsOptions } from "./calls.ts";
-import type { KubeApiError } from "./errors.ts";
+import { KubeApiError, KubeErrorCode } from "./errors.ts";
 
 /** A Chaos Mesh kind (or any namespaced custom resource) as the API addresses it. */
 export interface CustomKind {
@@ -50,15 +50,32 @@ export interface CustomObject {
  */
 export function loadKubeConfig(c: Pick<ClusterSection, "kubeconfig" | "context">): KubeConfig {
   const kc = new KubeConfig();
-  if (c.kubeconfig !== undefined) kc.loadFromFile(c.kubeconfig);
-  else kc.loadFromDefault();
+  try {
+    if (c.kubeconfig !== undefined) kc.loadFromFile(c.kubeconfig);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new KubeApiError(
+      KubeErrorCode.Config,
+      false,
+      `cluster.kubeconfig ${c.kubeconfig ?? "(default)"}: ${(err as Error).message}`,
+      0,
+      "Config",
+      null,
+      { cause: err },
+    );
+  }
   if (c.context !== undefined) {
     if (!kc.getContexts().some((x) => x.name === c.context)) {
-      throw new Error(
+      throw new KubeApiError(
+        KubeErrorCode.Config,
+        false,
         `kubeconfig has no context ${JSON.stringify(c.context)} (has: ${kc
           .getContexts()
           .map((x) => x.name)
           .join(", ")})`,
+        0,
+        "Config",
+        null,
       );
     }
     kc.setCurrentContext(c.context);
@@ -67,6 +84,7 @@ export function loadKubeConfig(c: Pick<ClusterSection, "kubeconfig" | "context">
 }
 
 const MERGE = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+const STRATEGIC = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
 const JSON_PATCH = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
 
 export class KubeClient {
@@ -125,6 +143,15 @@ export class KubeClient {
     );
   }
 
+  /** A strategic merge patch of a Deployment (the load generator's env during a load-spike). */
+  patchDeployment(namespace: string, name: string, patch: object): Promise<V1Deployment> {
+    return this.calls.call(
+      { verb: "patch", resource: "deployments", namespace, name, detail: "strategic merge" },
+      (dryRun) =>
+        this.apps.patchNamespacedDeployment({ namespace, name, body: patch, ...(dryRun ? { dryRun } : {}) }, STRATEGIC),
+    );
+  }
+
   /**
    * Deletes a pod if it is still the one with `uid` (a precondition: a pod of the same name
    * recreated since is left alone). A 409 on the precondition or a 404 means the pod was
@@ -149,7 +176,13 @@ export class KubeClient {
    * operation tests the uid, so that a replaced pod is not touched (422 on a failed test:
    * settled as `gone`, like a 404).
    */
-  patchPodLabel(namespace: string, name: string, uid: string, key: string, value: string | null): Promise<V1Pod | "gone"> {
+  patchPodLabel(
+    namespace: string,
+    name: string,
+    uid: string,
+    key: string,
+    value: string | null,
+  ): Promise<V1Pod | "gone"> {
     const path = `/metadata/labels/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`;
     const ops = [
       { op: "test", path: "/metadata/uid", value: uid },
@@ -163,7 +196,8 @@ export class KubeClient {
         name,
         detail: value === null ? `remove label ${key} (uid ${uid})` : `label ${key}=${value} (uid ${uid})`,
       },
-      (dryRun) => this.core.patchNamespacedPod({ namespace, name, body: ops, ...(dryRun ? { dryRun } : {}) }, JSON_PATCH),
+      (dryRun) =>
+        this.core.patchNamespacedPod({ namespace, name, body: ops, ...(dryRun ? { dryRun } : {}) }, JSON_PATCH),
       (e) => (e.status === 404 || (e.status === 422 && /test/i.test(e.message)) ? "gone" : undefined),
     );
   }

@@ -423,7 +423,12 @@ export class FakeApiServer {
       return;
     }
     if (o.metadata.namespace !== undefined && o.metadata.namespace !== namespace) {
-      this.status(res, 400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request");
+      this.status(
+        res,
+        400,
+        "BadRequest",
+        "the namespace of the provided object does not match the namespace sent on the request",
+      );
       return;
     }
     o.metadata.namespace = namespace;
@@ -441,8 +446,7 @@ export class FakeApiServer {
     }
     o.metadata.uid = randomUUID();
     o.metadata.creationTimestamp = new Date().toISOString();
-    if (dryRun) return json(res, 201, o);
-    json(res, 201, this.commit(ref, o, "ADDED"));
+    json(res, 201, dryRun ? o : this.commit(ref, o, "ADDED"));
   }
 
   private serveList(ref: ResourceRef, namespace: string | null, query: Record<string, string>, res: ServerResponse) {

@@ -15,7 +15,12 @@ let informer: PodInformer | null;
 let events: string[];
 
 function pod(name: string, app = "demo"): KubeObject {
-  return { apiVersion: "v1", kind: "Pod", metadata: { name, namespace: NS, labels: { app } }, status: { phase: "Running" } };
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: NS, labels: { app } },
+    status: { phase: "Running" },
+  };
 }
 
 async function startInformer(): Promise<PodInformer> {

@@ -76,7 +76,7 @@ export class PodInformer {
   }
 
   /** The pods now, in no particular order. */
-  pods(): V1Pod[] {
+  pods(): readonly V1Pod[] {
     return this.lw.list(this.o.namespace);
   }
 
