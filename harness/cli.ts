@@ -276,6 +276,7 @@ async function reportAndPrint(
   const outcome = await writeReport(store, {
     ...opts,
     onWarning: (message) => log.warn({ message }, "chart warning"),
+    onStage: (s) => log.info(s, `report: ${s.stage === "chart" ? `chart ${s.index}/${s.of} (${s.name})` : s.stage}`),
   }).catch(asUsageError);
   log.info({ runId: outcome.runId, timingsMs: outcome.timings }, "report written");
   if (json) {

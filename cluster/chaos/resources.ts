@@ -118,7 +118,7 @@ export const chaosContextSchema = z
         .object({ labels: z.record(labelKey, labelValue).refine((l) => Object.keys(l).length > 0, "Expected labels") })
         .strict(),
     ]),
-    /** Container the fault acts on; Chaos Mesh's default is the pod's first container. */
+    /** Container a StressChaos acts in; Chaos Mesh's default is the pod's first container. */
     container: dnsLabel.optional(),
     runId: labelValue.min(1),
     episode: z.number().int().min(0),
@@ -192,14 +192,13 @@ interface ChaosCommon {
   selector: ChaosSelector;
   /** Go duration string (`120s`, `1500ms`). */
   duration: string;
-  containerNames?: string[];
 }
 
 export interface PodChaos {
   apiVersion: typeof CHAOS_API_VERSION;
   kind: "PodChaos";
   metadata: ObjectMeta;
-  spec: Omit<ChaosCommon, "containerNames"> & {
+  spec: ChaosCommon & {
     action: "pod-kill" | "pod-failure";
     /** pod-kill: seconds before deletion; 0 deletes at once, as the simulator's kill does. */
     gracePeriod?: number;
@@ -211,6 +210,7 @@ export interface StressChaos {
   kind: "StressChaos";
   metadata: ObjectMeta;
   spec: ChaosCommon & {
+    containerNames?: string[];
     stressors: {
       cpu?: { workers: number; load: number };
       memory?: { workers: number; size: string; oomScoreAdj: number; options: string[] };
@@ -318,13 +318,16 @@ function selector(ctx: ChaosContext): ChaosSelector {
 }
 
 function common(ctx: ChaosContext, ownDurationS: number | undefined): ChaosCommon {
-  const c: ChaosCommon = {
+  return {
     mode: "one",
     selector: selector(ctx),
     duration: goDuration(Math.min(ownDurationS ?? Number.POSITIVE_INFINITY, ctx.durationS)),
   };
-  if (ctx.container) c.containerNames = [ctx.container];
-  return c;
+}
+
+/** StressChaos acts in one container's cgroup (PodChaos and NetworkChaos act on the whole pod). */
+function containers(ctx: ChaosContext): { containerNames?: string[] } {
+  return ctx.container ? { containerNames: [ctx.container] } : {};
 }
 
 function needResources(spec: FaultSpec, ctx: ChaosContext): NonNullable<ChaosContext["resources"]> {
@@ -366,11 +369,11 @@ export function chaosResource(spec: FaultSpec, input: ChaosContextInput): ChaosR
   const api = CHAOS_API_VERSION;
   switch (spec.type) {
     case "pod-kill": {
-      const { containerNames: _, ...c } = common(ctx, undefined);
+      const c = common(ctx, undefined);
       return { apiVersion: api, kind: "PodChaos", metadata: meta, spec: { ...c, action: "pod-kill", gracePeriod: 0 } };
     }
     case "pod-failure": {
-      const { containerNames: _, ...c } = common(ctx, spec.durationS);
+      const c = common(ctx, spec.durationS);
       return { apiVersion: api, kind: "PodChaos", metadata: meta, spec: { ...c, action: "pod-failure" } };
     }
     case "cpu-stress": {
@@ -379,7 +382,7 @@ export function chaosResource(spec: FaultSpec, input: ChaosContextInput): ChaosR
         apiVersion: api,
         kind: "StressChaos",
         metadata: meta,
-        spec: { ...common(ctx, spec.durationS), stressors: { cpu } },
+        spec: { ...common(ctx, spec.durationS), ...containers(ctx), stressors: { cpu } },
       };
     }
     case "memory-leak": {
@@ -388,7 +391,7 @@ export function chaosResource(spec: FaultSpec, input: ChaosContextInput): ChaosR
         apiVersion: api,
         kind: "StressChaos",
         metadata: meta,
-        spec: { ...common(ctx, undefined), stressors: { memory } },
+        spec: { ...common(ctx, undefined), ...containers(ctx), stressors: { memory } },
       };
     }
     case "network-delay":

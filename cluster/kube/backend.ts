@@ -257,7 +257,7 @@ export class KubeBackend implements Backend {
     let kind: CustomKind | null = null;
     if (object.type === "chaos") {
       kind = { group: CHAOS_API_GROUP, version: CHAOS_VERSION, plural: object.plural };
-      await this.client.createCustom(kind, c.namespace, object.resource as CustomObject);
+      await this.client.createCustom(kind, c.namespace, object.resource as unknown as CustomObject);
     } else {
       await this.patchLoad(object.patch);
     }
