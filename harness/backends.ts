@@ -13,6 +13,12 @@ export interface ClosableBackend extends Backend {
   close(): Promise<void>;
 }
 
+/** Which run and episode a backend is opened for (a cluster labels its chaos objects with them). */
+export interface EpisodeWhere {
+  readonly runId: string;
+  readonly episode: number;
+}
+
 export interface BackendFactory {
   /**
    * A fresh deployment for one episode; workload and dynamics seeded by `seed`. `loadSeries`
@@ -27,6 +33,7 @@ export interface BackendFactory {
     scenario: Scenario,
     seed: number,
     signal?: AbortSignal,
+    where?: EpisodeWhere,
     loadSeries?: ArrayLike<number>,
   ): Promise<ClosableBackend>;
   /**
@@ -51,7 +58,7 @@ export const backends: Record<Scenario["backend"], BackendFactory | null> = {
   },
   local: {
     // Imported on use: the simulator path (and its worker threads) never loads the testbed.
-    open: async (scenario, seed, signal, loadSeries) => {
+    open: async (scenario, seed, signal, _where, loadSeries) => {
       const { scrapeIntervalS, ...deployment } = scenario.local ?? { scrapeIntervalS: 1 };
       return (await import("../cluster/local/backend.ts")).LocalBackend.open({
         deployment,
@@ -65,8 +72,21 @@ export const backends: Record<Scenario["backend"], BackendFactory | null> = {
     inProcess: true,
     reward: seedReward,
   },
-  // The Kubernetes backend (cluster/) is a later issue.
-  cluster: null,
+  cluster: {
+    // Imported on use, like the testbed: the simulator path never loads client-node.
+    open: async (scenario, _seed, signal, where) =>
+      (await import("../cluster/kube/backend.ts")).KubeBackend.open({
+        cluster: scenario.cluster!,
+        stepSeconds: scenario.stepSeconds,
+        episodeSeconds: scenario.durationS,
+        runId: where?.runId ?? `${scenario.name}-adhoc`,
+        episode: where?.episode ?? 0,
+        ...(signal ? { signal } : {}),
+      }),
+    // One deployment, watched by one informer: episodes one at a time in the main thread.
+    inProcess: true,
+    reward: seedReward,
+  },
 };
 
 export function backendFor(scenario: Scenario): BackendFactory {

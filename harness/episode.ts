@@ -41,6 +41,8 @@ export async function runPlannedEpisode(
   planned: PlannedEpisode,
   signal?: AbortSignal,
   recorded?: RecordedInputs,
+  /** The run this episode belongs to, for backends that label what they create. */
+  runId?: string,
 ): Promise<EpisodeOutcome> {
   const started = performance.now();
   const recorder = new TraceRecorder(scenario.steps);
@@ -62,8 +64,9 @@ export async function runPlannedEpisode(
     // No approver in batch runs: in approve mode every proposal is recorded as AwaitingApproval.
     // A real backend is opened (processes, Prometheus) and closed on every exit path below.
     const load = recorded?.loadSeries;
+    const where = runId === undefined ? undefined : { runId, episode: planned.index };
     const backend = factory.open
-      ? await factory.open(scenario, seed, signal, load)
+      ? await factory.open(scenario, seed, signal, where, load)
       : factory.create!(scenario, seed, load);
     const close = "close" in backend ? () => (backend as ClosableBackend).close() : null;
     const result = await runEpisode(
