@@ -11,7 +11,7 @@ import { ACTION_NAMES } from "./core/contract.ts";
 import { EPISODE_STATUSES, RUN_STATUSES } from "./core/runs.ts";
 import { type ColumnType, GUARD_REASONS, STEP_COLUMNS } from "./trace.ts";
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** The data tables, in the order `exportParquet` writes them. */
 export const DATA_TABLES = ["runs", "episodes", "steps", "events", "guard_reasons", "actions"] as const;

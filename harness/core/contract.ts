@@ -452,6 +452,11 @@ export const faultSpecSchema = z.discriminatedUnion("type", [
 export type FaultSpecInput = z.input<typeof faultSpecSchema>;
 export type FaultSpec = z.output<typeof faultSpecSchema>;
 
+/** Fault types that hit one pod, rather than the whole service. */
+export function faultTargetsPod(type: FaultType): boolean {
+  return type !== "load-spike";
+}
+
 /**
  * What ends a fault's effect (its live span), by type. One definition for every backend,
  * for the metrics (an incident is attributed to the faults live when it starts) and for the
@@ -683,6 +688,13 @@ export interface Backend {
    * the schedule.
    */
   drainEvents(): BackendEvent[];
+  /**
+   * The load the backend's own generator offers at this step, requests per second, before
+   * any load-spike fault (the simulator's workload series, the testbed's load generator):
+   * stored per step (`steps.load_rps`) so a replay can offer the same load again. Absent
+   * (stored NaN) where the backend does not drive the load.
+   */
+  offeredLoadRps?(): number;
 }
 
 // ---------------------------------------------------------------------------
