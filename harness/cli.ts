@@ -276,6 +276,7 @@ async function reportAndPrint(
   const outcome = await writeReport(store, {
     ...opts,
     onWarning: (message) => log.warn({ message }, "chart warning"),
+    onStage: (s) => log.info(s, `report: ${s.stage === "chart" ? `chart ${s.index}/${s.of} (${s.name})` : s.stage}`),
   }).catch(asUsageError);
   log.info({ runId: outcome.runId, timingsMs: outcome.timings }, "report written");
   if (json) {
@@ -586,6 +587,11 @@ export function buildCli(args: string[]) {
         // Every source is checked before the target is created.
         for (const source of argv.sources) requireStoreFile(source, "merge source");
         const summary = await mergeStores(argv.target, argv.sources);
+        for (const r of summary.partialRuns) {
+          log.warn(
+            `run ${r.runId} holds shards ${r.shards} only (missing ${r.missing.join(", ")}): its report covers part of the matrix until the missing shards are merged`,
+          );
+        }
         process.stdout.write(
           argv.json
             ? `${JSON.stringify(summary, null, 2)}\n`

@@ -89,6 +89,21 @@ export function formatShard(shard: Shard | null): string | null {
 }
 
 /**
+ * The shards a run still lacks, from its stored list of present ones ("1/4,3/4" ->
+ * ["2/4", "4/4"]); none for a whole run (`null`, which is also what a merge of every shard
+ * leaves).
+ */
+export function missingShards(present: string | null): string[] {
+  if (present === null) return [];
+  const shards = present.split(",").map(parseShard);
+  const count = shards[0]?.count ?? 0;
+  const have = new Set(shards.map((s) => s.index));
+  return Array.from({ length: count }, (_, k) => k + 1)
+    .filter((i) => !have.has(i))
+    .map((i) => `${i}/${count}`);
+}
+
+/**
  * A deterministic 1/N slice: episode `k` of the plan goes to shard `k mod N + 1`. Dealing
  * round-robin (not in blocks) spreads every policy and fault over all shards, so shards take
  * about equally long.

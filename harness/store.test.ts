@@ -453,10 +453,16 @@ describe("mergeStores", () => {
     const a = await shard("1/3", [0]);
     const c = await shard("3/3", [2], "running");
     const target = dbPath();
-    await mergeStores(target, [c, a]);
+    const summary = await mergeStores(target, [c, a]);
+    expect(summary.partialRuns).toEqual([{ runId: "plan-run", shards: "1/3,3/3", missing: ["2/3"] }]);
     await withStore(target, async (store) => {
       expect((await store.listRuns())[0]).toMatchObject({ shard: "1/3,3/3", status: "running" });
     });
+  });
+
+  it("names no partial run once every shard is merged", async () => {
+    const summary = await mergeStores(dbPath(), [await shard("2/2", [1]), await shard("1/2", [0])]);
+    expect(summary.partialRuns).toEqual([]);
   });
 
   it("replaces an unfinished episode of the target by the source's completed one", async () => {

@@ -27,6 +27,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
 import { type CellMetricsRow, VIEW_NAMES, viewStatements } from "../reports/views.ts";
+import { missingShards } from "./plan.ts";
 import { mergeSource, type SourceMergeSummary } from "./store-merge.ts";
 import {
   DATA_TABLES,
@@ -132,6 +133,15 @@ export interface MergeSummary {
   readonly sources: readonly SourceMergeSummary[];
   readonly episodesAdded: number;
   readonly episodesSkipped: number;
+  /** Runs in the target that still lack shards of their plan: their figures cover part of the matrix. */
+  readonly partialRuns: readonly PartialRun[];
+}
+
+export interface PartialRun {
+  readonly runId: string;
+  /** The shards present, e.g. "1/4,3/4". */
+  readonly shards: string;
+  readonly missing: readonly string[];
 }
 
 export type { SourceMergeSummary } from "./store-merge.ts";
@@ -564,11 +574,15 @@ export async function mergeStores(target: string, sources: readonly string[]): P
   try {
     const summaries: SourceMergeSummary[] = [];
     for (const source of sources) summaries.push(await store.mergeFrom(source));
+    const partialRuns = (await store.listRuns())
+      .filter((r) => r.shard !== null)
+      .map((r) => ({ runId: r.runId, shards: r.shard as string, missing: missingShards(r.shard) }));
     return {
       target: store.path,
       sources: summaries,
       episodesAdded: summaries.reduce((n, s) => n + s.episodesAdded + s.episodesReplaced, 0),
       episodesSkipped: summaries.reduce((n, s) => n + s.episodesSkipped, 0),
+      partialRuns,
     };
   } finally {
     await store.close();

@@ -9,6 +9,7 @@
  * difference excludes zero AND the sign-flip p-value is below 0.05; anything else is "no
  * significant difference".
  */
+import { missingShards } from "../harness/plan.ts";
 import type { Interval, PairedInterval } from "./bootstrap.ts";
 import { type Arm, Estimator, type EstimatorOptions } from "./estimator.ts";
 import type { GateResult } from "./gate-eval.ts";
@@ -141,6 +142,12 @@ export function buildModel(data: ReportData, estimator: Estimator, gates: readon
   if (completed < r.episodes) {
     notes.push(
       `${r.episodes - completed} episodes did not complete (aborted or failed) and are left out of every number.`,
+    );
+  }
+  const missing = missingShards(r.shard);
+  if (missing.length > 0) {
+    notes.push(
+      `This store holds shards ${r.shard} of the run only (missing ${missing.join(", ")}): every number covers that part of the matrix; \`harness merge\` the missing shards for the whole.`,
     );
   }
   if (r.status !== "completed") notes.push(`The run is ${r.status}: the numbers cover the episodes stored so far.`);

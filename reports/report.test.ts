@@ -157,6 +157,19 @@ describe("writeReport on the fixture", () => {
   });
 });
 
+describe("notes", () => {
+  it("say when the store holds only some shards of the run, naming the missing ones", () => {
+    const shard = (s: string | null) =>
+      buildModel(
+        { ...data, run: { ...data.run, shard: s } },
+        new Estimator(data.episodes, { resamples: 10, seed: 0 }),
+        [],
+      ).notes;
+    expect(shard("1/4,3/4").filter((n) => n.includes("missing 2/4, 4/4"))).toHaveLength(1);
+    expect(shard(null).filter((n) => n.includes("shards"))).toEqual([]);
+  });
+});
+
 describe("intervals do not depend on the run id", () => {
   it("the same episodes under another run id (another run of the scenario) give the same intervals", () => {
     const renamed = data.episodes.map((e) => ({ ...e, runId: "golden-run-2026-later" }));

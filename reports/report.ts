@@ -37,7 +37,15 @@ export interface ReportOptions {
   readonly trainingDb?: string;
   /** Told about chart warnings (vega-lite's). @default ignore them */
   readonly onWarning?: (message: string) => void;
+  /** Told as each stage starts (a report of a large run takes seconds). @default silent */
+  readonly onStage?: (stage: ReportStage) => void;
 }
+
+export type ReportStage =
+  | { readonly stage: "load" }
+  | { readonly stage: "statistics"; readonly episodes: number }
+  | { readonly stage: "chart"; readonly name: string; readonly index: number; readonly of: number }
+  | { readonly stage: "write" };
 
 export interface ReportOutcome {
   readonly runId: string;
@@ -67,6 +75,8 @@ function runGates(data: ReportData, estimator: Estimator): GateResult[] {
 
 export async function writeReport(store: TraceStore, opts: ReportOptions): Promise<ReportOutcome> {
   const t0 = performance.now();
+  const onStage = opts.onStage ?? (() => {});
+  onStage({ stage: "load" });
   if (opts.trainingDb !== undefined && !existsSync(opts.trainingDb)) {
     throw new ReportInputError(`No training store at ${opts.trainingDb} (harness train --db writes one)`);
   }
@@ -78,6 +88,7 @@ export async function writeReport(store: TraceStore, opts: ReportOptions): Promi
     await trainingStore?.close();
   }
   const t1 = performance.now();
+  onStage({ stage: "statistics", episodes: data.episodes.length });
   const estimator = new Estimator(data.episodes, { resamples: opts.resamples, seed: opts.seed });
   const gates = runGates(data, estimator);
   const model = buildModel(data, estimator, gates);
@@ -96,7 +107,8 @@ export async function writeReport(store: TraceStore, opts: ReportOptions): Promi
   const charts = buildCharts(model);
   const onWarning = opts.onWarning ?? (() => {});
   const rendered = [];
-  for (const c of charts) {
+  for (const [i, c] of charts.entries()) {
+    onStage({ stage: "chart", name: c.name, index: i + 1, of: charts.length });
     const raw = await renderSvg(c.spec);
     const svg = scopeSvgIds(raw.svg, c.name);
     const warnings = raw.warnings;
@@ -107,6 +119,7 @@ export async function writeReport(store: TraceStore, opts: ReportOptions): Promi
     rendered.push({ name: c.name, title: c.title, caption: c.caption, svg });
   }
   const t3 = performance.now();
+  onStage({ stage: "write" });
 
   const blocks = buildDocument(
     model,
