@@ -75,7 +75,10 @@ describe("compiled body validation agrees with the zod schemas", () => {
     for (const bad of [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN]) {
       const r = validate({ state: [0, 0, 0, 0, bad, 0, 0, 0, 0] });
       expect("error" in r).toBe(true);
-      expect((r as unknown as { error: { issues: { path: unknown[] }[] } }).error.issues[0]!.path).toEqual(["state", 4]);
+      expect((r as unknown as { error: { issues: { path: unknown[] }[] } }).error.issues[0]!.path).toEqual([
+        "state",
+        4,
+      ]);
     }
   });
 
