@@ -13,6 +13,12 @@ export interface ClosableBackend extends Backend {
   close(): Promise<void>;
 }
 
+/** Which run and episode a backend is opened for (a cluster labels its chaos objects with them). */
+export interface EpisodeWhere {
+  readonly runId: string;
+  readonly episode: number;
+}
+
 export interface BackendFactory {
   /** A fresh deployment for one episode; workload and dynamics seeded by `seed`. */
   create?(scenario: Scenario, seed: number): Backend;
@@ -20,7 +26,7 @@ export interface BackendFactory {
    * For backends that start real things (processes, servers): started asynchronously, closed
    * by the caller on every exit path. Used instead of `create` when present.
    */
-  open?(scenario: Scenario, seed: number, signal?: AbortSignal): Promise<ClosableBackend>;
+  open?(scenario: Scenario, seed: number, signal?: AbortSignal, where?: EpisodeWhere): Promise<ClosableBackend>;
   /**
    * Episodes run one at a time in the main thread (a real testbed is one deployment, its
    * processes and signal handling belong to the main thread). @default false
@@ -51,8 +57,21 @@ export const backends: Record<Scenario["backend"], BackendFactory | null> = {
     inProcess: true,
     reward: seedReward,
   },
-  // The Kubernetes backend (cluster/) is a later issue.
-  cluster: null,
+  cluster: {
+    // Imported on use, like the testbed: the simulator path never loads client-node.
+    open: async (scenario, _seed, signal, where) =>
+      (await import("../cluster/kube/backend.ts")).KubeBackend.open({
+        cluster: scenario.cluster!,
+        stepSeconds: scenario.stepSeconds,
+        episodeSeconds: scenario.durationS,
+        runId: where?.runId ?? `${scenario.name}-adhoc`,
+        episode: where?.episode ?? 0,
+        ...(signal ? { signal } : {}),
+      }),
+    // One deployment, watched by one informer: episodes one at a time in the main thread.
+    inProcess: true,
+    reward: seedReward,
+  },
 };
 
 export function backendFor(scenario: Scenario): BackendFactory {

@@ -32,6 +32,8 @@ export async function runPlannedEpisode(
   signal?: AbortSignal,
   /** A recorded schedule to replay (harness/replay.ts) instead of the one the seed generates. */
   schedule?: readonly FaultInjection[],
+  /** The run this episode belongs to, for backends that label what they create. */
+  runId?: string,
 ): Promise<EpisodeOutcome> {
   const started = performance.now();
   const recorder = new TraceRecorder(scenario.steps);
@@ -52,7 +54,9 @@ export async function runPlannedEpisode(
     fallback?.reset?.(seed);
     // No approver in batch runs: in approve mode every proposal is recorded as AwaitingApproval.
     // A real backend is opened (processes, Prometheus) and closed on every exit path below.
-    const backend = factory.open ? await factory.open(scenario, seed, signal) : factory.create!(scenario, seed);
+    const backend = factory.open
+      ? await factory.open(scenario, seed, signal, runId === undefined ? undefined : { runId, episode: planned.index })
+      : factory.create!(scenario, seed);
     const close = "close" in backend ? () => (backend as ClosableBackend).close() : null;
     const result = await runEpisode(
       {

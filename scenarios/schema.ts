@@ -17,6 +17,7 @@ import { ScenarioErrorCode } from "../harness/scenario-errors.ts";
 import { POLICY_NAMES, type PolicyName, policies } from "../policies/index.ts";
 import { type SimParams, simParamsSchema, workloadSchema } from "../sim/params.ts";
 import { type Frequency, frequencySchema, MAX_INJECTIONS } from "../sim/schedule.ts";
+import { clusterSectionSchema } from "./cluster.ts";
 import { localSectionSchema } from "./local.ts";
 
 export const DEFAULT_STEPS = 200;
@@ -238,20 +239,6 @@ const matrixSchema = z
 
 export const BACKENDS = ["sim", "local", "cluster"] as const;
 
-/** A Kubernetes namespace name (RFC 1123 label). */
-const namespaceSchema = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
-  error: (iss) => `Expected a Kubernetes namespace name (RFC 1123 label), got ${JSON.stringify(iss.input)}`,
-});
-
-const clusterSchema = z
-  .object({
-    namespaces: z
-      .array(namespaceSchema)
-      .min(1)
-      .describe("The only namespaces chaos may ever be injected into (the cluster backend is not built yet)."),
-  })
-  .strict();
-
 // ---------------------------------------------------------------------------
 // The scenario
 
@@ -270,9 +257,9 @@ const scenarioObject = z
       .enum(BACKENDS)
       .default("sim")
       .describe(
-        "Where episodes run: the simulator, the local testbed (real processes, Prometheus, wall clock), or a cluster (later).",
+        "Where episodes run: the simulator, the local testbed (real processes, Prometheus, wall clock), or a Kubernetes cluster (cluster: section).",
       ),
-    cluster: clusterSchema.optional().describe("Required when backend is cluster."),
+    cluster: clusterSectionSchema.optional().describe("Required when backend is cluster."),
     local: localSectionSchema.optional().describe("The local testbed; read by backend local only (defaults apply)."),
     steps: z
       .number()
@@ -314,7 +301,11 @@ const scenarioObject = z
     }
     checkSizes(s, ctx);
     if (s.backend === "cluster" && s.cluster === undefined) {
-      conflict(ctx, ["backend"], "backend cluster needs a cluster: section naming the allowed namespaces");
+      conflict(
+        ctx,
+        ["backend"],
+        "backend cluster needs a cluster: section (namespace, deployment, service, prometheusUrl, allowedNamespaces)",
+      );
     }
     if (s.backend !== "local" && s.local !== undefined) {
       conflict(ctx, ["local"], `local: is only read when backend is local (backend is ${s.backend})`);
