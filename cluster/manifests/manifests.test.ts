@@ -24,7 +24,6 @@ import { parse, parseAllDocuments } from "yaml";
 import { faultSpecSchema } from "../../harness/contract.ts";
 import { parseScenario } from "../../harness/scenario-file.ts";
 import { faultObject, LOAD_ENV } from "../chaos/resources.ts";
-import { DRAINED_LABEL } from "../prometheus/queries.ts";
 
 const dir = import.meta.dirname;
 
@@ -131,14 +130,17 @@ describe("the demo service", () => {
   const pod = deployment.spec.template;
   const container = pod.spec.containers[0];
 
-  it("is selected by the Service through a routing label that the Deployment's selector does not use", () => {
+  it("is selected by the Service through the scenario's routing label, which the Deployment's selector does not use", () => {
     const selector = deployment.spec.selector.matchLabels as Record<string, string>;
+    const r = parseScenario(find("ConfigMap", "controller").data["scenario.yaml"], "controller.yaml");
+    if (!r.success) throw new Error("the controller's scenario is invalid");
+    const routing = r.data.scenario.cluster!.routingLabel!;
     expect(matches(selector, pod.metadata.labels)).toBe(true);
     expect(matches(service.spec.selector, pod.metadata.labels)).toBe(true);
-    expect(service.spec.selector[DRAINED_LABEL]).toBe("false");
-    expect(selector[DRAINED_LABEL]).toBeUndefined();
-    // A drained pod leaves the Service and stays in the Deployment.
-    const drained = { ...pod.metadata.labels, [DRAINED_LABEL]: "true" };
+    expect(service.spec.selector[routing]).toBe("true");
+    expect(selector[routing]).toBeUndefined();
+    // A drained pod (routing label removed) leaves the Service and stays in the Deployment.
+    const { [routing]: _, ...drained } = pod.metadata.labels as Record<string, string>;
     expect(matches(service.spec.selector, drained)).toBe(false);
     expect(matches(selector, drained)).toBe(true);
   });
@@ -241,7 +243,12 @@ describe("the controller", () => {
     const r = parseScenario(find("ConfigMap", "controller").data["scenario.yaml"], "controller.yaml");
     if (!r.success) throw new Error(JSON.stringify(r.errors, null, 2));
     expect(r.data.scenario.backend).toBe("cluster");
-    expect(r.data.scenario.cluster?.namespaces).toEqual([kustomization.namespace]);
+    const c = r.data.scenario.cluster!;
+    expect(c.allowedNamespaces).toEqual([kustomization.namespace]);
+    expect(c.namespace).toBe(kustomization.namespace);
+    expect(find("Deployment", c.deployment)).toBeDefined();
+    expect(find("Service", c.service)).toBeDefined();
+    expect(c.kubeconfig).toBeUndefined(); // in-cluster credentials: the ServiceAccount's
   });
 
   it("runs as the controller ServiceAccount with the ConfigMap's scenario and the runs volume", () => {
@@ -277,6 +284,7 @@ describe("the controller", () => {
         "core pods watch *",
         "core pods delete *",
         "core pods patch *",
+        "core services get demo",
         "apps deployments get demo",
         "apps deployments get loadgen",
         "apps deployments patch loadgen",
