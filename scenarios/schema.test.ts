@@ -113,17 +113,33 @@ describe("scenario schema", () => {
           "pod-kill",
           { type: "load-spike", factor: 3 },
           { name: "kill-or-stress", faults: ["pod-kill", { type: "cpu-stress", load: 0.9 }] },
+          { name: "kill-and-spike", faults: ["pod-kill", "load-spike"], inject: "all" },
         ],
       },
     });
     expect(s.matrix.fault).toEqual([
-      { label: "pod-kill", faults: [{ type: "pod-kill" }] },
-      { label: "load-spike", faults: [{ type: "load-spike", factor: 3, durationS: 300 }] },
+      { label: "pod-kill", faults: [{ type: "pod-kill" }], inject: "one" },
+      { label: "load-spike", faults: [{ type: "load-spike", factor: 3, durationS: 300 }], inject: "one" },
       {
         label: "kill-or-stress",
         faults: [{ type: "pod-kill" }, { type: "cpu-stress", load: 0.9, durationS: 180 }],
+        inject: "one",
+      },
+      {
+        label: "kill-and-spike",
+        faults: [{ type: "pod-kill" }, { type: "load-spike", factor: 2, durationS: 300 }],
+        inject: "all",
       },
     ]);
+  });
+
+  it("refuses an inject mode other than one or all", () => {
+    const r = scenarioSchema.safeParse({
+      ...minimal,
+      matrix: { ...minimal.matrix, fault: [{ name: "x", faults: ["pod-kill"], inject: "both" }] },
+    });
+    expect(r.success).toBe(false);
+    expect(JSON.stringify(r.error?.issues)).toContain('"inject"');
   });
 
   it("refuses two fault entries with the same label", () => {

@@ -16,7 +16,7 @@ import { guardLimitsSchema, NOOP_FALLBACK } from "../harness/guard.ts";
 import { ScenarioErrorCode } from "../harness/scenario-errors.ts";
 import { POLICY_NAMES, type PolicyName, policies } from "../policies/index.ts";
 import { type SimParams, simParamsSchema, workloadSchema } from "../sim/params.ts";
-import { type Frequency, frequencySchema, MAX_INJECTIONS } from "../sim/schedule.ts";
+import { type Frequency, frequencySchema, INJECT_MODES, type InjectMode, MAX_INJECTIONS } from "../sim/schedule.ts";
 import { clusterSectionSchema } from "./cluster.ts";
 import { localSectionSchema } from "./local.ts";
 
@@ -132,7 +132,13 @@ const combinedFault = z
     faults: z
       .array(oneFault)
       .min(1)
-      .describe("The cell's faults: each injection draws one of them, uniformly (sim/schedule.ts)."),
+      .describe("The cell's faults: each injection draws one of them, uniformly, or injects them all (inject: all)."),
+    inject: z
+      .enum(INJECT_MODES)
+      .default("one")
+      .describe(
+        "one: each injection draws one of the faults; all: each injection injects every listed fault at the same moment (a compound incident).",
+      ),
   })
   .strict()
   .describe("A named fault cell: a combination of faults, or one fault variant under its own name.");
@@ -143,6 +149,8 @@ export interface FaultCell {
   /** Unique on the axis: the fault type, or the given name. */
   readonly label: string;
   readonly faults: readonly FaultSpec[];
+  /** `one`: each injection draws one of `faults`; `all`: each injection injects all of them at once. */
+  readonly inject: InjectMode;
 }
 
 const faultAxis = z
@@ -156,7 +164,11 @@ const faultAxis = z
     ),
   )
   .transform((entries): FaultCell[] =>
-    entries.map((e) => ("faults" in e ? { label: e.name, faults: e.faults } : { label: e.type, faults: [e] })),
+    entries.map((e) =>
+      "faults" in e
+        ? { label: e.name, faults: e.faults, inject: e.inject }
+        : { label: e.type, faults: [e], inject: "one" as const },
+    ),
   )
   .describe("Fault axis: fault types, fault specs, or named combinations { name, faults }.");
 
