@@ -237,15 +237,14 @@ describe("run refuses what cannot run, before creating a database", { timeout: S
   };
   const MATRIX = "matrix:\n  fault: [pod-kill]\n  frequency: { f: { kind: fixed, intervalS: 60 } }\n";
 
-  it("a backend without a factory in this build, at its line", async () => {
-    const file = scenario("cluster", `backend: cluster\ncluster: { namespaces: [demo] }\n${MATRIX}  policy: [none]\n`);
-    const db = join(root, "cluster.duckdb");
-    const r = await harness("run", file, "--db", db);
-    expect(r.code).toBe(2);
-    expect(r.stderr.split("\n")[1]).toMatch(
-      /^✖ Backend "cluster" is not available in this build; available: sim.* → at backend \(.*cluster\.yaml:3:10\)$/,
+  it("a cluster scenario whose kubeconfig is missing: the episode fails naming the file", async () => {
+    const file = scenario(
+      "cluster",
+      `backend: cluster\ncluster: { namespace: demo, deployment: web, service: web, prometheusUrl: "http://127.0.0.1:9", allowedNamespaces: [demo], kubeconfig: ${dir}/missing-kubeconfig }\n${MATRIX}  policy: [none]\n`,
     );
-    expect(existsSync(db)).toBe(false);
+    const r = await harness("run", file, "--db", join(root, "cluster.duckdb"));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cluster\.kubeconfig .*missing-kubeconfig: ENOENT/);
   });
 
   it("an rl model that does not load stops the run before any episode (missing, or not ONNX)", async () => {

@@ -695,6 +695,13 @@ export interface Backend {
    * the schedule.
    */
   drainEvents(): BackendEvent[];
+  /**
+   * The load the backend's own generator offers at this step, requests per second, before
+   * any load-spike fault (the simulator's workload series, the testbed's load generator):
+   * stored per step (`steps.load_rps`) so a replay can offer the same load again. Absent
+   * (stored NaN) where the backend does not drive the load.
+   */
+  offeredLoadRps?(): number;
 }
 
 // ---------------------------------------------------------------------------

@@ -62,6 +62,8 @@ export interface StepRecord {
    * backend's `fault-injected` and `fault-ended` events (contract.ts `FaultEndCause`).
    */
   activeFaults: number;
+  /** The backend's offered load before load spikes (`Backend.offeredLoadRps`), NaN when it has none. */
+  loadRps: number;
 }
 
 export type LoopEventKind =
@@ -431,6 +433,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       record.sloOk = ok;
       record.reward = step > 0 && o.reward ? o.reward(prev, snapshot, prevExecuted, limits) : 0;
       record.activeFaults = live.size;
+      record.loadRps = backend.offeredLoadRps ? backend.offeredLoadRps() : Number.NaN;
       sink.onStep?.(record);
       trackSlo(ok, now);
       checkRegressions(snapshot, now);

@@ -158,7 +158,7 @@ export async function runScenario(o: RunOptions): Promise<RunSummary> {
       for (const r of reporters) r.onEpisodeEnd?.({ episode, outcome, done, todo: todo.length });
     };
 
-    if (todo.length > 0) await dispatch(o, todo, jobs, write);
+    if (todo.length > 0) await dispatch(o, todo, jobs, write, runId);
 
     const interrupted =
       (o.signal?.aborted === true || o.stop?.aborted === true) && (done < todo.length || abortedInFlight);
@@ -217,12 +217,13 @@ async function dispatch(
   todo: readonly PlannedEpisode[],
   jobs: number,
   write: (outcome: EpisodeOutcome) => Promise<void>,
+  runId: string,
 ): Promise<void> {
   // A real testbed: one episode at a time, in this thread, with the run's abort signal.
   if (backendFor(o.loaded.scenario).inProcess) {
     for (const e of todo) {
       if (o.signal?.aborted) break;
-      await write(await runPlannedEpisode(o.loaded.scenario, e, o.signal));
+      await write(await runPlannedEpisode(o.loaded.scenario, e, o.signal, undefined, runId));
     }
     return;
   }

@@ -10,7 +10,7 @@
 import { ACTION_NAMES } from "./contract.ts";
 import { type ColumnType, GUARD_REASONS, STEP_COLUMNS } from "./trace.ts";
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const RUN_STATUSES = ["running", "completed", "interrupted", "failed"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];

@@ -46,6 +46,28 @@ describe("generateSchedule", () => {
     expect(s.every((f, i) => i === 0 || f.atS > s[i - 1].atS)).toBe(true);
   });
 
+  it("inject all: every spec at every injection time, each with its own id and target", () => {
+    const o = {
+      faults: [{ type: "pod-kill" as const }, { type: "cpu-stress" as const }, { type: "load-spike" as const }],
+      frequency: { kind: "fixed", intervalS: 300 } as const,
+      episodeSeconds: 1000,
+      seed: 3,
+    };
+    const s = generateSchedule({ ...o, inject: "all" });
+    expect(s.map((f) => f.atS)).toEqual([300, 300, 300, 600, 600, 600, 900, 900, 900]);
+    expect(s.map((f) => f.id)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(s.map((f) => f.spec.type)).toEqual(Array(3).fill(["pod-kill", "cpu-stress", "load-spike"]).flat());
+    expect(s[1]!.spec).toEqual({ type: "cpu-stress", durationS: 180, load: 0.6 });
+    expect(new Set(s.map((f) => f.targetKey)).size).toBe(9);
+    // Poisson times: every spec shares its injection's time, and the times still come from the seed.
+    const p = generateSchedule({ ...o, frequency: { kind: "poisson", meanIntervalS: 100 }, inject: "all" });
+    expect(p.length % 3).toBe(0);
+    for (let i = 0; i < p.length; i += 3) expect(new Set([p[i]!.atS, p[i + 1]!.atS, p[i + 2]!.atS]).size).toBe(1);
+    expect(generateSchedule({ ...o, frequency: { kind: "poisson", meanIntervalS: 100 }, inject: "all" })).toEqual(p);
+    // The default is one drawn spec per injection.
+    expect(generateSchedule(o).map((f) => f.atS)).toEqual([300, 600, 900]);
+  });
+
   it("several specs: each injection draws one of them, with their defaults applied", () => {
     const s = generateSchedule({
       faults: MIXED,

@@ -231,10 +231,15 @@ export class LocalBackend implements Backend {
 
   // ---------------------------------------------------------------------------
 
-  private rateNow(): number {
+  /** The workload series' rate this step, before any load spike: what a replay offers again. */
+  offeredLoadRps(): number {
     const r = this.o.rates;
     if (r.length === 0) return 0;
-    return r[Math.min(r.length - 1, Math.max(0, this.step))]! * this.loadFactor;
+    return r[Math.min(r.length - 1, Math.max(0, this.step))]!;
+  }
+
+  private rateNow(): number {
+    return this.offeredLoadRps() * this.loadFactor;
   }
 
   private async applyRate(): Promise<void> {
