@@ -35,6 +35,7 @@ import {
   ppoOptionsSchema,
 } from "../policies/ppo/options.ts";
 import { createEngine, mlpSpecFor, newRunId, PpoTrainer, train, type UpdateMetrics } from "../policies/ppo/train.ts";
+import { errorCode, HarnessError } from "./core/errors.ts";
 import { gitRevision } from "./provenance.ts";
 import { TrainingStore } from "./store-training.ts";
 
@@ -122,7 +123,12 @@ function givenOptions(argv: Record<string, unknown>): PpoOptionsInput {
 }
 
 /** A bad flag or option value: exit code 2. */
-export class TrainUsageError extends Error {}
+export class TrainUsageError extends HarnessError {
+  override name = "TrainUsageError";
+  constructor(message: string) {
+    super("usage", message);
+  }
+}
 
 export interface RunTrainingInput {
   /** Options (resolved), or the checkpoint to resume (its options, with `overrides` of RESUMABLE keys). */
@@ -392,7 +398,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
           result = await runTraining({ options, signal: controller.signal });
         }
       } catch (err) {
-        if (err instanceof TrainUsageError || (err as Error).message.includes("invalid PPO options")) {
+        if (errorCode(err) === "usage" || errorCode(err) === "ppo_options_invalid") {
           process.stderr.write(`${(err as Error).message}\n`);
           process.exitCode = 2;
           return;

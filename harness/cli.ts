@@ -7,8 +7,9 @@
  * gate failed (report, run --report, compare) or an operation failed (a database locked by
  * another process, a full disk); 2 invalid input (scenario file, its gates, flags, a model
  * that does not load, a database that is missing or not a trace store); 130 interrupted
- * (Ctrl-C): finished episodes are kept, rerun with --resume to continue. Every error is one
- * line on stderr; stacks go to the debug log (HARNESS_LOG_LEVEL=debug).
+ * (Ctrl-C): finished episodes are kept, rerun with --resume to continue. The exit code of an
+ * error comes from its catalogue code (harness/core/errors.ts), never from its text. Every
+ * error is one line on stderr; stacks go to the debug log (HARNESS_LOG_LEVEL=debug).
  */
 import { readFileSync, statSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
@@ -16,22 +17,19 @@ import type { Logger } from "pino";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { testbedCommand } from "../cluster/local/testbed-cli.ts";
-import { ModelError } from "../policies/onnx-model.ts";
 import { agentCommand } from "../policies/service/cli.ts";
 import { compareRuns } from "../reports/compare.ts";
 import { gateCase, type JunitCase } from "../reports/gates-junit.ts";
-import { ReportInputError } from "../reports/load.ts";
 import { writeReport } from "../reports/report.ts";
 import { compileScenarioGates } from "../reports/scenario-gates.ts";
 import { formatCompare, formatGates } from "../reports/terminal.ts";
 import type { CellMetricsRow } from "../reports/views.ts";
 import type { Scenario } from "../scenarios/schema.ts";
 import { appendStepSummary, writeJunit } from "./ci-output.ts";
-import { EXIT, OperationError, oneLine, UsageError } from "./cli-errors.ts";
+import { EXIT, failure, UsageError } from "./cli-errors.ts";
 import { exportParquetFiles } from "./cli-export.ts";
-import { openExistingStore, openTrainingStore, pickRun, requireStoreFile, storeError } from "./cli-store.ts";
+import { openExistingStore, openTrainingStore, pickRun, requireStoreFile } from "./cli-store.ts";
 import { trainCommand } from "./cli-train.ts";
-import { ScenarioError } from "./core/errors.ts";
 import { parseShard } from "./core/runs.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
 import { progressReporter } from "./progress.ts";
@@ -40,7 +38,6 @@ import { type RunSummary, runScenario } from "./runner.ts";
 import { loadScenarioOrThrow, parseScenario } from "./scenario-file.ts";
 import { assertRunnable } from "./scenario-runnable.ts";
 import { mergeStores, type TraceStore } from "./store.ts";
-import { MergeRefusedError } from "./store-merge.ts";
 import { type Columns, formatTable } from "./table.ts";
 
 /** Replaced once the flags are parsed (--log-format). */
@@ -104,11 +101,7 @@ async function runCommand(argv: {
   // A gate naming a policy or metric the matrix lacks is found now, not after the run.
   compileScenarioGates(loaded);
   let shard = null;
-  try {
-    shard = argv.shard === undefined ? null : parseShard(argv.shard);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  shard = argv.shard === undefined ? null : parseShard(argv.shard);
   if (argv.jobs !== undefined && !(Number.isInteger(argv.jobs) && argv.jobs >= 1)) {
     throw new UsageError(`Expected --jobs to be an integer >= 1, got ${argv.jobs}`);
   }
@@ -132,12 +125,7 @@ async function runCommand(argv: {
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigint);
   try {
-    let plan: { seeds?: number[]; policies?: string[] };
-    try {
-      plan = { seeds: seedList(argv.seeds), policies: list(argv.policies) };
-    } catch (err) {
-      throw err instanceof UsageError ? err : new UsageError((err as Error).message);
-    }
+    const plan = { seeds: seedList(argv.seeds), policies: list(argv.policies) };
     const summary = await runScenario({
       loaded,
       db,
@@ -165,10 +153,6 @@ async function runCommand(argv: {
           onRunEnd: (s) => log.info(s, s.interrupted ? "run interrupted" : "run finished"),
         },
       ],
-    }).catch((err: unknown) => {
-      // Narrowing flags are checked while expanding the plan.
-      if (err instanceof Error && err.message.startsWith("Expected ")) throw new UsageError(err.message);
-      throw err;
     });
     const store = await openExistingStore(db);
     let gatesPassed = true;
@@ -277,7 +261,7 @@ async function reportAndPrint(
     ...opts,
     onWarning: (message) => log.warn({ message }, "chart warning"),
     onStage: (s) => log.info(s, `report: ${s.stage === "chart" ? `chart ${s.index}/${s.of} (${s.name})` : s.stage}`),
-  }).catch(asUsageError);
+  });
   log.info({ runId: outcome.runId, timingsMs: outcome.timings }, "report written");
   if (json) {
     process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
@@ -289,12 +273,6 @@ async function reportAndPrint(
   }
   appendStepSummary(readFileSync(join(outcome.out, "report.md"), "utf8"));
   return outcome;
-}
-
-/** A missing run or policy is the user's input: exit 2, like a bad flag. */
-function asUsageError(err: unknown): never {
-  if (err instanceof ReportInputError) throw new UsageError(err.message);
-  throw err;
 }
 
 function positiveInt(name: string, v: number | undefined): number | undefined {
@@ -380,7 +358,7 @@ async function compareCommand(argv: {
       { store: a, runId: baseRun },
       { store: b!, runId: candRun },
       { gates: argv.gate ?? [], out: argv.out, resamples, seed: argv.seed, unpaired: argv.unpaired },
-    ).catch(asUsageError);
+    );
     process.stdout.write(
       argv.json ? `${JSON.stringify({ ...outcome, markdown: undefined }, null, 2)}\n` : `${formatCompare(outcome)}\n`,
     );
@@ -655,16 +633,4 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
     process.stderr.write(`${message}\n`);
     process.exitCode = code;
   }
-}
-
-/** What is printed for an error, and the exit code (see the header). */
-export function failure(err: unknown): { code: number; message: string } {
-  if (err instanceof ScenarioError) return { code: err.exitCode, message: err.message };
-  if (err instanceof UsageError || err instanceof OperationError) return { code: err.exitCode, message: err.message };
-  const known = storeError(err);
-  if (known !== null) return { code: known.exitCode, message: known.message };
-  if (err instanceof ReportInputError || err instanceof MergeRefusedError || err instanceof ModelError) {
-    return { code: EXIT.usage, message: oneLine(err) };
-  }
-  return { code: EXIT.failed, message: `harness: ${oneLine(err)} (HARNESS_LOG_LEVEL=debug shows the stack)` };
 }

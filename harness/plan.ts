@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import type { FaultCell, FrequencyCell, PolicyCell, Scenario } from "../scenarios/schema.ts";
+import { HarnessError } from "./core/errors.ts";
 import type { Shard } from "./core/runs.ts";
 
 export interface PlannedEpisode {
@@ -60,7 +61,8 @@ function narrow<T, K extends string | number>(
   return wanted.map((w) => {
     const t = byId.get(String(w));
     if (t === undefined) {
-      throw new Error(
+      throw new HarnessError(
+        "usage",
         `Expected ${what} ${JSON.stringify(w)} to be one of the scenario's: ${[...byId.keys()].join(", ")}`,
       );
     }

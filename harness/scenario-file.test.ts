@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { POLICY_NAMES } from "../policies/index.ts";
+import { exitCodeFor } from "./cli-errors.ts";
 import { formatIssue, ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "./core/errors.ts";
 import { loadScenario, loadScenarioOrThrow, parseScenario } from "./scenario-file.ts";
 
@@ -326,11 +327,12 @@ describe("loading from disk", () => {
     if (!r.success) expect(r.errors).toMatchObject([{ code: ScenarioErrorCode.Unreadable, line: 0 }]);
   });
 
-  it("loadScenarioOrThrow throws a ScenarioError carrying the issues and exit code 2", async () => {
+  it("loadScenarioOrThrow throws a ScenarioError (code scenario_invalid, exit 2) carrying the issues", async () => {
     const err = await loadScenarioOrThrow("/nonexistent/scenario.yaml").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ScenarioError);
     const e = err as ScenarioError;
-    expect(e.exitCode).toBe(2);
+    expect(e.code).toBe("scenario_invalid");
+    expect(exitCodeFor(e.code)).toBe(2);
     expect(e.issues[0].code).toBe(ScenarioErrorCode.Unreadable);
     expect(e.message).toMatch(/^Invalid scenario \/nonexistent\/scenario\.yaml:\n✖ Cannot read the scenario file: /);
   });

@@ -20,6 +20,7 @@
  */
 import { existsSync } from "node:fs";
 import type { DuckDBConnection } from "@duckdb/node-api";
+import { HarnessError } from "./core/errors.ts";
 import { SCHEMA_VERSION, STEP_COLUMN_NAMES, sqlString } from "./store-schema.ts";
 
 export interface SourceMergeSummary {
@@ -36,8 +37,11 @@ export interface SourceMergeSummary {
 }
 
 /** A source that cannot be merged (missing, not a trace store, incompatible): the user's input. */
-export class MergeRefusedError extends Error {
-  override readonly name = "MergeRefusedError";
+export class MergeRefusedError extends HarnessError {
+  override name = "MergeRefusedError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("merge_refused", message, options);
+  }
 }
 
 const SRC = "merge_source";

@@ -27,7 +27,9 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
 import { type CellMetricsRow, VIEW_NAMES, viewStatements } from "../reports/views.ts";
+import { HarnessError } from "./core/errors.ts";
 import { type EpisodeStatus, missingShards, type RunContext, type RunRow, type RunStatus } from "./core/runs.ts";
+import { storeFailure } from "./store-errors.ts";
 import { mergeSource, type SourceMergeSummary } from "./store-merge.ts";
 import { DATA_TABLES, LOOKUP_DML, SCHEMA_VERSION, sqlString, TABLE_DDL } from "./store-schema.ts";
 import { StepStaging } from "./store-staging.ts";
@@ -182,7 +184,8 @@ export class TraceStore {
     try {
       instance = await DuckDBInstance.create(file);
     } catch (err) {
-      throw new Error(`Cannot open trace store ${file}: ${message(err)}`, { cause: err });
+      const context = `Cannot open trace store ${file}`;
+      throw storeFailure(err, file, context) ?? new Error(`${context}: ${message(err)}`, { cause: err });
     }
     let con: DuckDBConnection | undefined;
     let writer: DuckDBConnection | undefined;
@@ -201,7 +204,7 @@ export class TraceStore {
       writer?.closeSync();
       con?.closeSync();
       instance.closeSync();
-      throw err;
+      throw storeFailure(err, file, `Trace store ${file}`) ?? err;
     }
   }
 
@@ -595,7 +598,8 @@ export class TraceStore {
     this.inBatch = false;
     // After a failed COMMIT DuckDB has rolled back already; the ROLLBACK then fails, harmlessly.
     await this.writer.run("ROLLBACK").catch(() => {});
-    return new Error(`Trace store ${this.path}: writing a batch of episodes failed: ${message(err)}`, { cause: err });
+    const context = `Trace store ${this.path}: writing a batch of episodes failed`;
+    return storeFailure(err, this.path, context) ?? new Error(`${context}: ${message(err)}`, { cause: err });
   }
 
   private async transaction(body: () => Promise<void>): Promise<void> {
@@ -664,13 +668,15 @@ async function prepareSchema(con: DuckDBConnection, file: string): Promise<void>
     await con.run("INSERT INTO schema_version VALUES (?, current_timestamp::TIMESTAMP)", [SCHEMA_VERSION]);
     await con.run("COMMIT");
   } else if (!tables.includes("schema_version")) {
-    throw new Error(
+    throw new HarnessError(
+      "store_unreadable",
       `${file} is not a trace store: it has tables (${tables.sort().join(", ")}) but no schema_version table`,
     );
   } else {
     const version = await scalar(con, "SELECT max(version) FROM schema_version");
     if (Number(version) !== SCHEMA_VERSION) {
-      throw new Error(
+      throw new HarnessError(
+        "store_unreadable",
         `${file} has trace store schema version ${String(version)}; this build reads version ${SCHEMA_VERSION}`,
       );
     }

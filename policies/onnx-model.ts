@@ -24,6 +24,7 @@ import { readFile } from "node:fs/promises";
 import type { InferenceSession } from "onnxruntime-node";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import { ACTION_COUNT, OBS_V1 } from "../harness/core/contract.ts";
+import type { ErrorCode } from "../harness/core/errors.ts";
 import { type CardOutput, cardPathFor, type ModelCard, parseModelCard, sha256Hex } from "./model-card.ts";
 
 /** Why a model was refused; stable, for tests and logs. */
@@ -46,7 +47,7 @@ export const ModelErrorCode = {
   OutputsUnrecognised: "OutputsUnrecognised",
   /** A card is required (`requireCard`) and there is none. */
   CardMissing: "CardMissing",
-} as const;
+} as const satisfies Record<string, ErrorCode>;
 export type ModelErrorCode = (typeof ModelErrorCode)[keyof typeof ModelErrorCode];
 
 export class ModelError extends Error {

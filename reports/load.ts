@@ -6,6 +6,7 @@
  * with the column named, not as a NaN in a chart.
  */
 import { z } from "zod";
+import { HarnessError } from "../harness/core/errors.ts";
 import type { RunRow } from "../harness/core/runs.ts";
 import { parseScenario } from "../harness/scenario-file.ts";
 import type { EpisodeRow } from "./metrics.ts";
@@ -176,7 +177,13 @@ export interface LoadOptions {
 }
 
 /** Thrown for a run or policy that is not in the file: a usage error (exit 2). */
-export class ReportInputError extends Error {}
+/** What a report was asked for is not in the store: code `report_input`. */
+export class ReportInputError extends HarnessError {
+  override name = "ReportInputError";
+  constructor(message: string) {
+    super("report_input", message);
+  }
+}
 
 export async function loadReportData(store: TraceReader, opts: LoadOptions = {}): Promise<ReportData> {
   const runs = await store.listRuns();

@@ -27,6 +27,7 @@
  */
 import { z } from "zod";
 import type { FaultSpec, FaultType } from "../../harness/core/contract.ts";
+import type { ErrorCode } from "../../harness/core/errors.ts";
 
 export const CHAOS_API_GROUP = "chaos-mesh.org";
 export const CHAOS_API_VERSION = `${CHAOS_API_GROUP}/v1alpha1`;
@@ -155,7 +156,7 @@ export type ChaosContext = z.output<typeof chaosContextSchema>;
 
 /** Raised for a context the builders cannot turn into a valid object (a bad name, a missing limit). */
 export class ChaosSpecError extends Error {
-  readonly code = "ChaosSpecInvalid";
+  readonly code: ErrorCode = "ChaosSpecInvalid";
   readonly transient = false;
   constructor(message: string) {
     super(message);

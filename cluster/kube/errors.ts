@@ -8,6 +8,7 @@
  */
 import { ApiException } from "@kubernetes/client-node";
 import { BackendError } from "../../harness/core/contract.ts";
+import type { ErrorCode } from "../../harness/core/errors.ts";
 
 export const KubeErrorCode = {
   /** A write to a namespace outside `allowedNamespaces`: refused before anything is sent. */
@@ -18,7 +19,7 @@ export const KubeErrorCode = {
   Unreachable: "KubeUnreachable",
   /** The cluster has not what the scenario names (deployment, service, selector). */
   Config: "KubeConfig",
-} as const;
+} as const satisfies Record<string, ErrorCode>;
 export type KubeErrorCode = (typeof KubeErrorCode)[keyof typeof KubeErrorCode];
 
 /** A Kubernetes `Status` object's fields that matter here. */

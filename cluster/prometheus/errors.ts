@@ -4,6 +4,7 @@
  * `BackendFailure`s (harness/core/contract.ts): the loop's outcome switch reads `transient`.
  */
 import type { BackendFailure } from "../../harness/core/contract.ts";
+import type { ErrorCode } from "../../harness/core/errors.ts";
 
 export const PrometheusErrorCode = {
   /** The binary is not installed (or not executable). Terminal: install the Debian package. */
@@ -18,7 +19,7 @@ export const PrometheusErrorCode = {
   BadQuery: "prometheus_bad_query",
   /** A reply that does not match the API's documented shape. Terminal. */
   BadResponse: "prometheus_bad_response",
-} as const;
+} as const satisfies Record<string, ErrorCode>;
 export type PrometheusErrorCode = (typeof PrometheusErrorCode)[keyof typeof PrometheusErrorCode];
 
 const TRANSIENT: ReadonlySet<PrometheusErrorCode> = new Set([PrometheusErrorCode.Unavailable]);

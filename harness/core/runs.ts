@@ -2,6 +2,8 @@
  * The trace's run and episode rows as the store writes them and reports read them: the
  * contract between the store (harness/store.ts, which writes) and reports/ (which reads).
  */
+import { HarnessError } from "./errors.ts";
+
 export const RUN_STATUSES = ["running", "completed", "interrupted", "failed"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
@@ -57,7 +59,7 @@ export function parseShard(text: string): Shard {
   const index = m ? Number(m[1]) : Number.NaN;
   const count = m ? Number(m[2]) : Number.NaN;
   if (!(index >= 1 && count >= 1 && index <= count)) {
-    throw new Error(`Expected --shard as i/N with 1 <= i <= N (e.g. 2/4), got ${JSON.stringify(text)}`);
+    throw new HarnessError("usage", `Expected --shard as i/N with 1 <= i <= N (e.g. 2/4), got ${JSON.stringify(text)}`);
   }
   return { index, count };
 }

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { FAULT_TYPES } from "../../harness/core/contract.ts";
+import { HarnessError } from "../../harness/core/errors.ts";
 import { guardLimitsSchema } from "../../harness/core/guard.ts";
 import { frequencySchema } from "../../harness/core/schedule.ts";
 import { WORKLOAD_PATTERNS } from "../../sim/params.ts";
@@ -225,7 +226,8 @@ export function loadPpoOptions(file: string | null, overrides: PpoOptionsInput =
     const parsed: unknown = parseYaml(readFileSync(file, "utf8"));
     if (parsed !== null && parsed !== undefined) {
       if (typeof parsed !== "object" || Array.isArray(parsed)) {
-        throw new Error(
+        throw new HarnessError(
+          "ppo_options_invalid",
           `${file}: expected a mapping of PPO options, got ${Array.isArray(parsed) ? "a list" : typeof parsed}`,
         );
       }
@@ -235,7 +237,8 @@ export function loadPpoOptions(file: string | null, overrides: PpoOptionsInput =
   const result = ppoOptionsSchema.safeParse({ ...fromFile, ...overrides });
   if (!result.success) {
     const where = file === null ? "PPO options" : file;
-    throw new Error(
+    throw new HarnessError(
+      "ppo_options_invalid",
       `${where}: invalid PPO options\n${result.error.issues
         .map((i) => `  ✖ ${i.message} → at ${i.path.join(".") || "(root)"}`)
         .join("\n")}`,
