@@ -39,12 +39,12 @@ async function stepAndCollector(): Promise<void> {
   try {
     const costs: number[] = [];
     const wall = backend.clock;
-    const gridSleep = wall.sleep.bind(wall);
+    const gridSleep = wall.sleepUntil.bind(wall);
     let stepStart = performance.now();
     // The loop's work is everything between two sleeps.
-    wall.sleep = async (s: number) => {
+    wall.sleepUntil = async (deadline: number, signal?: AbortSignal) => {
       costs.push(performance.now() - stepStart);
-      await gridSleep(s);
+      await gridSleep(deadline, signal);
       stepStart = performance.now();
     };
     const limits = guardLimitsSchema.parse({ minIntervalS: 5, maxReplicas: 10 });

@@ -65,9 +65,9 @@ export class BackendCalls {
   }
 
   /** `fn()` as is when it succeeds; retried per the options when it fails transiently. */
-  call<T>(site: CallSite, fn: () => MaybePromise<T>): MaybePromise<T> {
+  call<T>(site: CallSite, fn: (signal?: AbortSignal) => MaybePromise<T>): MaybePromise<T> {
     try {
-      const r = fn();
+      const r = fn(this.o.signal);
       return isPromise(r) ? this.within(r).catch((err: unknown) => this.again(site, fn, err)) : r;
     } catch (err) {
       return this.again(site, fn, err);
@@ -86,7 +86,7 @@ export class BackendCalls {
     return Promise.race([p, late]).finally(() => clearTimeout(timer));
   }
 
-  private async again<T>(site: CallSite, fn: () => MaybePromise<T>, first: unknown): Promise<T> {
+  private async again<T>(site: CallSite, fn: (signal?: AbortSignal) => MaybePromise<T>, first: unknown): Promise<T> {
     if (!isRetryable(first) || this.attempts < 2) throw first;
     this.o.onRetry?.(site, 1, first);
     let attempt = 1;
@@ -95,7 +95,8 @@ export class BackendCalls {
       if ("error" in e) this.o.onRetry?.(site, attempt, e.error);
     });
     try {
-      return await this.timed.execute((_ctx: IRetryContext) => fn(), this.o.signal);
+      // cockatiel's signal aborts on the run's signal and on the call's timeout alike.
+      return await this.timed.execute((ctx: IRetryContext & { signal: AbortSignal }) => fn(ctx.signal), this.o.signal);
     } finally {
       listener.dispose();
     }

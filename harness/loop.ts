@@ -9,7 +9,7 @@
  * step: a value is awaited only when it is a Promise.
  */
 
-import { type BackendCallOptions, BackendCalls, isRetryable } from "./backend-calls.ts";
+import { type BackendCallOptions, BackendCalls, type CallSite, isRetryable } from "./backend-calls.ts";
 import {
   ACTION_NAMES,
   Action,
@@ -237,15 +237,17 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
   const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
   // Backend calls: direct, and retried with back-off only after a transient failure.
   const stepMs = o.stepSeconds * 1000;
-  const calls = new BackendCalls({
+  const callOptions = {
     initialDelayMs: Math.min(100, stepMs / 20),
     maxDelayMs: stepMs / 4,
     callTimeoutMs: stepMs,
     ...o.retry,
-    ...(o.signal ? { signal: o.signal } : {}),
-    onRetry: (site, attempt, err) =>
+    onRetry: (site: CallSite, attempt: number, err: unknown) =>
       emit(clock.now(), "backend-retry", `${site} attempt ${attempt} failed: ${message(err)}; retrying`),
-  });
+  };
+  const calls = new BackendCalls({ ...callOptions, ...(o.signal ? { signal: o.signal } : {}) });
+  // Cleanup must outlive the run's abort (Ctrl-C): its calls never see that signal.
+  const cleanupCalls = new BackendCalls(callOptions);
   // What a failed observation records: the last values, every metric flagged missing (so
   // the guard refuses to act on them), no pod rows.
   const blind = createSnapshot();
@@ -278,6 +280,8 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
   };
 
   let failure: unknown = null;
+  // The grid's origin: the clock keeps one origin per run, an episode starts on it here.
+  const startS = clock.now();
   try {
     for (let step = 0; step < maxSteps; step++) {
       if (o.signal?.aborted) return { status: "aborted", steps: step };
@@ -290,7 +294,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
         if (a.endsAt <= now) {
           active.splice(i, 1);
           try {
-            const cleared = calls.call("clear", () => backend.clear(a.fault));
+            const cleared = calls.call("clear", (signal) => backend.clear(a.fault, signal));
             if (isPromise(cleared)) await cleared;
             uncleared.delete(a.fault.id);
           } catch (err) {
@@ -303,7 +307,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       while (nextFault < o.schedule.length && o.schedule[nextFault]!.atS <= now) {
         const fault = o.schedule[nextFault++]!;
         try {
-          const injected = calls.call("inject", () => backend.inject(fault));
+          const injected = calls.call("inject", (signal) => backend.inject(fault, signal));
           if (isPromise(injected)) await injected;
         } catch (err) {
           if (!isRetryable(err)) throw err;
@@ -322,7 +326,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       // Observe and encode. An observation that fails after its retries is recorded blind.
       let snapshot: Snapshot;
       try {
-        const observed = calls.call("observe", () => backend.observe());
+        const observed = calls.call("observe", (signal) => backend.observe(signal));
         snapshot = isPromise(observed) ? await observed : observed;
       } catch (err) {
         if (!isRetryable(err)) throw err;
@@ -338,13 +342,15 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       let decision: Decision;
       let policyError: string | undefined;
       try {
-        const d = decideWithin(policy, state, snapshot, limits.policyTimeoutMs);
+        const d = decideWithin(policy, state, snapshot, limits.policyTimeoutMs, o.signal);
         decision = isPromise(d) ? await d : d;
         if (!isAction(decision.action)) throw new Error(`proposed invalid action ${String(decision.action)}`);
       } catch (err) {
         policyError = err instanceof Error ? err.message : String(err);
         emit(now, "policy-error", policyError);
-        const d = o.fallback ? decideWithin(o.fallback, state, snapshot, limits.policyTimeoutMs) : NOOP_FALLBACK;
+        const d = o.fallback
+          ? decideWithin(o.fallback, state, snapshot, limits.policyTimeoutMs, o.signal)
+          : NOOP_FALLBACK;
         decision = isPromise(d) ? await d : d;
       }
 
@@ -389,7 +395,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       if (verdict.action !== Action.Noop) {
         const pressure = sloPressure(snapshot, slo);
         try {
-          const done = calls.call("execute", () => backend.execute(verdict.action));
+          const done = calls.call("execute", (signal) => backend.execute(verdict.action, signal));
           const outcome = isPromise(done) ? await done : done;
           applied = outcome.applied;
           if (approvedId !== null) {
@@ -440,7 +446,10 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       copySnapshotScalars(snapshot, prev);
       prevExecuted = verdict.action;
 
-      const slept = clock.sleep(o.stepSeconds);
+      // Absolute time: step k+1 is due at start + (k+1) × stepSeconds on the clock's own
+      // timeline, however long this step took, so the grid never drifts (a late step runs
+      // at once and the next is due on the grid again).
+      const slept = clock.sleepUntil(startS + (step + 1) * o.stepSeconds, o.signal);
       if (isPromise(slept)) await slept;
     }
     // Record every scheduled fault: those due after the last observation never ran.
@@ -458,7 +467,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
     const left: string[] = [];
     for (const fault of uncleared.values()) {
       try {
-        const cleared = calls.call("clear", () => backend.clear(fault));
+        const cleared = cleanupCalls.call("clear", (signal) => backend.clear(fault, signal));
         if (isPromise(cleared)) await cleared;
       } catch (err) {
         left.push(`fault ${fault.id} (${fault.spec.type}): ${message(err)}`);
@@ -510,14 +519,20 @@ function fmt(x: number): string {
   return Number.isFinite(x) ? x.toFixed(2) : "no ready replica";
 }
 
-/** A synchronous decision is returned as is; an asynchronous one races the timeout. */
+/**
+ * A synchronous decision is returned as is; an asynchronous one races the timeout. The
+ * policy gets the run's signal, so a remote call is cancelled when the run stops (its own
+ * timeout, below `policyTimeoutMs`, cancels it when the service is slow); nothing is
+ * allocated per decision for the simulator's synchronous policies.
+ */
 function decideWithin(
   policy: Policy,
   state: Float32Array,
   snapshot: Snapshot,
   timeoutMs: number,
+  runSignal: AbortSignal | undefined,
 ): MaybePromise<Decision> {
-  const d = policy.decide(state, snapshot);
+  const d = policy.decide(state, snapshot, runSignal);
   if (!isPromise(d)) return d;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

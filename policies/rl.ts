@@ -35,7 +35,7 @@ export function resolveModelPath(model: string): string {
 
 /** The rl policy always decides asynchronously (see the file comment). */
 export interface RlPolicy extends Policy {
-  decide(state: Float32Array, snapshot: Snapshot): Promise<Decision>;
+  decide(state: Float32Array, snapshot: Snapshot, signal?: AbortSignal): Promise<Decision>;
 }
 
 const paramsSchema = z
@@ -159,8 +159,8 @@ function remoteRl(url: string, timeoutMs: number): RlPolicy {
   const decision: Decision = { action: 0, confidence: 0, reason: `agent service ${url}` };
   return {
     name: "rl",
-    async decide(state) {
-      const d = await predict(state);
+    async decide(state, _snapshot, signal) {
+      const d = await predict(state, signal);
       decision.action = d.action as Action;
       decision.confidence = d.confidence;
       if (d.probs) decision.probs = d.probs;

@@ -9,7 +9,7 @@ describe("SimBackend", () => {
     const b: Backend = new SimBackend({ seed: 1 });
     const snap = b.observe();
     const outcome = b.execute(Action.Noop);
-    const slept = b.clock.sleep(10);
+    const slept = b.clock.sleepUntil(10);
     expect(snap).not.toBeInstanceOf(Promise);
     expect(outcome).toEqual({ applied: true, podId: -1, message: "noop" });
     expect(slept).toBeUndefined();

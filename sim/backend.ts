@@ -2,9 +2,9 @@
  * The simulator behind the contract's `Backend`, for the shared controller loop: the
  * same core as SimEnv, driven by the loop's calls instead of a schedule.
  *
- * - `clock.sleep(seconds)` advances the dynamics by `seconds / stepSeconds` steps; a
- *   remainder is carried to the next sleep (sleep(5) twice = one step). `clock.now()` is
- *   the virtual time slept so far.
+ * - `clock.sleepUntil(t)` (the contract's) and `clock.sleep(seconds)` advance the dynamics
+ *   by whole steps of `stepSeconds`; a remainder is carried to the next sleep (sleep(5)
+ *   twice = one step). `clock.now()` is the virtual time slept so far.
  * - `execute(action)` applies the action now; `inject(fault)` / `clear(fault)` start and end
  *   a fault now: the loop injects faults at their times and clears them when their
  *   duration is over (pod-kill and memory-leak need no clear).
@@ -53,7 +53,7 @@ export interface SimBackendOptions {
 const PARAMS: ParseCache<SimParams> = new WeakMap();
 const WORKLOADS: ParseCache<Workload> = new WeakMap();
 
-class VirtualClock implements Clock {
+export class VirtualClock implements Clock {
   private slept = 0;
   private carry = 0;
   constructor(private readonly backend: SimBackend) {}
@@ -62,6 +62,11 @@ class VirtualClock implements Clock {
     return this.slept;
   }
 
+  sleepUntil(deadline: number): void {
+    this.sleep(deadline - this.slept);
+  }
+
+  /** Lets `seconds` of simulated time pass (whole steps of the dynamics, the rest carried). */
   sleep(seconds: number): void {
     if (!(seconds >= 0) || !Number.isFinite(seconds)) {
       throw new Error(
@@ -80,7 +85,7 @@ class VirtualClock implements Clock {
 }
 
 export class SimBackend implements Backend {
-  readonly clock: Clock;
+  readonly clock: VirtualClock;
   /** The simulator state (for inspection and tests; do not mutate). */
   readonly state: SimState;
   private readonly snapshot = createSnapshot();

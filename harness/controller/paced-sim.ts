@@ -17,8 +17,8 @@ export function pacedSim(o: SimBackendOptions, pauseMs = 1): Backend {
     drainEvents: () => sim.drainEvents(),
     clock: {
       now: () => sim.clock.now(),
-      sleep: async (s) => {
-        sim.clock.sleep(s);
+      sleepUntil: async (deadline) => {
+        sim.clock.sleepUntil(deadline);
         await new Promise((r) => setTimeout(r, pauseMs));
       },
     },

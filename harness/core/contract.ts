@@ -584,7 +584,11 @@ export interface Policy {
   readonly name: string;
   /** Called at the start of every episode with that episode's seed. */
   reset?(seed: number): void;
-  decide(state: Float32Array, snapshot: Snapshot): MaybePromise<Decision>;
+  /**
+   * The decision for one observation. `signal` aborts when the loop stops waiting (the
+   * guard's policy timeout, or the run's abort): a remote policy cancels its call on it.
+   */
+  decide(state: Float32Array, snapshot: Snapshot, signal?: AbortSignal): MaybePromise<Decision>;
 }
 
 /**
@@ -632,10 +636,18 @@ export function isTransient(err: unknown): boolean {
 
 /** Time as a backend sees it: virtual for the simulator, wall time for a cluster. */
 export interface Clock {
-  /** Seconds since the episode (or controller) started. */
+  /**
+   * Seconds since the clock's origin. One origin for the clock's whole life (a run, or a
+   * controller's process): the loop's observation grid is `start + k × stepSeconds` on it.
+   */
   now(): number;
-  /** Lets `seconds` pass; on the simulator this advances the dynamics. */
-  sleep(seconds: number): MaybePromise<void>;
+  /**
+   * Returns once `now() >= deadline` (seconds on this clock's timeline), at once when the
+   * deadline has passed, and early when `signal` aborts. Absolute, so the time spent
+   * observing and deciding never shifts the next step. On the simulator this advances the
+   * dynamics to the deadline.
+   */
+  sleepUntil(deadline: number, signal?: AbortSignal): MaybePromise<void>;
 }
 
 /** What executing an action did. */
@@ -676,10 +688,12 @@ export interface BackendEvent {
  */
 export interface Backend {
   readonly clock: Clock;
-  observe(): MaybePromise<Snapshot>;
-  execute(action: Action): MaybePromise<ActionOutcome>;
-  inject(fault: FaultInjection): MaybePromise<void>;
-  clear(fault: FaultInjection): MaybePromise<void>;
+  // `signal`, where given, aborts when the loop gives up on the call (its deadline, or the
+  // run's abort): a real backend cancels its request on it. The simulator never waits.
+  observe(signal?: AbortSignal): MaybePromise<Snapshot>;
+  execute(action: Action, signal?: AbortSignal): MaybePromise<ActionOutcome>;
+  inject(fault: FaultInjection, signal?: AbortSignal): MaybePromise<void>;
+  clear(fault: FaultInjection, signal?: AbortSignal): MaybePromise<void>;
   /**
    * Events since the previous call; the caller takes ownership of the array. A backend
    * reports every fault it injects, skips or clears (`fault-injected` with the pod it hit

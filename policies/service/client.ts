@@ -19,19 +19,30 @@ export class AgentUnavailableError extends Error {
 }
 
 /** Returns `predict(state)`: the service's decision for one `obs-v1` state. */
-export function agentClient(options: AgentClientOptions): (state: ArrayLike<number>) => Promise<PredictResponse> {
+export function agentClient(
+  options: AgentClientOptions,
+): (state: ArrayLike<number>, signal?: AbortSignal) => Promise<PredictResponse> {
   const endpoint = new URL("predict", options.url.endsWith("/") ? options.url : `${options.url}/`).href;
-  return async (state) => {
+  return async (state, signal) => {
     let res: Response;
     try {
       res = await fetch(endpoint, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ state: Array.from(state) }),
-        signal: AbortSignal.timeout(options.timeoutMs),
+        // Cancelled by its own timeout, or by the caller (the loop's run stopping).
+        signal: signal
+          ? AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)])
+          : AbortSignal.timeout(options.timeoutMs),
       });
     } catch (err) {
-      const why = (err as Error).name === "TimeoutError" ? `no answer within ${options.timeoutMs} ms` : causeOf(err);
+      const name = (err as Error).name;
+      const why =
+        name === "TimeoutError"
+          ? `no answer within ${options.timeoutMs} ms`
+          : name === "AbortError"
+            ? "cancelled by the caller"
+            : causeOf(err);
       throw new AgentUnavailableError(`agent service ${endpoint}: ${why}`);
     }
     const text = await res.text().catch(() => "");
