@@ -33,6 +33,7 @@ import { exportParquetFiles } from "./cli-export.ts";
 import { openExistingStore, pickRun, requireStoreFile, storeError } from "./cli-store.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
 import { parseShard } from "./plan.ts";
+import { planCommand } from "./plan-cli.ts";
 import { progressReporter } from "./progress.ts";
 import { replayDecisionsCommand } from "./replay-cli.ts";
 import { type RunSummary, runScenario } from "./runner.ts";
@@ -57,6 +58,7 @@ const COMMANDS = [
   "report",
   "compare",
   "merge",
+  "plan",
   "export",
   "train",
   "testbed",
@@ -433,7 +435,11 @@ export function buildCli(args: string[]) {
             default: false,
             describe: "Continue the latest run of this plan, skipping stored episodes",
           })
-          .option("shard", { type: "string", describe: "Run the deterministic slice i/N of the matrix" })
+          .option("shard", {
+            type: "string",
+            describe:
+              "Run the deterministic slice i/N of the matrix (job/N: i is $JOB_COMPLETION_INDEX + 1, in an Indexed Job)",
+          })
           .option("report", {
             type: "string",
             describe: "Then write the report and check the gates (folder default: <db folder>/<scenario>-report)",
@@ -618,6 +624,7 @@ export function buildCli(args: string[]) {
         process.stdout.write(`${files.join("\n")}\n`);
       },
     )
+    .command(planCommand)
     .command(trainCommand)
     .command(testbedCommand)
     .command(replayDecisionsCommand)
