@@ -11,8 +11,8 @@ import { Job } from "kubernetes-models/batch/v1/Job";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { parseShard } from "./core/runs.ts";
 import { JOB_PATHS, k8sJobObjects, k8sJobYaml } from "./k8s-job.ts";
-import { parseShard } from "./plan.ts";
 import { TraceStore } from "./store.ts";
 import { tempDir } from "./store-fixtures.ts";
 

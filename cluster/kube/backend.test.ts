@@ -6,7 +6,7 @@
  */
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { Action, type BackendEvent, type FaultInjection } from "../../harness/contract.ts";
+import { Action, type BackendEvent, type FaultInjection } from "../../harness/core/contract.ts";
 import { clusterSectionSchema } from "../../scenarios/cluster.ts";
 import { validateChaosObject } from "../chaos/crd-validate.ts";
 import { CHAOS_LABELS } from "../chaos/resources.ts";

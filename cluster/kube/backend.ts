@@ -28,7 +28,7 @@ import {
   pickFaultTarget,
   pickTargetPod,
   type Snapshot,
-} from "../../harness/contract.ts";
+} from "../../harness/core/contract.ts";
 import type { ClusterSection } from "../../scenarios/cluster.ts";
 import { CHAOS_API_GROUP, type FaultObject, faultObject, type LoadSpikePatch } from "../chaos/resources.ts";
 import { WallClock } from "../local/clock.ts";

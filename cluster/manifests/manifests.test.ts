@@ -21,7 +21,7 @@ import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
-import { faultSpecSchema } from "../../harness/contract.ts";
+import { faultSpecSchema } from "../../harness/core/contract.ts";
 import { parseScenario } from "../../harness/scenario-file.ts";
 import { faultObject, LOAD_ENV } from "../chaos/resources.ts";
 
