@@ -34,7 +34,7 @@ import { openExistingStore, pickRun, requireStoreFile, storeError } from "./cli-
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
 import { parseShard } from "./plan.ts";
 import { progressReporter } from "./progress.ts";
-import { replayDecisionsCommand } from "./replay-cli.ts";
+import { replayCommand, replayDecisionsCommand } from "./replay-cli.ts";
 import { type RunSummary, runScenario } from "./runner.ts";
 import { ScenarioError } from "./scenario-errors.ts";
 import { loadScenarioOrThrow, parseScenario } from "./scenario-file.ts";
@@ -60,6 +60,7 @@ const COMMANDS = [
   "export",
   "train",
   "testbed",
+  "replay",
   "replay-decisions",
   "agent",
   "completion",
@@ -620,6 +621,7 @@ export function buildCli(args: string[]) {
     )
     .command(trainCommand)
     .command(testbedCommand)
+    .command(replayCommand)
     .command(replayDecisionsCommand)
     .command(agentCommand)
     .completion("completion", "Print a bash/zsh completion script (harness completion >> ~/.bashrc)")
