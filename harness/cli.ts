@@ -17,7 +17,6 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { testbedCommand } from "../cluster/local/testbed-cli.ts";
 import { ModelError } from "../policies/onnx-model.ts";
-import { trainCommand } from "../policies/ppo/cli.ts";
 import { agentCommand } from "../policies/service/cli.ts";
 import { compareRuns } from "../reports/compare.ts";
 import { gateCase, type JunitCase } from "../reports/gates-junit.ts";
@@ -30,13 +29,14 @@ import type { Scenario } from "../scenarios/schema.ts";
 import { appendStepSummary, writeJunit } from "./ci-output.ts";
 import { EXIT, OperationError, oneLine, UsageError } from "./cli-errors.ts";
 import { exportParquetFiles } from "./cli-export.ts";
-import { openExistingStore, pickRun, requireStoreFile, storeError } from "./cli-store.ts";
+import { openExistingStore, openTrainingStore, pickRun, requireStoreFile, storeError } from "./cli-store.ts";
+import { trainCommand } from "./cli-train.ts";
+import { ScenarioError } from "./core/errors.ts";
+import { parseShard } from "./core/runs.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
-import { parseShard } from "./plan.ts";
 import { progressReporter } from "./progress.ts";
 import { replayCommand, replayDecisionsCommand } from "./replay-cli.ts";
 import { type RunSummary, runScenario } from "./runner.ts";
-import { ScenarioError } from "./scenario-errors.ts";
 import { loadScenarioOrThrow, parseScenario } from "./scenario-file.ts";
 import { assertRunnable } from "./scenario-runnable.ts";
 import { mergeStores, type TraceStore } from "./store.ts";
@@ -321,6 +321,7 @@ async function reportCommand(argv: {
   return withStore(argv.db, async (store) => {
     const run = await pickRun(store, argv.run);
     const out = argv.out ?? defaultReportDir(argv.db, run.scenarioName);
+    const trainingStore = argv.training === undefined ? undefined : await openTrainingStore(argv.training);
     const outcome = await reportAndPrint(
       store,
       {
@@ -330,10 +331,10 @@ async function reportCommand(argv: {
         seed: argv.seed,
         timelinePolicy: argv.timelinePolicy,
         png: argv.png,
-        trainingDb: argv.training,
+        trainingStore,
       },
       argv.json,
-    );
+    ).finally(() => trainingStore?.close());
     if (argv.junit !== undefined) {
       writeJunit(argv.junit, [
         {

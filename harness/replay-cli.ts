@@ -16,7 +16,7 @@ import { renderHtml } from "../reports/html.ts";
 import { markdownTable } from "../reports/markdown.ts";
 import { UsageError } from "./cli-errors.ts";
 import { openExistingStore, pickRun } from "./cli-store.ts";
-import { ACTION_NAMES } from "./contract.ts";
+import { ACTION_NAMES } from "./core/contract.ts";
 import { type DecisionReplay, replayDecisions } from "./decision-replay.ts";
 import { progressReporter } from "./progress.ts";
 import { type ReplaySelection, replayRun } from "./replay-run.ts";

@@ -11,8 +11,8 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { EPISODE_STATUSES } from "./core/runs.ts";
 import type { EpisodeMeta, RunContext, TraceStore } from "./store.ts";
-import { EPISODE_STATUSES } from "./store-schema.ts";
 import { createTrace, STEP_COLUMNS, type StepColumn, type TraceEvent } from "./trace.ts";
 
 export const TRACE_FIXTURE_FORMAT = "trace-fixture-v1";
