@@ -36,7 +36,7 @@ import { parseShard } from "./core/runs.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
 import { planCommand } from "./plan-cli.ts";
 import { progressReporter } from "./progress.ts";
-import { replayDecisionsCommand } from "./replay-cli.ts";
+import { replayCommand, replayDecisionsCommand } from "./replay-cli.ts";
 import { type RunSummary, runScenario } from "./runner.ts";
 import { loadScenarioOrThrow, parseScenario } from "./scenario-file.ts";
 import { assertRunnable } from "./scenario-runnable.ts";
@@ -62,6 +62,7 @@ const COMMANDS = [
   "export",
   "train",
   "testbed",
+  "replay",
   "replay-decisions",
   "agent",
   "chaos",
@@ -685,6 +686,7 @@ export function buildCli(args: string[]) {
     .command(planCommand)
     .command(trainCommand)
     .command(testbedCommand)
+    .command(replayCommand)
     .command(replayDecisionsCommand)
     .command(agentCommand)
     .command(
