@@ -6,7 +6,7 @@ import type { Scenario } from "../scenarios/schema.ts";
 import { SimBackend } from "../sim/backend.ts";
 import { seedReward } from "../sim/reward.ts";
 import { workloadSeries } from "../sim/workload.ts";
-import type { Action, Backend, ReplicaLimits, Snapshot } from "./contract.ts";
+import type { Action, Backend, ReplicaLimits, Snapshot } from "./core/contract.ts";
 
 /** A backend holding real resources: `close` releases them and throws naming what it could not. */
 export interface ClosableBackend extends Backend {

@@ -17,16 +17,9 @@ import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import { modelChecksums, preparePolicy } from "../policies/index.ts";
 import { backendFor } from "./backends.ts";
+import { formatShard, type Shard } from "./core/runs.ts";
 import { type EpisodeOutcome, runPlannedEpisode } from "./episode.ts";
-import {
-  expandPlan,
-  formatShard,
-  type PlannedEpisode,
-  type PlanOptions,
-  planSha256,
-  type Shard,
-  shardOf,
-} from "./plan.ts";
+import { expandPlan, type PlannedEpisode, type PlanOptions, planSha256, shardOf } from "./plan.ts";
 import { gitRevision } from "./provenance.ts";
 import type { LoadedScenario } from "./scenario-file.ts";
 import { type EpisodeMeta, type RunContext, TraceStore } from "./store.ts";

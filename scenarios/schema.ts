@@ -11,12 +11,18 @@
  * embeds): `scenario.schema.json` is generated from it and checked for drift by a test.
  */
 import { z } from "zod";
-import { FAULT_TYPES, type FaultSpec, faultSpecSchema } from "../harness/contract.ts";
-import { guardLimitsSchema, NOOP_FALLBACK } from "../harness/guard.ts";
-import { ScenarioErrorCode } from "../harness/scenario-errors.ts";
+import { FAULT_TYPES, type FaultSpec, faultSpecSchema } from "../harness/core/contract.ts";
+import { ScenarioErrorCode } from "../harness/core/errors.ts";
+import { guardLimitsSchema, NOOP_FALLBACK } from "../harness/core/guard.ts";
+import {
+  type Frequency,
+  frequencySchema,
+  INJECT_MODES,
+  type InjectMode,
+  MAX_INJECTIONS,
+} from "../harness/core/schedule.ts";
 import { POLICY_NAMES, type PolicyName, policies } from "../policies/index.ts";
 import { type SimParams, simParamsSchema, workloadSchema } from "../sim/params.ts";
-import { type Frequency, frequencySchema, INJECT_MODES, type InjectMode, MAX_INJECTIONS } from "../sim/schedule.ts";
 import { clusterSectionSchema } from "./cluster.ts";
 import { localSectionSchema } from "./local.ts";
 
@@ -25,7 +31,7 @@ export const DEFAULT_STEPS = 200;
  * Bounds on what a run can hold, refused at validation rather than failing every episode:
  * an episode's trace lives in typed arrays in its worker (a 100,000-step episode takes
  * about 0.5 GB of memory at its peak, measured), and the schedule stops at MAX_INJECTIONS
- * injections per episode (sim/schedule.ts). A million episodes per run keeps episode ids
+ * injections per episode (harness/core/schedule.ts). A million episodes per run keeps episode ids
  * far inside the store's INTEGER column after merges.
  */
 export const MAX_STEPS = 100_000;
@@ -292,7 +298,7 @@ const scenarioObject = z
     slo: sloSchema.prefault({}).describe("The service level that uptime and recovery are measured against."),
     guard: scenarioGuardSchema
       .prefault({})
-      .describe("Limits between every policy and the deployment (harness/guard.ts)."),
+      .describe("Limits between every policy and the deployment (harness/core/guard.ts)."),
     matrix: matrixSchema.describe("The axes: every fault x frequency x policy x seed is one episode."),
     gates: z
       .array(z.string().trim().min(1))

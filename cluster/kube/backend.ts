@@ -28,7 +28,7 @@ import {
   pickFaultTarget,
   pickTargetPod,
   type Snapshot,
-} from "../../harness/contract.ts";
+} from "../../harness/core/contract.ts";
 import type { ClusterSection } from "../../scenarios/cluster.ts";
 import { CHAOS_API_GROUP, type FaultObject, faultObject, type LoadSpikePatch } from "../chaos/resources.ts";
 import { WallClock } from "../local/clock.ts";
@@ -76,8 +76,8 @@ export class KubeBackend implements Backend {
   private last: MergedSnapshot | null = null;
   private readonly ids = new PodIds();
   private readonly live = new Map<number, LiveFault>();
-  /** Pods drained by this episode: name -> uid, restored at close. */
-  private readonly drained = new Map<string, string>();
+  /** Pods drained by this episode: name -> uid and the routing label's value, restored at close. */
+  private readonly drained = new Map<string, { uid: string; value: string }>();
   private informer: PodInformer | null = null;
   private collector: Collector | null = null;
   private routingLabel: string | null = null;
@@ -206,10 +206,13 @@ export class KubeBackend implements Backend {
             message: "drain unavailable: the Service selects on no label the Deployment's selector does not",
           };
         }
-        const r = await this.client.patchPodLabel(c.namespace, pod.name, pod.uid, this.routingLabel, null);
+        const label = this.routingLabel;
+        const value = this.informer!.pods().find((p) => p.metadata?.uid === pod.uid)?.metadata?.labels?.[label];
+        if (value === undefined) return { applied: false, podId: pod.id, message: `${pod.name} is already drained` };
+        const r = await this.client.patchPodLabel(c.namespace, pod.name, pod.uid, label, null);
         if (r === "gone")
           return { applied: false, podId: pod.id, message: `${pod.name} was replaced before the drain` };
-        if (!this.client.dryRun) this.drained.set(pod.name, pod.uid);
+        if (!this.client.dryRun) this.drained.set(pod.name, { uid: pod.uid, value });
         return this.outcome(
           pod.id,
           `drained ${pod.name}: label ${this.routingLabel} removed, out of ${c.service}'s endpoints`,
@@ -319,9 +322,9 @@ export class KubeBackend implements Backend {
         }
       }
       const c = this.o.cluster;
-      for (const [name, uid] of this.drained) {
+      for (const [name, { uid, value }] of this.drained) {
         try {
-          const r = await this.client.patchPodLabel(c.namespace, name, uid, this.routingLabel!, "true");
+          const r = await this.client.patchPodLabel(c.namespace, name, uid, this.routingLabel!, value);
           if (r !== "gone")
             this.note("kube-backend", -1, `drain of ${name} undone: label ${this.routingLabel} restored`);
         } catch (err) {

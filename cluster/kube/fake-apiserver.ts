@@ -7,6 +7,8 @@
  *   precondition or a patch naming another uid, 422 Invalid with causes, 415 on an unknown
  *   patch type), plus failures a test queues (429 with Retry-After, 5xx);
  * - `dryRun=All` on writes: validated and answered, never stored;
+ * - finalizers: a delete of an object that has some only sets its `deletionTimestamp`; it
+ *   goes when a test (standing in for its controller) removes them with `update`;
  * - patches: merge (RFC 7386), strategic merge (as merge: enough for labels and replicas)
  *   and JSON patch (add, remove, replace, test);
  * - `deployments/{name}/scale`: the Scale subresource read from and written to the Deployment;
@@ -186,6 +188,11 @@ export class FakeApiServer {
     if (cur === undefined) throw new Error(`fake: no ${ref.plural} ${namespace}/${name}`);
     const o = clone(cur);
     change(o);
+    const finalizers = (o.metadata.finalizers as string[] | undefined) ?? [];
+    if (o.metadata.deletionTimestamp !== undefined && finalizers.length === 0) {
+      this.remove(ref, namespace, name);
+      return o;
+    }
     return this.commit(ref, o, "MODIFIED");
   }
 
@@ -386,7 +393,16 @@ export class FakeApiServer {
         );
         return;
       }
-      if (!dryRun) this.remove(ref, route.namespace ?? "", route.name);
+      if (dryRun) return json(res, 200, cur);
+      // With finalizers (Chaos Mesh puts one on every chaos object), a delete only marks the
+      // object; it goes once its controller has removed them (update() below).
+      const finalizers = (cur.metadata.finalizers as string[] | undefined) ?? [];
+      if (finalizers.length > 0) {
+        const marked = clone(cur);
+        marked.metadata.deletionTimestamp ??= new Date().toISOString();
+        return json(res, 200, this.commit(ref, marked, "MODIFIED"));
+      }
+      this.remove(ref, route.namespace ?? "", route.name);
       return json(res, 200, cur);
     }
     if (method === "PATCH") {

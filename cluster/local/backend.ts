@@ -22,7 +22,7 @@ import {
   type FaultInjection,
   pickTargetPod,
   type Snapshot,
-} from "../../harness/contract.ts";
+} from "../../harness/core/contract.ts";
 import { type CollectedSnapshot, type Collector, createCollector } from "../prometheus/collector.ts";
 import { WallClock } from "./clock.ts";
 import { FaultInjector, type FaultTargeting, targetByRank } from "./faults.ts";

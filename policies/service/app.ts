@@ -22,7 +22,7 @@ import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { z } from "zod";
-import { ACTION_COUNT, OBS_V1 } from "../../harness/contract.ts";
+import { ACTION_COUNT, OBS_V1 } from "../../harness/core/contract.ts";
 import type { OnnxPolicyModel } from "../onnx-model.ts";
 import { type Coalescer, coalescer } from "./coalesce.ts";
 import { modelRefJson, predictBatchJson, predictJson } from "./encode.ts";
