@@ -18,6 +18,9 @@ interface ServeArgs {
   readonly minTransitions?: number;
 }
 
+/** The online-learning job's worker (it runs the harness's loop, so it lives in harness/). */
+const ONLINE_JOB_ENTRY = new URL("../../harness/agent-online-worker.mjs", import.meta.url);
+
 /** The line printed once the service listens; the bench and tests parse the URL from it. */
 export const LISTENING_LINE = /^agent service listening on (http:\/\/\S+)/m;
 
@@ -29,7 +32,9 @@ export async function serve(args: Omit<ServeArgs, "action">): Promise<void> {
   const { buildAgentApp } = await import("./app.ts");
   const app = await buildAgentApp({
     model,
-    ...(args.online ? { online: { dir: args.online, minTransitions: args.minTransitions ?? 256 } } : {}),
+    ...(args.online
+      ? { online: { dir: args.online, minTransitions: args.minTransitions ?? 256, jobEntry: ONLINE_JOB_ENTRY } }
+      : {}),
   });
   const url = await app.listen({ port: args.port, host: args.host });
   process.stdout.write(

@@ -15,7 +15,7 @@
  *
  * Pure computation on arrays: the worker (job.ts) runs it off the service's event loop.
  */
-import { ACTION_COUNT, OBS_V1 } from "../../../harness/contract.ts";
+import { ACTION_COUNT, OBS_V1 } from "../../../harness/core/contract.ts";
 import { adamStep, clipGradNorm, createAdamState } from "../../ppo/adam.ts";
 import { ActorCritic, emptyLossStats, type LossStats } from "../../ppo/mlp.ts";
 import { OBS_NORM_EPS } from "../../ppo/obs-norm.ts";

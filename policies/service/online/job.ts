@@ -6,21 +6,31 @@
  * episodes (same cell, same seed: the same faults and load), and the paired differences get
  * the reports' seed-bootstrap intervals (reports/bootstrap.ts). The candidate is "not
  * worse" when the interval's lower bound of its uptime minus the served model's is at least
- * `-marginUptime`; the updater swaps only then.
+ * `-marginUptime`; the updater swaps only then. The evaluation itself is passed in
+ * ({@link PairedEvaluator}): it runs the harness's loop, a floor above this one.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { runPlannedEpisode } from "../../../harness/episode.ts";
-import { expandPlan } from "../../../harness/plan.ts";
-import { parseScenario } from "../../../harness/scenario-file.ts";
-import { pairedRatio } from "../../../reports/bootstrap.ts";
 import { sha256Hex, writeModelCard } from "../../model-card.ts";
 import { EXPORT_INPUT, EXPORT_OUTPUTS, exportOnnx, importOnnx } from "../../ppo/onnx-export.ts";
 import type { CandidateRecord, Transition } from "../schemas.ts";
 import { DEFAULT_FINE_TUNE, type FineTuneOptions, fineTune } from "./finetune.ts";
 
 export const DEFAULT_VALIDATION_SCENARIO = new URL("../../../scenarios/rl-validation.yaml", import.meta.url).pathname;
+
+export type Evaluation = NonNullable<CandidateRecord["evaluation"]>;
+
+/**
+ * Runs the served model and the candidate on the same episodes of `options.scenario` and
+ * returns paired differences with seed-bootstrap intervals. It needs the controller loop and
+ * the reports' bootstrap, which sit above policies/, so the worker entry passes it in
+ * (harness/agent-validation.ts).
+ */
+export type PairedEvaluator = (
+  servingFile: string,
+  candidateFile: string,
+  options: EvaluationOptions,
+) => Promise<Evaluation>;
 
 export interface EvaluationOptions {
   /** Scenario file whose matrix (faults x frequencies x seeds) the two models are run on. */
@@ -48,7 +58,7 @@ export interface JobInput {
 
 export type JobResult = Omit<CandidateRecord, "kind" | "at">;
 
-export async function runJob(input: JobInput): Promise<JobResult> {
+export async function runJob(input: JobInput, evaluatePaired: PairedEvaluator): Promise<JobResult> {
   const servingBytes = readFileSync(input.servingFile);
   const parent = { sha256: sha256Hex(servingBytes), file: input.servingFile };
   const base = (() => {
@@ -116,67 +126,3 @@ export async function runJob(input: JobInput): Promise<JobResult> {
 }
 
 const fmt = (x: number | null) => (x === null ? "n/a" : x.toFixed(4));
-
-type Evaluation = NonNullable<CandidateRecord["evaluation"]>;
-
-/** Runs both models on the same episodes of the validation scenario; paired intervals over seeds. */
-export async function evaluatePaired(
-  servingFile: string,
-  candidateFile: string,
-  o: EvaluationOptions,
-): Promise<Evaluation> {
-  const raw = parseYaml(readFileSync(o.scenario, "utf8")) as Record<string, unknown> & {
-    matrix: Record<string, unknown>;
-  };
-  raw.matrix.policy = [
-    { name: "rl", label: "serving", params: { model: servingFile } },
-    { name: "rl", label: "candidate", params: { model: candidateFile } },
-  ];
-  const parsed = parseScenario(stringifyYaml(raw), o.scenario);
-  if (!parsed.success) {
-    throw new Error(`${o.scenario}: ${parsed.errors.map((e) => e.message).join("; ")}`);
-  }
-  const scenario = parsed.data.scenario;
-  const plan = expandPlan(scenario, o.seeds ? { seeds: o.seeds } : {}).filter(
-    (e) =>
-      (o.faults === undefined || o.faults.includes(e.fault.label)) &&
-      (o.frequencies === undefined || o.frequencies.includes(e.frequency.label)),
-  );
-  const byKey = new Map<string, { seed: number; serving?: number[]; candidate?: number[] }>();
-  for (const planned of plan) {
-    const out = await runPlannedEpisode(scenario, planned);
-    if (out.status !== "completed") {
-      throw new Error(`validation episode ${planned.key} ${out.status}: ${out.error ?? ""}`);
-    }
-    const c = out.trace.columns;
-    let ok = 0;
-    let replicas = 0;
-    for (let t = 0; t < out.trace.length; t++) {
-      ok += c.slo_ok[t]!;
-      replicas += c.desired_replicas[t]!;
-    }
-    const key = `${planned.fault.label}|${planned.frequency.label}|${planned.seed}`;
-    const pair = byKey.get(key) ?? { seed: planned.seed };
-    pair[planned.policy.label as "serving" | "candidate"] = [ok / out.trace.length, replicas / out.trace.length];
-    byKey.set(key, pair);
-  }
-  const pairs = [...byKey.values()];
-  const sample = (arm: "serving" | "candidate") => ({
-    clusters: Int32Array.from(pairs, (p) => p.seed),
-    num: [Float64Array.from(pairs, (p) => p[arm]![0]!), Float64Array.from(pairs, (p) => p[arm]![1]!)],
-    den: [new Float64Array(pairs.length).fill(1), new Float64Array(pairs.length).fill(1)],
-  });
-  const serving = sample("serving");
-  const candidate = sample("candidate");
-  const [uptimeDiff, replicasDiff] = pairedRatio(candidate, serving, { resamples: o.resamples ?? 2000, seed: 15 });
-  const mean = (xs: Float64Array) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const diff = (d: typeof uptimeDiff) => ({ estimate: d!.estimate, lower: d!.lower, upper: d!.upper, p: d!.p });
-  return {
-    scenario: o.scenario,
-    episodes: pairs.length,
-    seeds: [...new Set(pairs.map((p) => p.seed))],
-    marginUptime: o.marginUptime,
-    uptime: { serving: mean(serving.num[0]!), candidate: mean(candidate.num[0]!), diff: diff(uptimeDiff) },
-    replicasMean: { serving: mean(serving.num[1]!), candidate: mean(candidate.num[1]!), diff: diff(replicasDiff) },
-  };
-}

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ACTION_COUNT, OBS_V1 } from "../../../harness/contract.ts";
+import { ACTION_COUNT, OBS_V1 } from "../../../harness/core/contract.ts";
 import { loadOnnxModel, type OnnxPolicyModel } from "../../onnx-model.ts";
 import { importOnnx } from "../../ppo/onnx-export.ts";
 import { DEFAULT_MODEL, resolveModelPath } from "../../rl.ts";
@@ -175,6 +175,7 @@ describe("POST /update, GET /updates, POST /rollback", () => {
       model: base,
       online: {
         dir,
+        jobEntry: new URL("../../../harness/agent-online-worker.mjs", import.meta.url),
         minTransitions: 32,
         fineTune: fineTuneOptions,
         evaluation: {

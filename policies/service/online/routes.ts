@@ -8,7 +8,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { z } from "zod";
-import { OBS_V1 } from "../../../harness/contract.ts";
+import { OBS_V1 } from "../../../harness/core/contract.ts";
 import { PROBLEM_TYPES, sendProblem } from "../problem.ts";
 import {
   problemSchema,

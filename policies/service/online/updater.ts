@@ -20,6 +20,11 @@ import { type ModelRefOnDisk, OnlineStore } from "./store.ts";
 export interface OnlineOptions {
   /** Folder for the transition log, the records, serving.json and candidate models. */
   readonly dir: string;
+  /**
+   * The worker module that runs a job (harness/agent-online-worker.mjs: it wires job.ts to
+   * the loop's paired evaluation, which policies/ cannot import).
+   */
+  readonly jobEntry: URL;
   /** Transitions stored before the first job starts. @default 256 */
   readonly minTransitions?: number;
   /** Most transitions one job trains on (the latest ones). @default 16384 */
@@ -36,8 +41,6 @@ export interface OnlineOptions {
 export class RollbackUnavailableError extends Error {
   override readonly name = "RollbackUnavailableError";
 }
-
-const WORKER_ENTRY = new URL("./worker-entry.mjs", import.meta.url);
 
 interface Loaded {
   readonly model: OnnxPolicyModel;
@@ -170,7 +173,7 @@ export class OnlineUpdater {
       fineTune: this.o.fineTune,
       evaluation: { scenario: DEFAULT_VALIDATION_SCENARIO, marginUptime: 0.005, ...this.o.evaluation },
     };
-    const worker = new Worker(WORKER_ENTRY, { workerData: input });
+    const worker = new Worker(this.o.jobEntry, { workerData: input });
     this.running = { id, worker, parent: this.serving.ref.sha256 };
     const outcome = new Promise<JobResult>((resolve, reject) => {
       worker.once("message", (m: { ok: true; result: JobResult } | { ok: false; error: string }) =>
