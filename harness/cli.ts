@@ -35,7 +35,7 @@ import { ScenarioError } from "./core/errors.ts";
 import { parseShard } from "./core/runs.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
 import { progressReporter } from "./progress.ts";
-import { replayDecisionsCommand } from "./replay-cli.ts";
+import { replayCommand, replayDecisionsCommand } from "./replay-cli.ts";
 import { type RunSummary, runScenario } from "./runner.ts";
 import { loadScenarioOrThrow, parseScenario } from "./scenario-file.ts";
 import { assertRunnable } from "./scenario-runnable.ts";
@@ -60,6 +60,7 @@ const COMMANDS = [
   "export",
   "train",
   "testbed",
+  "replay",
   "replay-decisions",
   "agent",
   "chaos",
@@ -678,6 +679,7 @@ export function buildCli(args: string[]) {
     )
     .command(trainCommand)
     .command(testbedCommand)
+    .command(replayCommand)
     .command(replayDecisionsCommand)
     .command(agentCommand)
     .command(
