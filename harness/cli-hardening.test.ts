@@ -154,7 +154,14 @@ describe("merge", { timeout: SPAWN_TEST_MS }, () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(`merged 2 file(s) into ${target}: 4 episodes added, 0 already there\n`);
     const j = await harness("merge", target, a, "--json");
-    expect(JSON.parse(j.stdout)).toMatchObject({ episodesAdded: 0, episodesSkipped: 2 });
+    expect(JSON.parse(j.stdout)).toMatchObject({ episodesAdded: 0, episodesSkipped: 2, partialRuns: [] });
+  });
+
+  it("warns when a run still lacks shards after the merge", async () => {
+    const a = await fixtureStore("lone-1of3", [{ runId: "plan-l", seeds: [1], shard: "1/3" }]);
+    const r = await harness("merge", join(root, "lone.duckdb"), a);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/run plan-l holds shards 1\/3 only \(missing 2\/3, 3\/3\)/);
   });
 });
 
@@ -230,15 +237,14 @@ describe("run refuses what cannot run, before creating a database", { timeout: S
   };
   const MATRIX = "matrix:\n  fault: [pod-kill]\n  frequency: { f: { kind: fixed, intervalS: 60 } }\n";
 
-  it("a backend without a factory in this build, at its line", async () => {
-    const file = scenario("cluster", `backend: cluster\ncluster: { namespaces: [demo] }\n${MATRIX}  policy: [none]\n`);
-    const db = join(root, "cluster.duckdb");
-    const r = await harness("run", file, "--db", db);
-    expect(r.code).toBe(2);
-    expect(r.stderr.split("\n")[1]).toMatch(
-      /^✖ Backend "cluster" is not available in this build; available: sim.* → at backend \(.*cluster\.yaml:3:10\)$/,
+  it("a cluster scenario whose kubeconfig is missing: the episode fails naming the file", async () => {
+    const file = scenario(
+      "cluster",
+      `backend: cluster\ncluster: { namespace: demo, deployment: web, service: web, prometheusUrl: "http://127.0.0.1:9", allowedNamespaces: [demo], kubeconfig: ${dir}/missing-kubeconfig }\n${MATRIX}  policy: [none]\n`,
     );
-    expect(existsSync(db)).toBe(false);
+    const r = await harness("run", file, "--db", join(root, "cluster.duckdb"));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cluster\.kubeconfig .*missing-kubeconfig: ENOENT/);
   });
 
   it("an rl model that does not load stops the run before any episode (missing, or not ONNX)", async () => {

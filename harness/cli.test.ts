@@ -124,6 +124,10 @@ describe("harness report, run --report and compare", { timeout: SPAWN_TEST_MS },
       /FAIL {2}heuristic\.uptime > 1 {4}[\d.]+ > 1 is false \(heuristic\.uptime = [\d.]+, n=2\)/,
     );
     expect(existsSync(join(root, "fail-report", "index.html"))).toBe(true);
+    // Each stage is announced on stderr as it starts: load, statistics, every chart, write.
+    const stages = r.stderr.match(/report: [^"\n]+/g) ?? [];
+    expect(stages.slice(0, 3)).toEqual(["report: load", "report: statistics", "report: chart 1/5 (mttr)"]);
+    expect(stages.at(-1)).toBe("report: write");
     const json = await harness("report", "--db", db, "--out", join(root, "fail-json"), "--no-png", "--json");
     expect(JSON.parse(json.stdout)).toMatchObject({ passed: false, gates: [{ pass: false }, { pass: true }] });
   });

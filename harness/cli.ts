@@ -17,7 +17,6 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { testbedCommand } from "../cluster/local/testbed-cli.ts";
 import { ModelError } from "../policies/onnx-model.ts";
-import { trainCommand } from "../policies/ppo/cli.ts";
 import { agentCommand } from "../policies/service/cli.ts";
 import { compareBackends } from "../reports/backends.ts";
 import { compareRuns } from "../reports/compare.ts";
@@ -31,13 +30,14 @@ import { BACKENDS, type Scenario } from "../scenarios/schema.ts";
 import { appendStepSummary, writeJunit } from "./ci-output.ts";
 import { EXIT, OperationError, oneLine, UsageError } from "./cli-errors.ts";
 import { exportParquetFiles } from "./cli-export.ts";
-import { openExistingStore, pickRun, requireStoreFile, storeError } from "./cli-store.ts";
+import { openExistingStore, openTrainingStore, pickRun, requireStoreFile, storeError } from "./cli-store.ts";
+import { trainCommand } from "./cli-train.ts";
+import { ScenarioError } from "./core/errors.ts";
+import { parseShard } from "./core/runs.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
-import { parseShard } from "./plan.ts";
 import { progressReporter } from "./progress.ts";
 import { replayDecisionsCommand } from "./replay-cli.ts";
 import { type RunSummary, runScenario } from "./runner.ts";
-import { ScenarioError } from "./scenario-errors.ts";
 import { loadScenarioOrThrow, parseScenario, withBackend } from "./scenario-file.ts";
 import { assertRunnable } from "./scenario-runnable.ts";
 import { mergeStores, type TraceStore } from "./store.ts";
@@ -279,6 +279,7 @@ async function reportAndPrint(
   const outcome = await writeReport(store, {
     ...opts,
     onWarning: (message) => log.warn({ message }, "chart warning"),
+    onStage: (s) => log.info(s, `report: ${s.stage === "chart" ? `chart ${s.index}/${s.of} (${s.name})` : s.stage}`),
   }).catch(asUsageError);
   log.info({ runId: outcome.runId, timingsMs: outcome.timings }, "report written");
   if (json) {
@@ -322,6 +323,7 @@ async function reportCommand(argv: {
   return withStore(argv.db, async (store) => {
     const run = await pickRun(store, argv.run);
     const out = argv.out ?? defaultReportDir(argv.db, run.scenarioName);
+    const trainingStore = argv.training === undefined ? undefined : await openTrainingStore(argv.training);
     const outcome = await reportAndPrint(
       store,
       {
@@ -331,10 +333,10 @@ async function reportCommand(argv: {
         seed: argv.seed,
         timelinePolicy: argv.timelinePolicy,
         png: argv.png,
-        trainingDb: argv.training,
+        trainingStore,
       },
       argv.json,
-    );
+    ).finally(() => trainingStore?.close());
     if (argv.junit !== undefined) {
       writeJunit(argv.junit, [
         {
@@ -647,6 +649,11 @@ export function buildCli(args: string[]) {
         // Every source is checked before the target is created.
         for (const source of argv.sources) requireStoreFile(source, "merge source");
         const summary = await mergeStores(argv.target, argv.sources);
+        for (const r of summary.partialRuns) {
+          log.warn(
+            `run ${r.runId} holds shards ${r.shards} only (missing ${r.missing.join(", ")}): its report covers part of the matrix until the missing shards are merged`,
+          );
+        }
         process.stdout.write(
           argv.json
             ? `${JSON.stringify(summary, null, 2)}\n`

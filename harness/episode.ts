@@ -7,10 +7,10 @@
 
 import { createPolicy, type PolicyName, preparePolicy } from "../policies/index.ts";
 import type { Scenario } from "../scenarios/schema.ts";
-import { generateSchedule } from "../sim/schedule.ts";
 import { backendFor, type ClosableBackend } from "./backends.ts";
-import type { FaultInjection } from "./contract.ts";
-import { NOOP_FALLBACK } from "./guard.ts";
+import type { FaultInjection } from "./core/contract.ts";
+import { NOOP_FALLBACK } from "./core/guard.ts";
+import { generateSchedule } from "./core/schedule.ts";
 import { runEpisode } from "./loop.ts";
 import type { PlannedEpisode } from "./plan.ts";
 import { type EpisodeTrace, TraceRecorder } from "./trace.ts";
@@ -26,12 +26,23 @@ export interface EpisodeOutcome {
   readonly trace: EpisodeTrace;
 }
 
+/**
+ * What a replay takes from a recorded episode (harness/replay.ts) instead of generating it
+ * from the seed: the fault schedule and, where the recording has it, the offered load.
+ */
+export interface RecordedInputs {
+  readonly schedule: readonly FaultInjection[];
+  /** One rate per step before load spikes (`steps.load_rps`); absent: the seed's series. */
+  readonly loadSeries?: ArrayLike<number>;
+}
+
 export async function runPlannedEpisode(
   scenario: Scenario,
   planned: PlannedEpisode,
   signal?: AbortSignal,
-  /** A recorded schedule to replay (harness/replay.ts) instead of the one the seed generates. */
-  schedule?: readonly FaultInjection[],
+  recorded?: RecordedInputs,
+  /** The run this episode belongs to, for backends that label what they create. */
+  runId?: string,
 ): Promise<EpisodeOutcome> {
   const started = performance.now();
   const recorder = new TraceRecorder(scenario.steps);
@@ -52,7 +63,11 @@ export async function runPlannedEpisode(
     fallback?.reset?.(seed);
     // No approver in batch runs: in approve mode every proposal is recorded as AwaitingApproval.
     // A real backend is opened (processes, Prometheus) and closed on every exit path below.
-    const backend = factory.open ? await factory.open(scenario, seed, signal) : factory.create!(scenario, seed);
+    const load = recorded?.loadSeries;
+    const where = runId === undefined ? undefined : { runId, episode: planned.index };
+    const backend = factory.open
+      ? await factory.open(scenario, seed, signal, where, load)
+      : factory.create!(scenario, seed, load);
     const close = "close" in backend ? () => (backend as ClosableBackend).close() : null;
     const result = await runEpisode(
       {
@@ -60,10 +75,11 @@ export async function runPlannedEpisode(
         policy,
         fallback,
         schedule:
-          schedule ??
+          recorded?.schedule ??
           generateSchedule({
             faults: planned.fault.faults,
             frequency: planned.frequency.frequency,
+            inject: planned.fault.inject,
             episodeSeconds: scenario.durationS,
             seed,
           }),

@@ -31,8 +31,8 @@ import {
   type Slo,
   type Snapshot,
   sloHolds,
-} from "./contract.ts";
-import { type GuardLimits, GuardReason, guard } from "./guard.ts";
+} from "./core/contract.ts";
+import { type GuardLimits, GuardReason, guard } from "./core/guard.ts";
 
 /** What one step of the loop records: the audit row (who/what/when/why). Reused buffers. */
 export interface StepRecord {
@@ -62,6 +62,8 @@ export interface StepRecord {
    * backend's `fault-injected` and `fault-ended` events (contract.ts `FaultEndCause`).
    */
   activeFaults: number;
+  /** The backend's offered load before load spikes (`Backend.offeredLoadRps`), NaN when it has none. */
+  loadRps: number;
 }
 
 export type LoopEventKind =
@@ -79,7 +81,11 @@ export type LoopEventKind =
   /** A backend call failed after its retries; the step recorded what it could (detail says what). */
   | "backend-error"
   /** An allowed action the backend failed to carry out. */
-  | "action-failed";
+  | "action-failed"
+  /** Approve mode with an approval queue: the guard would run this action; a request is queued (detail has its id). */
+  | "approval-requested"
+  /** An approved request was executed (or failed to execute) at this step. */
+  | "approval-executed";
 
 export interface LoopEvent {
   readonly time: number;
@@ -111,15 +117,37 @@ export interface EpisodeOptions {
   readonly fallback: Policy | null;
   /** Fault injections, sorted by time; computed from the seed alone. */
   readonly schedule: readonly FaultInjection[];
-  readonly steps: number;
+  /**
+   * Steps to run; absent (or `Infinity`) runs without end until `signal` aborts: the
+   * long-running controller (harness/controller/).
+   */
+  readonly steps?: number;
   readonly stepSeconds: number;
   readonly codec: CodecContext;
   readonly limits: GuardLimits;
   readonly slo: Slo;
   /** Seconds the SLO must hold to call a breach over, and the delay of the regression check. */
   readonly confirmWindowS: number;
-  /** Asked in `approve` mode about actions the guard would otherwise allow. */
+  /**
+   * Asked inline in `approve` mode about actions the guard would otherwise allow: for the
+   * simulator, where an approval policy answers at once. A person never answers inline
+   * (observation would stall while they decide): give the long-running loop `approvals`.
+   */
   readonly approve?: (action: Action, snapshot: Snapshot) => MaybePromise<boolean>;
+  /**
+   * Approve mode's queue: a proposal awaiting approval becomes a request and the loop goes
+   * on observing; a request approved meanwhile runs at a later step, through the guard again.
+   * Takes precedence over `approve`.
+   */
+  readonly approvals?: ApprovalGate;
+  /**
+   * The guard's memory, shared with the caller so that it outlives the process: read at
+   * the start (a restarted controller keeps the minimum interval) and written on every
+   * executed action. Times are in `clock` seconds.
+   */
+  readonly guardState?: GuardState;
+  /** The operator's pause switch, read every step (on top of `limits.paused`). */
+  readonly paused?: () => boolean;
   readonly signal?: AbortSignal;
   /**
    * Retries of a backend call after a transient failure (backend-calls.ts). Defaults scale
@@ -134,6 +162,35 @@ export interface EpisodeOptions {
     action: Action,
     limits: ReplicaLimits,
   ) => number;
+}
+
+/** What the guard remembers between steps (and, persisted by the caller, between processes). */
+export interface GuardState {
+  /** Clock time of the last executed action other than noop; null when none yet. */
+  lastActionAt: number | null;
+}
+
+/** An approved request the loop may run now. */
+export interface ApprovedRequest {
+  readonly id: string;
+  readonly action: Action;
+}
+
+/**
+ * The approval queue as the loop sees it; every call is synchronous (a decision by a person
+ * arrives through the queue, never through the loop). harness/controller/approvals.ts
+ * implements it with expiry and persistence.
+ */
+export interface ApprovalGate {
+  /** The oldest approved, unexpired request at clock time `now`, or null. */
+  approved(now: number): ApprovedRequest | null;
+  /**
+   * The guard would run `action` once approved: queue a request (or return the id of the
+   * one already pending for the same action) and go on.
+   */
+  request(action: Action, snapshot: Readonly<Snapshot>, now: number, reason: string): string;
+  /** An approved request ran (`applied`) or failed at the backend: it leaves the queue either way. */
+  settle(id: string, outcome: "executed" | "failed", now: number, detail: string): void;
 }
 
 /** Every bit of `Snapshot.missing`: an observation that failed altogether. */
@@ -201,7 +258,8 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
   // Faults whose effect is live, by the backend's events.
   const live = new Set<number>();
   const byId = new Map(o.schedule.map((f) => [f.id, f]));
-  let lastActionAt: number | null = null;
+  const guardState: GuardState = o.guardState ?? { lastActionAt: null };
+  const maxSteps = o.steps ?? Number.POSITIVE_INFINITY;
   const checks: { due: number; action: Action; pressure: number }[] = [];
   let breachedAt: number | null = null;
   let holdingSince: number | null = null;
@@ -210,11 +268,18 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
   let prevExecuted: Action = Action.Noop;
   // The guard's arguments, refilled every step: it keeps no reference to them.
   const proposal: { action: Action; policyError: string | undefined } = { action: Action.Noop, policyError: undefined };
-  const context = { now: 0, lastActionAt: null as number | null, desiredReplicas: 0, missing: 0, approved: false };
+  const context = {
+    now: 0,
+    lastActionAt: null as number | null,
+    desiredReplicas: 0,
+    missing: 0,
+    approved: false,
+    paused: false,
+  };
 
   let failure: unknown = null;
   try {
-    for (let step = 0; step < o.steps; step++) {
+    for (let step = 0; step < maxSteps; step++) {
       if (o.signal?.aborted) return { status: "aborted", steps: step };
       const now = clock.now();
 
@@ -287,12 +352,29 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       proposal.action = decision.action;
       proposal.policyError = policyError;
       context.now = now;
-      context.lastActionAt = lastActionAt;
+      context.lastActionAt = guardState.lastActionAt;
       context.desiredReplicas = snapshot.desiredReplicas;
       context.missing = snapshot.missing;
       context.approved = false;
+      context.paused = o.paused?.() ?? false;
       let verdict = guard(proposal, context, limits);
-      if (verdict.reason === "AwaitingApproval" && o.approve) {
+      // Approval by queue: an approved request runs through the guard again, on this
+      // step's metrics; a refused one waits for a later step (or its expiry).
+      let approvedId: string | null = null;
+      const queued = o.approvals?.approved(now) ?? null;
+      if (queued !== null && verdict.action === Action.Noop) {
+        context.approved = true;
+        const again = guard({ action: queued.action, policyError: undefined }, context, limits);
+        context.approved = false;
+        if (again.action !== Action.Noop) {
+          approvedId = queued.id;
+          verdict = { ...again, message: `${again.message} (approved request ${queued.id})` };
+        }
+      }
+      if (verdict.reason === "AwaitingApproval" && o.approvals) {
+        const id = o.approvals.request(decision.action, snapshot, now, decision.reason ?? "");
+        emit(now, "approval-requested", `request ${id}: ${ACTION_NAMES[decision.action]}`, decision.action);
+      } else if (verdict.reason === "AwaitingApproval" && o.approve) {
         const ok = o.approve(decision.action, snapshot);
         if (isPromise(ok) ? await ok : ok) {
           context.approved = true;
@@ -310,8 +392,12 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
           const done = calls.call("execute", () => backend.execute(verdict.action));
           const outcome = isPromise(done) ? await done : done;
           applied = outcome.applied;
+          if (approvedId !== null) {
+            o.approvals!.settle(approvedId, applied ? "executed" : "failed", now, outcome.message);
+            emit(now, "approval-executed", `request ${approvedId}: ${outcome.message}`, verdict.action, outcome.podId);
+          }
           if (applied) {
-            lastActionAt = now;
+            guardState.lastActionAt = now;
             checks.push({ due: now + o.confirmWindowS, action: verdict.action, pressure });
           }
           emit(now, applied ? "action-executed" : "action-refused", outcome.message, verdict.action, outcome.podId);
@@ -319,6 +405,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
           if (!isRetryable(err)) throw err;
           reason = GuardReason.ExecuteFailed;
           reasonMessage = `${ACTION_NAMES[verdict.action]} failed after retries: ${message(err)}`;
+          if (approvedId !== null) o.approvals!.settle(approvedId, "failed", now, reasonMessage);
           emit(now, "action-failed", reasonMessage, verdict.action);
         }
       } else if (decision.action !== Action.Noop) {
@@ -346,6 +433,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       record.sloOk = ok;
       record.reward = step > 0 && o.reward ? o.reward(prev, snapshot, prevExecuted, limits) : 0;
       record.activeFaults = live.size;
+      record.loadRps = backend.offeredLoadRps ? backend.offeredLoadRps() : Number.NaN;
       sink.onStep?.(record);
       trackSlo(ok, now);
       checkRegressions(snapshot, now);
@@ -360,7 +448,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       const f = o.schedule[i]!;
       emitScheduled(f.atS, "fault-unreached", f, `${f.spec.type} due at ${f.atS} s, after the episode's last step`);
     }
-    return { status: "completed", steps: o.steps };
+    return { status: "completed", steps: maxSteps };
   } catch (err) {
     failure = err;
     throw err;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { expandPlan, parseShard, planSha256, shardOf } from "./plan.ts";
+import { missingShards, parseShard } from "./core/runs.ts";
+import { expandPlan, planSha256, shardOf } from "./plan.ts";
 import { parseScenario } from "./scenario-file.ts";
 
 const text = `
@@ -54,6 +55,12 @@ describe("shards", () => {
     expect(parseShard("2/4")).toEqual({ index: 2, count: 4 });
     for (const bad of ["0/4", "5/4", "1", "a/b", "1/0"])
       expect(() => parseShard(bad)).toThrow(/Expected --shard as i\/N/);
+  });
+
+  it("names the shards a stored shard list lacks, and none for a whole run", () => {
+    expect(missingShards("1/4,3/4")).toEqual(["2/4", "4/4"]);
+    expect(missingShards("2/2")).toEqual(["1/2"]);
+    expect(missingShards(null)).toEqual([]);
   });
 
   it("splits the plan into disjoint slices that cover it, each a deterministic function of the plan", () => {

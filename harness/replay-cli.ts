@@ -8,7 +8,7 @@ import { isPolicyName, POLICY_NAMES } from "../policies/index.ts";
 import { markdownTable } from "../reports/markdown.ts";
 import { UsageError } from "./cli-errors.ts";
 import { openExistingStore, pickRun } from "./cli-store.ts";
-import { ACTION_NAMES } from "./contract.ts";
+import { ACTION_NAMES } from "./core/contract.ts";
 import { type DecisionReplay, replayDecisions } from "./decision-replay.ts";
 
 interface ReplayArgs {

@@ -1,11 +1,13 @@
 /**
- * Recorded schedules (issue 16, part 1): every fault an episode scheduled is stored with its
- * event (`events.fault`: id, atS, spec, targetKey), so an episode's schedule can be read
- * back and replayed exactly, under the same policy (the same trace, row for row, on the
- * simulator) or another one (a counterfactual on the same faults).
+ * Recorded inputs (issue 16, part 1): every fault an episode scheduled is stored with its
+ * event (`events.fault`: id, atS, spec, targetKey), and the offered load before load spikes
+ * with every step (`steps.load_rps`), so an episode's faults and load can be read back and
+ * replayed exactly, under the same policy (the same trace, row for row, on the simulator)
+ * or another one (a counterfactual on the same faults and load).
  */
 import { z } from "zod";
-import { type FaultInjection, faultSpecSchema } from "./contract.ts";
+import { type FaultInjection, faultSpecSchema } from "./core/contract.ts";
+import type { RecordedInputs } from "./episode.ts";
 import type { TraceStore } from "./store.ts";
 
 const injectionSchema = z.object({
@@ -21,7 +23,7 @@ export async function recordedSchedule(store: TraceStore, episodeId: number): Pr
     "SELECT fault_id, fault FROM fault_spans WHERE episode_id = ? AND fault IS NOT NULL ORDER BY fault_id",
     [episodeId],
   );
-  return rows.map((r) => {
+  const schedule = rows.map((r) => {
     const parsed = injectionSchema.safeParse(JSON.parse(String(r.fault)));
     if (!parsed.success) {
       throw new Error(
@@ -30,4 +32,33 @@ export async function recordedSchedule(store: TraceStore, episodeId: number): Pr
     }
     return parsed.data;
   });
+  // The loop injects in schedule order; ids follow time, but a compound injection shares one.
+  return schedule.sort((a, b) => a.atS - b.atS || a.id - b.id);
+}
+
+/**
+ * The offered load episode `episodeId` recorded, one rate per step, or null when the
+ * backend did not drive the load (every value NaN). A series with a gap is refused: a
+ * replay would have to invent the missing rates.
+ */
+export async function recordedLoad(store: TraceStore, episodeId: number): Promise<Float64Array | null> {
+  const rows = await store.query("SELECT step, load_rps FROM steps WHERE episode_id = ? ORDER BY step", [episodeId]);
+  if (rows.length === 0) return null;
+  const out = Float64Array.from(rows, (r) => Number(r.load_rps));
+  const known = out.filter((x) => Number.isFinite(x)).length;
+  if (known === 0) return null;
+  if (known < out.length) {
+    const first = rows.findIndex((r) => !Number.isFinite(Number(r.load_rps)));
+    throw new Error(
+      `Episode ${episodeId}: the recorded load has no value at step ${String(rows[first]!.step)} (${out.length - known} of ${out.length} steps missing)`,
+    );
+  }
+  return out;
+}
+
+/** The schedule and the load of a recorded episode, as a replay takes them. */
+export async function recordedInputs(store: TraceStore, episodeId: number): Promise<RecordedInputs> {
+  const schedule = await recordedSchedule(store, episodeId);
+  const load = await recordedLoad(store, episodeId);
+  return load === null ? { schedule } : { schedule, loadSeries: load };
 }

@@ -17,16 +17,9 @@ import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import { modelChecksums, preparePolicy } from "../policies/index.ts";
 import { backendFor } from "./backends.ts";
+import { formatShard, type Shard } from "./core/runs.ts";
 import { type EpisodeOutcome, runPlannedEpisode } from "./episode.ts";
-import {
-  expandPlan,
-  formatShard,
-  type PlannedEpisode,
-  type PlanOptions,
-  planSha256,
-  type Shard,
-  shardOf,
-} from "./plan.ts";
+import { expandPlan, type PlannedEpisode, type PlanOptions, planSha256, shardOf } from "./plan.ts";
 import { gitRevision } from "./provenance.ts";
 import type { LoadedScenario } from "./scenario-file.ts";
 import { type EpisodeMeta, type RunContext, TraceStore } from "./store.ts";
@@ -166,7 +159,7 @@ export async function runScenario(o: RunOptions): Promise<RunSummary> {
       for (const r of reporters) r.onEpisodeEnd?.({ episode, outcome, done, todo: todo.length });
     };
 
-    if (todo.length > 0) await dispatch(o, todo, jobs, write);
+    if (todo.length > 0) await dispatch(o, todo, jobs, write, runId);
 
     const interrupted =
       (o.signal?.aborted === true || o.stop?.aborted === true) && (done < todo.length || abortedInFlight);
@@ -225,6 +218,7 @@ async function dispatch(
   todo: readonly PlannedEpisode[],
   jobs: number,
   write: (outcome: EpisodeOutcome) => Promise<void>,
+  runId: string,
 ): Promise<void> {
   // A real testbed: in this thread, with the run's abort signal, `jobs` episodes at once
   // (each on its own deployment); writes one at a time (one DuckDB connection).
@@ -233,7 +227,7 @@ async function dispatch(
     let writing = Promise.resolve();
     const lane = async () => {
       while (next < todo.length && !o.signal?.aborted) {
-        const outcome = await runPlannedEpisode(o.loaded.scenario, todo[next++]!, o.signal);
+        const outcome = await runPlannedEpisode(o.loaded.scenario, todo[next++]!, o.signal, undefined, runId);
         const written = writing.then(() => write(outcome));
         writing = written;
         await written;

@@ -5,8 +5,8 @@ import { pathToFileURL } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, describe, expect, it } from "vitest";
 import { VIEW_NAMES } from "../reports/views.ts";
-import { ACTION_NAMES } from "./contract.ts";
-import { DRAIN_ROWS, exportParquet, mergeStores, TraceStore } from "./store.ts";
+import { ACTION_NAMES } from "./core/contract.ts";
+import { DRAIN_ROWS, exportParquet, mergeStores, type StoreOptions, TraceStore } from "./store.ts";
 import { makeMeta, makeRunContext, makeTrace, tempDir } from "./store-fixtures.ts";
 import { DATA_TABLES, SCHEMA_VERSION } from "./store-schema.ts";
 import { GUARD_REASONS, STEP_COLUMNS, type TraceEvent } from "./trace.ts";
@@ -18,14 +18,20 @@ const dbPath = () => join(root, `case-${++n}`, "nested", "trace.duckdb");
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** Runs `body` on a store opened at `path` and closes it. */
-async function withStore<T>(path: string, body: (s: TraceStore) => Promise<T>, batchRows?: number): Promise<T> {
-  const store = await TraceStore.open(path, batchRows === undefined ? {} : { batchRows });
+async function withStore<T>(path: string, body: (s: TraceStore) => Promise<T>, options: StoreOptions = {}): Promise<T> {
+  const store = await TraceStore.open(path, options);
   try {
     return await body(store);
   } finally {
     await store.close();
   }
 }
+
+/**
+ * Tests that build one batch across several writes must not see the maxDelayMs timer commit
+ * part of it first: on a loaded machine writing 10,000 steps takes longer than the default 1 s.
+ */
+const ONLY_EXPLICIT_FLUSH = { maxDelayMs: 3_600_000 };
 
 /** Episodes whose stored step and event counts differ from what their row says: should be none. */
 const PARTIAL_EPISODES = `SELECT e.episode_id FROM episodes e
@@ -237,29 +243,33 @@ describe("atomic episodes", () => {
   });
 
   it("rolls back a batch whose commit fails after its steps were appended", async () => {
-    await withStore(dbPath(), async (store) => {
-      await store.beginRun(makeRunContext());
-      const first = await store.writeEpisode("run-1", makeMeta({ seed: 1 }), makeTrace(10));
-      // Take the id the next episode will get, so its episodes row (appended last) collides.
-      await store.query(
-        `INSERT INTO episodes SELECT * REPLACE (episode_id + 2 AS episode_id, 'squatter' AS episode_key)
+    await withStore(
+      dbPath(),
+      async (store) => {
+        await store.beginRun(makeRunContext());
+        const first = await store.writeEpisode("run-1", makeMeta({ seed: 1 }), makeTrace(10));
+        // Take the id the next episode will get, so its episodes row (appended last) collides.
+        await store.query(
+          `INSERT INTO episodes SELECT * REPLACE (episode_id + 2 AS episode_id, 'squatter' AS episode_key)
          FROM episodes WHERE episode_id = ?`,
-        [first],
-      );
-      await store.writeEpisode(
-        "run-1",
-        makeMeta({ seed: 2 }),
-        makeTrace(10, () => ({}), [{ kind: "regression" }]),
-      );
-      await expect(store.writeEpisode("run-1", makeMeta({ seed: 3 }), makeTrace(10))).resolves.toBe(first + 2);
-      await expect(store.flush()).rejects.toThrow(/writing a batch of episodes failed/);
-      // Neither episode of the failed batch left a row; the store still works.
-      expect(await count(store, "SELECT * FROM steps")).toBe(10);
-      expect(await count(store, "SELECT * FROM events")).toBe(0);
-      await store.writeEpisode("run-1", makeMeta({ seed: 4 }), makeTrace(10));
-      expect(await count(store, "SELECT * FROM steps")).toBe(20);
-      expect(await count(store, "SELECT * FROM episodes WHERE episode_key <> 'squatter'")).toBe(2);
-    });
+          [first],
+        );
+        await store.writeEpisode(
+          "run-1",
+          makeMeta({ seed: 2 }),
+          makeTrace(10, () => ({}), [{ kind: "regression" }]),
+        );
+        await expect(store.writeEpisode("run-1", makeMeta({ seed: 3 }), makeTrace(10))).resolves.toBe(first + 2);
+        await expect(store.flush()).rejects.toThrow(/writing a batch of episodes failed/);
+        // Neither episode of the failed batch left a row; the store still works.
+        expect(await count(store, "SELECT * FROM steps")).toBe(10);
+        expect(await count(store, "SELECT * FROM events")).toBe(0);
+        await store.writeEpisode("run-1", makeMeta({ seed: 4 }), makeTrace(10));
+        expect(await count(store, "SELECT * FROM steps")).toBe(20);
+        expect(await count(store, "SELECT * FROM episodes WHERE episode_key <> 'squatter'")).toBe(2);
+      },
+      ONLY_EXPLICIT_FLUSH,
+    );
   });
 
   /** Runs a child process that writes episodes and then kills itself with SIGKILL. */
@@ -336,7 +346,7 @@ describe("atomic episodes", () => {
         await store.writeEpisode("run-1", makeMeta({ seed: 4 }), makeTrace(10));
         expect(await count(store, "SELECT * FROM steps")).toBe(20);
       },
-      1_000_000,
+      { batchRows: 1_000_000, ...ONLY_EXPLICIT_FLUSH },
     );
   });
 
@@ -359,7 +369,7 @@ describe("atomic episodes", () => {
         const seeds = await store.query("SELECT seed FROM episodes ORDER BY seed");
         expect(seeds.map((r) => r.seed)).toEqual([1, 4]);
       },
-      1_000_000,
+      { batchRows: 1_000_000, ...ONLY_EXPLICIT_FLUSH },
     );
   });
 
@@ -389,7 +399,7 @@ describe("atomic episodes", () => {
         expect(last).toEqual({ s: 4999, t: (4999 * 5000) / 2 });
         expect(await count(store, PARTIAL_EPISODES)).toBe(0);
       },
-      1000,
+      { batchRows: 1000 },
     );
   });
 });
@@ -453,10 +463,16 @@ describe("mergeStores", () => {
     const a = await shard("1/3", [0]);
     const c = await shard("3/3", [2], "running");
     const target = dbPath();
-    await mergeStores(target, [c, a]);
+    const summary = await mergeStores(target, [c, a]);
+    expect(summary.partialRuns).toEqual([{ runId: "plan-run", shards: "1/3,3/3", missing: ["2/3"] }]);
     await withStore(target, async (store) => {
       expect((await store.listRuns())[0]).toMatchObject({ shard: "1/3,3/3", status: "running" });
     });
+  });
+
+  it("names no partial run once every shard is merged", async () => {
+    const summary = await mergeStores(dbPath(), [await shard("2/2", [1]), await shard("1/2", [0])]);
+    expect(summary.partialRuns).toEqual([]);
   });
 
   it("replaces an unfinished episode of the target by the source's completed one", async () => {

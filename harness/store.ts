@@ -27,56 +27,13 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
 import { type CellMetricsRow, VIEW_NAMES, viewStatements } from "../reports/views.ts";
+import { type EpisodeStatus, missingShards, type RunContext, type RunRow, type RunStatus } from "./core/runs.ts";
 import { mergeSource, type SourceMergeSummary } from "./store-merge.ts";
-import {
-  DATA_TABLES,
-  type EpisodeStatus,
-  LOOKUP_DML,
-  type RunStatus,
-  SCHEMA_VERSION,
-  sqlString,
-  TABLE_DDL,
-} from "./store-schema.ts";
+import { DATA_TABLES, LOOKUP_DML, SCHEMA_VERSION, sqlString, TABLE_DDL } from "./store-schema.ts";
 import { StepStaging } from "./store-staging.ts";
 import type { EpisodeTrace } from "./trace.ts";
 
-export type { EpisodeStatus, RunStatus } from "./store-schema.ts";
-
-/** What a run is, written before any of its steps (google/benchmark's `context` block). */
-export interface RunContext {
-  readonly runId: string;
-  readonly scenarioName: string;
-  readonly scenarioSha256: string;
-  /** The scenario file as read. */
-  readonly scenarioText: string;
-  /** Hash of the expanded plan (scenario + CLI overrides): what `--resume` matches on. */
-  readonly planSha256: string;
-  /** "i/n" when this process runs one shard of the plan, else null. */
-  readonly shard: string | null;
-  readonly backend: string;
-  /** HEAD's sha, `-dirty` when tracked files differed from it (harness/provenance.ts); null outside git. */
-  readonly gitSha: string | null;
-  readonly nodeVersion: string;
-  readonly host: string;
-  readonly cpus: number;
-  readonly argv: readonly string[];
-  /** Model file -> sha256, for every model a policy of the plan loads. */
-  readonly modelChecksums: Readonly<Record<string, string>>;
-  readonly seeds: readonly number[];
-  readonly startedAt: Date;
-}
-
-/** A `runs` row as read back, with its episode counts. */
-export interface RunRow extends Omit<RunContext, "argv" | "modelChecksums" | "seeds"> {
-  readonly argv: string[];
-  readonly modelChecksums: Record<string, string>;
-  readonly seeds: number[];
-  readonly finishedAt: Date | null;
-  readonly status: RunStatus;
-  /** Episodes stored for the run, any status. */
-  readonly episodes: number;
-  readonly completedEpisodes: number;
-}
+export type { EpisodeStatus, RunContext, RunRow, RunStatus } from "./core/runs.ts";
 
 /** One episode's labels and outcome; `key` is unique within a run. */
 export interface EpisodeMeta {
@@ -132,6 +89,15 @@ export interface MergeSummary {
   readonly sources: readonly SourceMergeSummary[];
   readonly episodesAdded: number;
   readonly episodesSkipped: number;
+  /** Runs in the target that still lack shards of their plan: their figures cover part of the matrix. */
+  readonly partialRuns: readonly PartialRun[];
+}
+
+export interface PartialRun {
+  readonly runId: string;
+  /** The shards present, e.g. "1/4,3/4". */
+  readonly shards: string;
+  readonly missing: readonly string[];
 }
 
 export type { SourceMergeSummary } from "./store-merge.ts";
@@ -184,6 +150,8 @@ export class TraceStore {
   private closed = false;
   private readonly batchRows: number;
   private readonly maxDelayMs: number;
+  /** Staging for {@link appendToEpisode}'s small batches, apart from the matrix runner's. */
+  private streamStaging: StepStaging | null = null;
 
   private constructor(
     /** Absolute path of the database file. */
@@ -441,6 +409,112 @@ export class TraceStore {
   }
 
   // -------------------------------------------------------------------------
+  // Long-running mode (harness/controller/): one episode whose rows stream in.
+
+  /**
+   * Marks an existing run running again without touching its episodes (a restarted
+   * controller carries on in the same run; compare {@link markRunning}, which drops the
+   * unfinished episodes of a matrix run so they can run again). False when there is no such run.
+   */
+  async reopenRun(runId: string): Promise<boolean> {
+    await this.flush();
+    const exists = await scalar(this.con, "SELECT count(*) FROM runs WHERE run_id = ?", [runId]);
+    if (Number(exists) === 0) return false;
+    await this.con.run(`UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = ?`, [runId]);
+    return true;
+  }
+
+  /**
+   * Starts an episode whose steps arrive in batches ({@link appendToEpisode}). Its
+   * `episodes` row is committed now, as `aborted` with the error saying it is still open:
+   * that is what a process killed before {@link closeEpisode} leaves, and a reader always
+   * sees the row of any step that was committed. `meta.status`, `error`, `steps` and
+   * `wallMs` are ignored here.
+   */
+  async openEpisode(runId: string, meta: EpisodeMeta): Promise<number> {
+    this.check();
+    await this.flush();
+    const episodeId = this.nextEpisodeId++;
+    await this.enqueue(async () => {
+      await this.beginBatch();
+      try {
+        appendEpisodeRow(this.appenders.episodes, {
+          episodeId,
+          runId,
+          meta: { ...meta, status: "aborted", error: OPEN_EPISODE, steps: 0, wallMs: 0 },
+          faultSpecsJson: JSON.stringify(meta.faultSpecs ?? null),
+        });
+        this.appenders.episodes.flushSync();
+        this.inBatch = false;
+        await this.writer.run("COMMIT");
+      } catch (err) {
+        throw await this.abortBatch(err);
+      }
+    });
+    return episodeId;
+  }
+
+  /**
+   * Commits one batch of an open episode in one transaction: its step rows (`trace`'s rows
+   * `[0, length)`, numbered by the loop), its events (numbered from `firstEventSeq`), and
+   * the episode row's `steps` and `wall_ms` as of this batch. A crash loses at most the
+   * batch being written; a batch that fails is rolled back whole and the error thrown.
+   */
+  async appendToEpisode(
+    episodeId: number,
+    trace: EpisodeTrace,
+    at: { readonly firstEventSeq: number; readonly steps: number; readonly wallMs: number },
+  ): Promise<void> {
+    this.check();
+    await this.flush();
+    await this.enqueue(async () => {
+      this.streamStaging ??= new StepStaging(Math.max(trace.length, 64));
+      const staging = this.streamStaging;
+      try {
+        await this.beginBatch();
+        staging.add(episodeId, trace);
+        staging.appendTo(this.appenders.steps);
+        this.appenders.steps.flushSync();
+        for (let i = 0; i < trace.events.length; i++) {
+          appendEventRow(this.appenders.events, episodeId, at.firstEventSeq + i, trace.events[i]!);
+        }
+        this.appenders.events.flushSync();
+        await this.writer.run("UPDATE episodes SET steps = ?, wall_ms = ? WHERE episode_id = ?", [
+          at.steps,
+          at.wallMs,
+          episodeId,
+        ]);
+        this.inBatch = false;
+        await this.writer.run("COMMIT");
+      } catch (err) {
+        staging.truncate(0);
+        throw await this.abortBatch(err);
+      }
+    });
+  }
+
+  /** Ends an open episode: its final status, error, step count and wall time. */
+  async closeEpisode(
+    episodeId: number,
+    end: {
+      readonly status: EpisodeStatus;
+      readonly error: string | null;
+      readonly steps: number;
+      readonly wallMs: number;
+    },
+  ): Promise<void> {
+    this.check();
+    await this.flush();
+    await this.con.run("UPDATE episodes SET status = ?, error = ?, steps = ?, wall_ms = ? WHERE episode_id = ?", [
+      end.status,
+      end.error,
+      end.steps,
+      end.wallMs,
+      episodeId,
+    ]);
+  }
+
+  // -------------------------------------------------------------------------
 
   private check(): void {
     if (this.closed) throw new Error(`Trace store ${this.path} is closed`);
@@ -503,20 +577,7 @@ export class TraceStore {
       const { steps: stepsAppender, events: eventsAppender, episodes: episodesAppender } = this.appenders;
       this.steps.appendTo(stepsAppender);
       stepsAppender.flushSync();
-      for (const e of events) {
-        eventsAppender.appendInteger(e.episodeId);
-        eventsAppender.appendInteger(e.seq);
-        eventsAppender.appendDouble(e.time);
-        eventsAppender.appendVarchar(e.kind);
-        eventsAppender.appendSmallInt(e.action);
-        eventsAppender.appendInteger(e.podId);
-        eventsAppender.appendInteger(e.faultId);
-        eventsAppender.appendVarchar(e.detail);
-        eventsAppender.appendInteger(e.targetRank);
-        if (e.fault === null) eventsAppender.appendNull();
-        else eventsAppender.appendVarchar(e.fault);
-        eventsAppender.endRow();
-      }
+      for (const e of events) appendEventRow(eventsAppender, e.episodeId, e.seq, e);
       eventsAppender.flushSync();
       for (const e of episodes) appendEpisodeRow(episodesAppender, e);
       episodesAppender.flushSync();
@@ -564,11 +625,15 @@ export async function mergeStores(target: string, sources: readonly string[]): P
   try {
     const summaries: SourceMergeSummary[] = [];
     for (const source of sources) summaries.push(await store.mergeFrom(source));
+    const partialRuns = (await store.listRuns())
+      .filter((r) => r.shard !== null)
+      .map((r) => ({ runId: r.runId, shards: r.shard as string, missing: missingShards(r.shard) }));
     return {
       target: store.path,
       sources: summaries,
       episodesAdded: summaries.reduce((n, s) => n + s.episodesAdded + s.episodesReplaced, 0),
       episodesSkipped: summaries.reduce((n, s) => n + s.episodesSkipped, 0),
+      partialRuns,
     };
   } finally {
     await store.close();
@@ -612,6 +677,38 @@ async function prepareSchema(con: DuckDBConnection, file: string): Promise<void>
   }
   for (const dml of LOOKUP_DML) await con.run(dml);
   for (const view of viewStatements()) await con.run(view);
+}
+
+/** What an open episode's row says until it is closed (and what a killed controller leaves). */
+export const OPEN_EPISODE = "open: still running, or its process stopped without closing it";
+
+function appendEventRow(
+  a: DuckDBAppender,
+  episodeId: number,
+  seq: number,
+  e: {
+    time: number;
+    kind: string;
+    action: number;
+    podId: number;
+    faultId: number;
+    detail: string;
+    targetRank?: number;
+    fault?: string | null;
+  },
+): void {
+  a.appendInteger(episodeId);
+  a.appendInteger(seq);
+  a.appendDouble(e.time);
+  a.appendVarchar(e.kind);
+  a.appendSmallInt(e.action);
+  a.appendInteger(e.podId);
+  a.appendInteger(e.faultId);
+  a.appendVarchar(e.detail);
+  a.appendInteger(e.targetRank ?? -1);
+  if (e.fault === null || e.fault === undefined) a.appendNull();
+  else a.appendVarchar(e.fault);
+  a.endRow();
 }
 
 function appendEpisodeRow(a: DuckDBAppender, { episodeId, runId, meta: m, faultSpecsJson }: StagedEpisode): void {

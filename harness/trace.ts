@@ -8,7 +8,7 @@
  * its index in {@link GUARD_REASONS}.
  */
 
-import { GuardReason } from "./guard.ts";
+import { GuardReason } from "./core/guard.ts";
 import type { LoopEvent, StepRecord } from "./loop.ts";
 
 /** Guard reasons by code, the order the `guard_reasons` lookup table stores. Append only. */
@@ -56,6 +56,8 @@ export const STEP_COLUMNS = [
   ["reward", "DOUBLE"],
   ["slo_ok", "BOOLEAN"],
   ["active_faults", "INTEGER"],
+  // The offered load before load spikes (the backend's own generator), NaN where unknown: a replay's input.
+  ["load_rps", "DOUBLE"],
 ] as const satisfies readonly (readonly [string, ColumnType])[];
 
 export type StepColumn = (typeof STEP_COLUMNS)[number][0];
@@ -139,6 +141,7 @@ export class TraceRecorder {
     c.reward[i] = r.reward;
     c.slo_ok[i] = r.sloOk ? 1 : 0;
     c.active_faults[i] = r.activeFaults;
+    c.load_rps[i] = r.loadRps;
   }
 
   onEvent(e: LoopEvent): void {

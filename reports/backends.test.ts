@@ -11,7 +11,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Action } from "../harness/contract.ts";
+import { Action } from "../harness/core/contract.ts";
 import { parseScenario } from "../harness/scenario-file.ts";
 import { TraceStore } from "../harness/store.ts";
 import { makeMeta, makeRunContext, makeTrace, tempDir } from "../harness/store-fixtures.ts";

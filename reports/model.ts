@@ -9,8 +9,9 @@
  * difference excludes zero AND the sign-flip p-value is below 0.05; anything else is "no
  * significant difference".
  */
+import { missingShards } from "../harness/core/runs.ts";
 import type { Interval, PairedInterval } from "./bootstrap.ts";
-import { type Arm, Estimator, type EstimatorOptions } from "./estimator.ts";
+import type { Arm, Estimator } from "./estimator.ts";
 import type { GateResult } from "./gate-eval.ts";
 import type { Filter } from "./gates.ts";
 import type { ReportData, Timeline, TrainingCurves } from "./load.ts";
@@ -86,10 +87,6 @@ const ROW_METRICS: readonly MetricName[] = [
   ...new Set<MetricName>([...HEADLINE, ...INCIDENT_FIGURES, ...SLO_PARTS, "actions", ...ACTION_MIX, ...ACTION_HARM]),
 ];
 
-export function createEstimator(data: ReportData, opts: EstimatorOptions): Estimator {
-  return new Estimator(data.episodes, opts);
-}
-
 export function buildModel(data: ReportData, estimator: Estimator, gates: readonly GateResult[]): ReportModel {
   checkAgainstSql(estimator, data.cells);
   const arm = (policy: string): Arm => ({ runId: data.run.runId, policy });
@@ -141,6 +138,12 @@ export function buildModel(data: ReportData, estimator: Estimator, gates: readon
   if (completed < r.episodes) {
     notes.push(
       `${r.episodes - completed} episodes did not complete (aborted or failed) and are left out of every number.`,
+    );
+  }
+  const missing = missingShards(r.shard);
+  if (missing.length > 0) {
+    notes.push(
+      `This store holds shards ${r.shard} of the run only (missing ${missing.join(", ")}): every number covers that part of the matrix; \`harness merge\` the missing shards for the whole.`,
     );
   }
   if (r.status !== "completed") notes.push(`The run is ${r.status}: the numbers cover the episodes stored so far.`);

@@ -75,9 +75,33 @@ describe("scenario schema", () => {
 
   it("requires a cluster section for the cluster backend, and only there", () => {
     expect(scenarioSchema.safeParse({ ...minimal, backend: "cluster" }).success).toBe(false);
-    expect(scenarioSchema.safeParse({ ...minimal, cluster: { namespaces: ["demo"] } }).success).toBe(false);
-    const c = scenarioSchema.parse({ ...minimal, backend: "cluster", cluster: { namespaces: ["demo"] } });
-    expect(c.cluster).toEqual({ namespaces: ["demo"] });
+    const cluster = {
+      namespace: "demo",
+      deployment: "web",
+      service: "web",
+      prometheusUrl: "http://prometheus.monitoring:9090",
+      allowedNamespaces: ["demo"],
+    };
+    expect(scenarioSchema.safeParse({ ...minimal, cluster }).success).toBe(false);
+    const c = scenarioSchema.parse({ ...minimal, backend: "cluster", cluster });
+    expect(c.cluster).toEqual({ ...cluster, scrapeIntervalS: 15, dryRun: false });
+  });
+
+  it("checks the cluster section's names, URL and allow-list", () => {
+    const base = {
+      namespace: "demo",
+      deployment: "web",
+      service: "web",
+      prometheusUrl: "http://prometheus:9090",
+      allowedNamespaces: ["demo"],
+    };
+    const issues = (cluster: object) =>
+      scenarioSchema.safeParse({ ...minimal, backend: "cluster", cluster }).error?.issues.map((i) => i.path.join("."));
+    expect(issues({ ...base, namespace: "Demo_NS" })).toEqual(["cluster.namespace"]);
+    expect(issues({ ...base, prometheusUrl: "not a url" })).toEqual(["cluster.prometheusUrl"]);
+    expect(issues({ ...base, allowedNamespaces: [] })).toEqual(["cluster.allowedNamespaces"]);
+    expect(issues({ ...base, routingLabel: "bad key!" })).toEqual(["cluster.routingLabel"]);
+    expect(issues({ namespaces: ["demo"] })).toContain("cluster");
   });
 
   it("normalises every fault axis entry to a labelled list of specs", () => {
@@ -89,17 +113,33 @@ describe("scenario schema", () => {
           "pod-kill",
           { type: "load-spike", factor: 3 },
           { name: "kill-or-stress", faults: ["pod-kill", { type: "cpu-stress", load: 0.9 }] },
+          { name: "kill-and-spike", faults: ["pod-kill", "load-spike"], inject: "all" },
         ],
       },
     });
     expect(s.matrix.fault).toEqual([
-      { label: "pod-kill", faults: [{ type: "pod-kill" }] },
-      { label: "load-spike", faults: [{ type: "load-spike", factor: 3, durationS: 300 }] },
+      { label: "pod-kill", faults: [{ type: "pod-kill" }], inject: "one" },
+      { label: "load-spike", faults: [{ type: "load-spike", factor: 3, durationS: 300 }], inject: "one" },
       {
         label: "kill-or-stress",
         faults: [{ type: "pod-kill" }, { type: "cpu-stress", load: 0.9, durationS: 180 }],
+        inject: "one",
+      },
+      {
+        label: "kill-and-spike",
+        faults: [{ type: "pod-kill" }, { type: "load-spike", factor: 2, durationS: 300 }],
+        inject: "all",
       },
     ]);
+  });
+
+  it("refuses an inject mode other than one or all", () => {
+    const r = scenarioSchema.safeParse({
+      ...minimal,
+      matrix: { ...minimal.matrix, fault: [{ name: "x", faults: ["pod-kill"], inject: "both" }] },
+    });
+    expect(r.success).toBe(false);
+    expect(JSON.stringify(r.error?.issues)).toContain('"inject"');
   });
 
   it("refuses two fault entries with the same label", () => {

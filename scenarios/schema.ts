@@ -11,12 +11,19 @@
  * embeds): `scenario.schema.json` is generated from it and checked for drift by a test.
  */
 import { z } from "zod";
-import { FAULT_TYPES, type FaultSpec, faultSpecSchema } from "../harness/contract.ts";
-import { guardLimitsSchema, NOOP_FALLBACK } from "../harness/guard.ts";
-import { ScenarioErrorCode } from "../harness/scenario-errors.ts";
+import { FAULT_TYPES, type FaultSpec, faultSpecSchema } from "../harness/core/contract.ts";
+import { ScenarioErrorCode } from "../harness/core/errors.ts";
+import { guardLimitsSchema, NOOP_FALLBACK } from "../harness/core/guard.ts";
+import {
+  type Frequency,
+  frequencySchema,
+  INJECT_MODES,
+  type InjectMode,
+  MAX_INJECTIONS,
+} from "../harness/core/schedule.ts";
 import { POLICY_NAMES, type PolicyName, policies } from "../policies/index.ts";
 import { type SimParams, simParamsSchema, workloadSchema } from "../sim/params.ts";
-import { type Frequency, frequencySchema, MAX_INJECTIONS } from "../sim/schedule.ts";
+import { clusterSectionSchema } from "./cluster.ts";
 import { localSectionSchema } from "./local.ts";
 
 export const DEFAULT_STEPS = 200;
@@ -24,7 +31,7 @@ export const DEFAULT_STEPS = 200;
  * Bounds on what a run can hold, refused at validation rather than failing every episode:
  * an episode's trace lives in typed arrays in its worker (a 100,000-step episode takes
  * about 0.5 GB of memory at its peak, measured), and the schedule stops at MAX_INJECTIONS
- * injections per episode (sim/schedule.ts). A million episodes per run keeps episode ids
+ * injections per episode (harness/core/schedule.ts). A million episodes per run keeps episode ids
  * far inside the store's INTEGER column after merges.
  */
 export const MAX_STEPS = 100_000;
@@ -131,7 +138,13 @@ const combinedFault = z
     faults: z
       .array(oneFault)
       .min(1)
-      .describe("The cell's faults: each injection draws one of them, uniformly (sim/schedule.ts)."),
+      .describe("The cell's faults: each injection draws one of them, uniformly, or injects them all (inject: all)."),
+    inject: z
+      .enum(INJECT_MODES)
+      .default("one")
+      .describe(
+        "one: each injection draws one of the faults; all: each injection injects every listed fault at the same moment (a compound incident).",
+      ),
   })
   .strict()
   .describe("A named fault cell: a combination of faults, or one fault variant under its own name.");
@@ -142,6 +155,8 @@ export interface FaultCell {
   /** Unique on the axis: the fault type, or the given name. */
   readonly label: string;
   readonly faults: readonly FaultSpec[];
+  /** `one`: each injection draws one of `faults`; `all`: each injection injects all of them at once. */
+  readonly inject: InjectMode;
 }
 
 const faultAxis = z
@@ -155,7 +170,11 @@ const faultAxis = z
     ),
   )
   .transform((entries): FaultCell[] =>
-    entries.map((e) => ("faults" in e ? { label: e.name, faults: e.faults } : { label: e.type, faults: [e] })),
+    entries.map((e) =>
+      "faults" in e
+        ? { label: e.name, faults: e.faults, inject: e.inject }
+        : { label: e.type, faults: [e], inject: "one" as const },
+    ),
   )
   .describe("Fault axis: fault types, fault specs, or named combinations { name, faults }.");
 
@@ -238,20 +257,6 @@ const matrixSchema = z
 
 export const BACKENDS = ["sim", "local", "cluster"] as const;
 
-/** A Kubernetes namespace name (RFC 1123 label). */
-const namespaceSchema = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
-  error: (iss) => `Expected a Kubernetes namespace name (RFC 1123 label), got ${JSON.stringify(iss.input)}`,
-});
-
-const clusterSchema = z
-  .object({
-    namespaces: z
-      .array(namespaceSchema)
-      .min(1)
-      .describe("The only namespaces chaos may ever be injected into (the cluster backend is not built yet)."),
-  })
-  .strict();
-
 // ---------------------------------------------------------------------------
 // The scenario
 
@@ -270,9 +275,9 @@ const scenarioObject = z
       .enum(BACKENDS)
       .default("sim")
       .describe(
-        "Where episodes run: the simulator, the local testbed (real processes, Prometheus, wall clock), or a cluster (later).",
+        "Where episodes run: the simulator, the local testbed (real processes, Prometheus, wall clock), or a Kubernetes cluster (cluster: section).",
       ),
-    cluster: clusterSchema.optional().describe("Required when backend is cluster."),
+    cluster: clusterSectionSchema.optional().describe("Required when backend is cluster."),
     local: localSectionSchema.optional().describe("The local testbed; read by backend local only (defaults apply)."),
     steps: z
       .number()
@@ -293,7 +298,7 @@ const scenarioObject = z
     slo: sloSchema.prefault({}).describe("The service level that uptime and recovery are measured against."),
     guard: scenarioGuardSchema
       .prefault({})
-      .describe("Limits between every policy and the deployment (harness/guard.ts)."),
+      .describe("Limits between every policy and the deployment (harness/core/guard.ts)."),
     matrix: matrixSchema.describe("The axes: every fault x frequency x policy x seed is one episode."),
     gates: z
       .array(z.string().trim().min(1))
@@ -314,7 +319,11 @@ const scenarioObject = z
     }
     checkSizes(s, ctx);
     if (s.backend === "cluster" && s.cluster === undefined) {
-      conflict(ctx, ["backend"], "backend cluster needs a cluster: section naming the allowed namespaces");
+      conflict(
+        ctx,
+        ["backend"],
+        "backend cluster needs a cluster: section (namespace, deployment, service, prometheusUrl, allowedNamespaces)",
+      );
     }
     if (s.backend !== "local" && s.local !== undefined) {
       conflict(ctx, ["local"], `local: is only read when backend is local (backend is ${s.backend})`);

@@ -24,12 +24,11 @@ import {
   type FaultInjection,
   isAction,
   type Snapshot,
-} from "../harness/contract.ts";
+} from "../harness/core/contract.ts";
+import { type ParseCache, parseOnce } from "../harness/core/parse-once.ts";
 import { advance, applyAction, clearFault, injectFault, observe, resetState, SimState } from "./core.ts";
 import { copyEvent } from "./events.ts";
 import {
-  type ParseCache,
-  parseOnce,
   type SimParams,
   type SimParamsInput,
   simParamsSchema,
@@ -43,6 +42,11 @@ export interface SimBackendOptions {
   readonly seed: number;
   readonly params?: SimParamsInput;
   readonly workload?: WorkloadInput;
+  /**
+   * A recorded offered load, one rate per step before load spikes (the trace's `load_rps`),
+   * in place of the seed's workload series: a replay offers the load the recording saw.
+   */
+  readonly loadSeries?: ArrayLike<number>;
 }
 
 // Validated params and workload, by input object (one backend per episode, same scenario objects).
@@ -85,7 +89,8 @@ export class SimBackend implements Backend {
   constructor(options: SimBackendOptions) {
     const params = parseOnce(PARAMS, simParamsSchema, options.params ?? {});
     const workload = parseOnce(WORKLOADS, workloadSchema, options.workload ?? {});
-    this.state = resetState(new SimState(params, workload), options.seed);
+    const state = new SimState(params, workload);
+    this.state = resetState(state, options.seed, undefined, options.loadSeries ?? null);
     this.clock = new VirtualClock(this);
   }
 
@@ -111,6 +116,11 @@ export class SimBackend implements Backend {
   clear(fault: FaultInjection): void {
     this.collect();
     clearFault(this.state, fault.id);
+  }
+
+  /** The workload's rate this step, before load spikes: what a replay must offer again. */
+  offeredLoadRps(): number {
+    return this.state.workloadGen.rate;
   }
 
   /** Events since the previous call, as fresh objects owned by the caller. */

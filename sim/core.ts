@@ -15,9 +15,9 @@
  * its randomness lives in its own seeded streams, so a state's future is a function of its
  * seed and of the calls made on it.
  */
-import { PodPhase } from "../harness/contract.ts";
+import { PodPhase } from "../harness/core/contract.ts";
+import { loadRngState, type SeedStreams, streamRngs } from "../harness/core/rng.ts";
 import type { SimParams, Workload } from "./params.ts";
-import { loadRngState, type SeedStreams, streamRngs } from "./rng.ts";
 import { addPod, SimState } from "./state.ts";
 import { advanceWorkload, resetWorkload } from "./workload.ts";
 
@@ -30,11 +30,17 @@ export { SimState } from "./state.ts";
 /**
  * Puts `s` at time 0 for `seed`: `initialReplicas` healthy pods (ids 0..n-1) in the steady
  * state of the first offered rate, no fault, fresh random streams (`rngs`: the seed's
- * streams, when the caller has already derived them).
+ * streams, when the caller has already derived them). `loadSeries`, a recorded offered load
+ * (one rate per step, before load spikes), replaces the seed's workload series.
  */
-export function resetState(s: SimState, seed: number, rngs: SeedStreams = streamRngs(seed)): SimState {
+export function resetState(
+  s: SimState,
+  seed: number,
+  rngs: SeedStreams = streamRngs(seed),
+  loadSeries: ArrayLike<number> | null = null,
+): SimState {
   const p = s.params;
-  resetWorkload(s.workloadGen, s.workload, s.stepSeconds, rngs.workload);
+  resetWorkload(s.workloadGen, s.workload, s.stepSeconds, rngs.workload, loadSeries);
   loadRngState(rngs.dynamics, s.dynamicsRng);
   s.step = 0;
   s.time = 0;

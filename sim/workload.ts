@@ -14,9 +14,22 @@
  * pattern and whatever happens in the simulation, so the series is a function of the seed
  * and the workload parameters only (common random numbers). Load spikes are faults: the
  * simulator multiplies this rate by their factor (sim/faults.ts).
+ *
+ * A recorded series (a replay, harness/replay.ts) replaces the generator: rate_k is the
+ * series' k-th value (the last one repeats past its end), and the `Workload` stream is not
+ * drawn from. No other stream depends on it, so the dynamics stay the seed's.
  */
+
+import {
+  createRngState,
+  drawUniforms,
+  loadRngState,
+  type Rng,
+  type RngState,
+  Stream,
+  streamRng,
+} from "../harness/core/rng.ts";
 import type { Workload } from "./params.ts";
-import { createRngState, drawUniforms, loadRngState, type Rng, type RngState, Stream, streamRng } from "./rng.ts";
 
 const SQRT6 = Math.sqrt(6);
 const TWO_PI = 2 * Math.PI;
@@ -44,11 +57,21 @@ export class WorkloadState {
   /** Radians per step of the diurnal sinusoid. */
   omega = 0;
   walkStep = 0;
+  /** A recorded series that replaces the generator, or null. */
+  series: ArrayLike<number> | null = null;
 }
 
 /** Points `w` at the start of the series of `workload` for the seed's `Workload` stream `rng`. */
-export function resetWorkload(w: WorkloadState, workload: Workload, stepSeconds: number, rng: Rng): void {
+export function resetWorkload(
+  w: WorkloadState,
+  workload: Workload,
+  stepSeconds: number,
+  rng: Rng,
+  series: ArrayLike<number> | null = null,
+): void {
+  if (series !== null && series.length === 0) throw new Error("Expected a recorded load series of at least one rate");
   loadRngState(rng, w.rng);
+  w.series = series;
   w.rate = 0;
   w.k = 0;
   w.level = 1;
@@ -65,6 +88,12 @@ export function resetWorkload(w: WorkloadState, workload: Workload, stepSeconds:
  * first call after a reset). Returns nothing, so that no double is boxed in the hot path.
  */
 export function advanceWorkload(w: WorkloadState): void {
+  const series = w.series;
+  if (series !== null) {
+    w.rate = series[w.k < series.length ? w.k : series.length - 1]!;
+    w.k++;
+    return;
+  }
   const u = w.u;
   drawUniforms(w.rng, u, 3);
   const u1 = u[0];

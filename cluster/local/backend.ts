@@ -22,7 +22,7 @@ import {
   type FaultInjection,
   pickTargetPod,
   type Snapshot,
-} from "../../harness/contract.ts";
+} from "../../harness/core/contract.ts";
 import { type CollectedSnapshot, type Collector, createCollector } from "../prometheus/collector.ts";
 import { WallClock } from "./clock.ts";
 import { FaultInjector, type FaultTargeting, targetByRank } from "./faults.ts";
@@ -248,10 +248,15 @@ export class LocalBackend implements Backend {
 
   // ---------------------------------------------------------------------------
 
-  private rateNow(): number {
+  /** The workload series' rate this step, before any load spike: what a replay offers again. */
+  offeredLoadRps(): number {
     const r = this.o.rates;
     if (r.length === 0) return 0;
-    return r[Math.min(r.length - 1, Math.max(0, this.step))]! * this.loadFactor;
+    return r[Math.min(r.length - 1, Math.max(0, this.step))]!;
+  }
+
+  private rateNow(): number {
+    return this.offeredLoadRps() * this.loadFactor;
   }
 
   private async applyRate(): Promise<void> {

@@ -17,7 +17,7 @@
  * Every fault can be cleared; `clearAll` is the cleanup on every exit path.
  */
 import type { ChildProcess } from "node:child_process";
-import { type FaultInjection, faultTargetRank } from "../../harness/contract.ts";
+import { type FaultInjection, faultTargetRank } from "../../harness/core/contract.ts";
 import type { Pod } from "./supervisor.ts";
 import type { Testbed } from "./testbed.ts";
 

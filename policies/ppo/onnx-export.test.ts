@@ -7,13 +7,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OBS_V1 } from "../../harness/contract.ts";
+import { OBS_V1 } from "../../harness/core/contract.ts";
 import { writeModelCard } from "../model-card.ts";
 import { loadOnnxModel, roundTrip } from "../onnx-model.ts";
 import { initParams } from "./init.ts";
 import { paramLayout } from "./mlp.ts";
 import { RunningMeanStd } from "./obs-norm.ts";
-import { EXPORT_INPUT, EXPORT_OUTPUTS, exportOnnx } from "./onnx-export.ts";
+import { EXPORT_INPUT, EXPORT_OUTPUTS, exportOnnx, importOnnx } from "./onnx-export.ts";
 import { TrainRng } from "./rng.ts";
 import { initTf } from "./tf-backend.ts";
 import { tfForward } from "./tf-model.ts";
@@ -87,5 +87,29 @@ describe("ONNX export", () => {
     const ref = tfForward(spec, params, states, 7);
     expect(out.value).not.toBeNull();
     for (let i = 0; i < 7; i++) expect(out.value![i]).toBeCloseTo(ref.values[i]!, 4);
+  });
+});
+
+describe("importOnnx", () => {
+  it("reads back the shape, the parameters and the observation statistics it exported", () => {
+    const params = weights(3);
+    const norm = new RunningMeanStd(OBS_V1.dim);
+    norm.update(
+      Float32Array.from({ length: 9 * 50 }, (_, i) => Math.sin(i) * 3 + (i % 9)),
+      50,
+    );
+    const back = importOnnx(exportOnnx({ spec, params, obsNorm: norm, obsClip: 7 }));
+    expect(back.spec).toEqual(spec);
+    expect(back.params).toEqual(params);
+    expect(back.obsClip).toBe(7);
+    for (let j = 0; j < OBS_V1.dim; j++) {
+      expect(back.obsNorm!.mean[j]).toBeCloseTo(norm.mean[j]!, 5);
+      expect(back.obsNorm!.var[j]).toBeCloseTo(norm.var[j]!, 3);
+    }
+    expect(importOnnx(exportOnnx({ spec, params, obsNorm: null, obsClip: 10 })).obsNorm).toBeNull();
+  });
+
+  it("refuses a model that is not a PPO export, naming what is missing", () => {
+    expect(() => importOnnx(new Uint8Array())).toThrow(/initializer "pi.out.w"/);
   });
 });

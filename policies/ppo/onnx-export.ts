@@ -16,7 +16,7 @@
  * so the model takes raw `obs-v1` vectors like every other policy.
  */
 import protobuf from "protobufjs";
-import { ACTION_COUNT, OBS_V1 } from "../../harness/contract.ts";
+import { ACTION_COUNT, OBS_V1 } from "../../harness/core/contract.ts";
 import type { CardOutput, CardTensor } from "../model-card.ts";
 import { type MlpSpec, paramLayout } from "./mlp.ts";
 import { OBS_NORM_EPS } from "./obs-norm.ts";
@@ -200,4 +200,52 @@ export function exportOnnx(input: ExportInput): Uint8Array {
     },
   };
   return ModelProto.encode(ModelProto.fromObject(model)).finish();
+}
+
+/**
+ * Reads back what {@link exportOnnx} wrote: the network's shape, its flat parameters and the
+ * observation statistics, so that a served model can be fine-tuned (policies/service/online)
+ * from exactly the weights it serves. Only our own exports qualify (initializers named as
+ * `paramLayout` names them); anything else is refused with what is missing. The variance
+ * comes back as std^2 - 1e-8 (the graph stores the std), equal to the trained one to float32
+ * rounding.
+ */
+export function importOnnx(bytes: Uint8Array): ExportInput {
+  const model = ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, bytes: Array }) as {
+    graph?: { initializer?: { name: string; dims: number[]; rawData?: number[] }[] };
+  };
+  const inits = new Map<string, { dims: number[]; data: Float32Array }>();
+  for (const t of model.graph?.initializer ?? []) {
+    const raw = Uint8Array.from(t.rawData ?? []);
+    inits.set(t.name, { dims: t.dims, data: new Float32Array(raw.buffer, 0, raw.byteLength / 4) });
+  }
+  const need = (name: string) => {
+    const t = inits.get(name);
+    if (!t) throw new Error(`Expected initializer "${name}" of a chaos-rl-harness PPO export, got none`);
+    return t;
+  };
+  const hidden: number[] = [];
+  for (let i = 0; inits.has(`pi.${i}.w`); i++) hidden.push(need(`pi.${i}.w`).dims[0]!);
+  const obsDim = need(hidden.length > 0 ? "pi.0.w" : "pi.out.w").dims[1]!;
+  const spec: MlpSpec = { obsDim, hidden, nActions: need("pi.out.w").dims[0]! };
+  const layout = paramLayout(spec);
+  const params = new Float32Array(layout.size);
+  for (const t of layout.tensors) {
+    const init = need(t.name);
+    if (init.data.length !== t.size) {
+      throw new Error(`Expected ${t.size} values in initializer "${t.name}", got ${init.data.length}`);
+    }
+    params.set(init.data, t.offset);
+  }
+  let obsNorm: ExportInput["obsNorm"] = null;
+  let obsClip = Number.POSITIVE_INFINITY;
+  if (inits.has("obs_mean")) {
+    const std = need("obs_std").data;
+    obsNorm = {
+      mean: Float64Array.from(need("obs_mean").data),
+      var: Float64Array.from(std, (s) => s * s - OBS_NORM_EPS),
+    };
+    obsClip = need("obs_clip_max").data[0]!;
+  }
+  return { spec, params, obsNorm, obsClip };
 }

@@ -22,15 +22,18 @@ import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { z } from "zod";
-import { ACTION_COUNT, ACTION_NAMES, OBS_V1 } from "../../harness/contract.ts";
-import type { Decider, OnnxPolicyModel } from "../onnx-model.ts";
+import { ACTION_COUNT, OBS_V1 } from "../../harness/core/contract.ts";
+import type { OnnxPolicyModel } from "../onnx-model.ts";
+import { type Coalescer, coalescer } from "./coalesce.ts";
+import { modelRefJson, predictBatchJson, predictJson } from "./encode.ts";
 import { createServiceMetrics, type ServiceMetrics } from "./metrics.ts";
 import { notFoundProblem, PROBLEM_MEDIA_TYPE, problemFor, sendProblem } from "./problem.ts";
 import {
   BODY_LIMIT_BYTES,
-  type DecisionBody,
   healthResponseSchema,
   modelResponseSchema,
+  type PredictBatchResponse,
+  type PredictResponse,
   predictBatchRequestSchema,
   predictBatchResponseSchema,
   predictRequestSchema,
@@ -38,6 +41,7 @@ import {
   problemSchema,
   readyResponseSchema,
 } from "./schemas.ts";
+import { compileBodyValidator } from "./validation.ts";
 
 export interface AgentAppOptions {
   /** The model to serve, or its pending load (`/ready` is 503 until it resolves). */
@@ -48,6 +52,22 @@ export interface AgentAppOptions {
   readonly metrics?: ServiceMetrics;
   /** fastify's logger option. @default false: the service logs nothing per request */
   readonly logger?: boolean;
+}
+
+/** The model being served, with what each request needs of it made once. */
+interface Serving {
+  readonly model: OnnxPolicyModel;
+  readonly coalescer: Coalescer;
+  /** `{"sha256":...,"codec":"obs-v1"}` for the replies. */
+  readonly refJson: string;
+}
+
+function servingOf(model: OnnxPolicyModel): Serving {
+  return {
+    model,
+    coalescer: coalescer(model),
+    refJson: modelRefJson({ sha256: model.sha256, codec: OBS_V1.name }),
+  };
 }
 
 const problemResponses = {
@@ -68,13 +88,12 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
     keepAliveTimeout: 65_000,
   }).withTypeProvider<ZodTypeProvider>();
 
-  // Validate with zod itself and hand fastify the ZodError: problem.ts reads its issues.
-  app.setValidatorCompiler<z.ZodType>(({ schema }) => (data) => {
-    const parsed = schema.safeParse(data);
-    return parsed.success ? { value: parsed.data } : { error: parsed.error as unknown as Error };
-  });
+  // ajv compiled from the zod schemas decides; zod explains a refusal (validation.ts), so
+  // problem.ts reads zod's issues as before.
+  app.setValidatorCompiler<z.ZodType>(({ schema }) => compileBodyValidator(schema));
   // Responses are built here from typed values, so they are not re-validated per request
-  // (that would cost the hot path a second zod pass); app.test.ts parses them with the schemas.
+  // (that would cost the hot path a second pass); the decision routes write their JSON
+  // themselves (encode.ts) and app.test.ts parses every reply with its schema.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   // Bodies are JSON only: a text/plain body is refused as such (415), not parsed to a string.
@@ -97,36 +116,34 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
   app.setErrorHandler((err, request, reply) => sendProblem(reply, problemFor(err as Error, request.url)));
   app.setNotFoundHandler((request, reply) => sendProblem(reply, notFoundProblem(request)));
 
+  // prom-client hashes the label values on every `labels()` call: resolve each
+  // (method, route, status) child once.
+  const durationChildren = new Map<string, { observe(v: number): void }>();
   app.addHook("onResponse", (request, reply, done) => {
-    metrics.requestDuration
-      .labels(request.method, request.routeOptions.url ?? "unknown", String(reply.statusCode))
-      .observe(reply.elapsedTime / 1000);
+    const route = request.routeOptions.url ?? "unknown";
+    const key = `${request.method} ${route} ${reply.statusCode}`;
+    let child = durationChildren.get(key);
+    if (child === undefined) {
+      child = metrics.requestDuration.labels(request.method, route, String(reply.statusCode));
+      durationChildren.set(key, child);
+    }
+    child.observe(reply.elapsedTime / 1000);
     done();
   });
 
-  let model: OnnxPolicyModel | null = null;
+  let serving: Serving | null = null;
   const loaded = Promise.resolve(options.model).then((m) => {
-    model = m;
+    serving = servingOf(m);
     metrics.modelInfo.labels(m.sha256, m.card?.codec ?? OBS_V1.name, m.file).set(1);
-    return m;
+    return serving;
   });
   // A failed load keeps /ready at 503 and fails each request that needs the model (500);
   // the caller that passed the promise sees the rejection itself.
   loaded.catch(() => {});
+  const current = async (): Promise<Serving> => serving ?? (await loaded);
 
   const modelRef = (m: OnnxPolicyModel) => ({ sha256: m.sha256, codec: OBS_V1.name });
-
-  /** Deciders reuse their buffers, so concurrent requests each take one from this pool. */
-  const idle: Decider[] = [];
-
-  const decisionBody = (action: number, confidence: number, probs: ArrayLike<number> | null, value: number) =>
-    ({
-      action,
-      actionName: ACTION_NAMES[action]!,
-      confidence,
-      probs: probs === null ? null : Array.from(probs),
-      value: Number.isNaN(value) ? null : value,
-    }) satisfies DecisionBody;
+  const json = "application/json; charset=utf-8";
 
   app.post(
     "/predict",
@@ -137,16 +154,13 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
         response: { 200: predictResponseSchema, ...problemResponses },
       },
     },
-    async (request) => {
-      const m = model ?? (await loaded);
-      const decide = idle.pop() ?? m.decider();
-      try {
-        const d = await decide(Float32Array.from(request.body.state));
-        metrics.decisionsByAction[d.action]!.inc();
-        return { ...decisionBody(d.action, d.confidence, d.probs, d.value), model: modelRef(m) };
-      } finally {
-        idle.push(decide);
-      }
+    async (request, reply) => {
+      const s = serving ?? (await current());
+      // Concurrent requests share one model run (coalesce.ts).
+      const { out, i } = await s.coalescer.decide(request.body.state);
+      metrics.decisionsByAction[out.actions[i]!]!.inc();
+      reply.header("content-type", json);
+      return predictJson(out, i, s.refJson) as unknown as PredictResponse;
     },
   );
 
@@ -159,25 +173,25 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
         response: { 200: predictBatchResponseSchema, ...problemResponses },
       },
     },
-    async (request) => {
-      const m = model ?? (await loaded);
+    async (request, reply) => {
+      const s = serving ?? (await current());
       const { states } = request.body;
       const n = states.length;
-      const flat = new Float32Array(n * OBS_V1.dim);
-      for (let i = 0; i < n; i++) flat.set(states[i]!, i * OBS_V1.dim);
-      const out = await m.decideBatch(flat, n);
-      const decisions = new Array<DecisionBody>(n);
+      const dim = OBS_V1.dim;
+      const flat = new Float32Array(n * dim);
+      for (let i = 0; i < n; i++) {
+        const row = states[i]!;
+        for (let j = 0; j < dim; j++) flat[i * dim + j] = row[j]!;
+      }
+      const out = await s.model.decideBatch(flat, n);
       // Counted per action once per batch: one counter update per state costs the hot loop.
       const counts = new Array<number>(ACTION_COUNT).fill(0);
-      for (let i = 0; i < n; i++) {
-        counts[out.actions[i]!]!++;
-        const probs = out.probs ? out.probs.subarray(i * ACTION_COUNT, (i + 1) * ACTION_COUNT) : null;
-        decisions[i] = decisionBody(out.actions[i]!, out.confidence[i]!, probs, out.value ? out.value[i]! : Number.NaN);
-      }
+      for (let i = 0; i < n; i++) counts[out.actions[i]!]!++;
       counts.forEach((c, action) => {
         if (c > 0) metrics.decisionsByAction[action]!.inc(c);
       });
-      return { decisions, model: modelRef(m) };
+      reply.header("content-type", json);
+      return predictBatchJson(out, n, s.refJson) as unknown as PredictBatchResponse;
     },
   );
 
@@ -196,8 +210,8 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
       },
     },
     async (_request, reply) => {
-      if (model === null) return reply.code(503).send({ ready: false, model: null });
-      return { ready: true, model: modelRef(model) };
+      if (serving === null) return reply.code(503).send({ ready: false, model: null });
+      return { ready: true, model: modelRef(serving.model) };
     },
   );
 
@@ -205,7 +219,7 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
     "/model",
     { schema: { description: "The model being served and its card.", response: { 200: modelResponseSchema } } },
     async () => {
-      const m = model ?? (await loaded);
+      const m = (await current()).model;
       return {
         file: m.file,
         sha256: m.sha256,

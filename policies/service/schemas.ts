@@ -3,12 +3,12 @@
  * the server (policies/service/app.ts validates with them and builds the OpenAPI document
  * from them) and by clients (the rl policy's `url` mode parses replies with them).
  *
- * A state is an `obs-v1` vector (harness/contract.ts): exactly 9 finite numbers. zod 4's
+ * A state is an `obs-v1` vector (harness/core/contract.ts): exactly 9 finite numbers. zod 4's
  * `z.number()` refuses NaN and ±Infinity (JSON cannot spell NaN, but `1e999` parses to
  * Infinity), so a bad number never reaches the model.
  */
 import { z } from "zod";
-import { ACTION_COUNT, ACTION_NAMES, OBS_V1 } from "../../harness/contract.ts";
+import { ACTION_COUNT, ACTION_NAMES, OBS_V1 } from "../../harness/core/contract.ts";
 
 /** Most states in one `/predict/batch` body. */
 export const MAX_BATCH_STATES = 4096;
@@ -43,7 +43,7 @@ export const decisionSchema = z.object({
     .int()
     .min(0)
     .max(ACTION_COUNT - 1)
-    .describe("Action id (harness/contract.ts Action)."),
+    .describe("Action id (harness/core/contract.ts Action)."),
   actionName: z.enum(ACTION_NAMES).describe("The action's name."),
   confidence: z.number().min(0).max(1).describe("Probability of the chosen action (1 for an action-only model)."),
   probs: z.array(z.number()).length(ACTION_COUNT).nullable().describe("Probability of each action by id, or null."),
