@@ -71,6 +71,7 @@ export const backends: Record<Scenario["backend"], BackendFactory | null> = {
         stepSeconds: scenario.stepSeconds,
         // The same load series the simulator would offer for this seed, in real requests per second.
         rates: loadSeries ?? workloadSeries(scenario.workload, scenario.stepSeconds, seed, scenario.steps),
+        stop: { limits: scenario.stopConditions ?? {}, slo: scenario.slo },
         ...(signal ? { signal } : {}),
       });
     },
@@ -87,6 +88,7 @@ export const backends: Record<Scenario["backend"], BackendFactory | null> = {
         episodeSeconds: scenario.durationS,
         runId: where?.runId ?? `${scenario.name}-adhoc`,
         episode: where?.episode ?? 0,
+        stop: { limits: scenario.stopConditions ?? {}, slo: scenario.slo },
         ...(signal ? { signal } : {}),
       }),
     // One deployment, watched by one informer: episodes one at a time in the main thread.

@@ -296,6 +296,25 @@ const scenarioObject = z
     workload: workloadSchema.prefault({}).describe("The offered load (the load generator on a cluster)."),
     sim: scenarioSimSchema.prefault({}).describe("The simulated deployment (sim/params.ts); read by backend sim only."),
     slo: sloSchema.prefault({}).describe("The service level that uptime and recovery are measured against."),
+    stopConditions: z
+      .object({
+        sloBrokenForS: z
+          .number()
+          .positive()
+          .optional()
+          .describe("Abort all chaos once the SLO has been broken for longer than this, seconds."),
+        errorRateAbove: z
+          .number()
+          .min(0)
+          .max(1)
+          .optional()
+          .describe("Abort all chaos as soon as the error rate is above this, 0..1."),
+      })
+      .strict()
+      .optional()
+      .describe(
+        "Backends local and cluster: when one holds, every live fault is cleared and no new one is injected for the rest of the episode (recorded as a stop-condition event).",
+      ),
     guard: scenarioGuardSchema
       .prefault({})
       .describe("Limits between every policy and the deployment (harness/core/guard.ts)."),

@@ -172,6 +172,11 @@ export class FaultInjector {
   }
 
   /** Clears every live fault, each in its own guarded call; returns the ones that failed. */
+  /** The faults live now, in injection order. */
+  liveFaults(): FaultInjection[] {
+    return [...this.live.values()].map((l) => l.fault);
+  }
+
   async clearAll(): Promise<string[]> {
     const failed: string[] = [];
     for (const { fault } of [...this.live.values()]) {
