@@ -31,6 +31,7 @@ import { appendStepSummary, writeJunit } from "./ci-output.ts";
 import { EXIT, OperationError, oneLine, UsageError } from "./cli-errors.ts";
 import { exportParquetFiles } from "./cli-export.ts";
 import { openExistingStore, pickRun, requireStoreFile, storeError } from "./cli-store.ts";
+import { approveCommand, controllerCommand } from "./controller/cli.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
 import { parseShard } from "./plan.ts";
 import { progressReporter } from "./progress.ts";
@@ -62,6 +63,8 @@ const COMMANDS = [
   "testbed",
   "replay-decisions",
   "agent",
+  "controller",
+  "approve",
   "completion",
 ] as const;
 
@@ -622,6 +625,8 @@ export function buildCli(args: string[]) {
     .command(testbedCommand)
     .command(replayDecisionsCommand)
     .command(agentCommand)
+    .command(controllerCommand)
+    .command(approveCommand)
     .completion("completion", "Print a bash/zsh completion script (harness completion >> ~/.bashrc)")
     .option("log-format", {
       choices: LOG_FORMATS,
