@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
-import { OBS_V1 } from "../harness/contract.ts";
+import { OBS_V1 } from "../harness/core/contract.ts";
 import { LISTENING_LINE } from "../policies/service/cli.ts";
 
 const run = promisify(execFile);

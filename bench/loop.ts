@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Action } from "../harness/contract.ts";
+import { Action } from "../harness/core/contract.ts";
 import { runPlannedEpisode } from "../harness/episode.ts";
 import { expandPlan, type PlannedEpisode } from "../harness/plan.ts";
 import { parseScenario } from "../harness/scenario-file.ts";

@@ -11,7 +11,7 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
-import type { Action } from "../harness/contract.ts";
+import type { Action } from "../harness/core/contract.ts";
 import { SimEnv, type SimEnvConfig } from "../sim/env.ts";
 import { median } from "./stats.ts";
 

@@ -18,7 +18,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { LocalBackend } from "../cluster/local/backend.ts";
 import { TrafficProcess } from "../cluster/local/traffic.ts";
 import { createCollector } from "../cluster/prometheus/collector.ts";
-import { guardLimitsSchema } from "../harness/guard.ts";
+import { guardLimitsSchema } from "../harness/core/guard.ts";
 import { runEpisode } from "../harness/loop.ts";
 import { TraceRecorder } from "../harness/trace.ts";
 import { createPolicy } from "../policies/index.ts";

@@ -17,7 +17,7 @@ import {
   timeout,
   wrap,
 } from "cockatiel";
-import { isTransient, type MaybePromise } from "./contract.ts";
+import { isTransient, type MaybePromise } from "./core/contract.ts";
 
 /** Where in the step a backend call happens: what the audit trail names. */
 export type CallSite = "observe" | "execute" | "inject" | "clear";

@@ -6,7 +6,7 @@ import type { Scenario } from "../scenarios/schema.ts";
 import { SimBackend } from "../sim/backend.ts";
 import { seedReward } from "../sim/reward.ts";
 import { workloadSeries } from "../sim/workload.ts";
-import type { Action, Backend, ReplicaLimits, Snapshot } from "./contract.ts";
+import type { Action, Backend, ReplicaLimits, Snapshot } from "./core/contract.ts";
 
 /** A backend holding real resources: `close` releases them and throws naming what it could not. */
 export interface ClosableBackend extends Backend {
@@ -66,6 +66,7 @@ export const backends: Record<Scenario["backend"], BackendFactory | null> = {
         stepSeconds: scenario.stepSeconds,
         // The same load series the simulator would offer for this seed, in real requests per second.
         rates: loadSeries ?? workloadSeries(scenario.workload, scenario.stepSeconds, seed, scenario.steps),
+        stop: { limits: scenario.stopConditions ?? {}, slo: scenario.slo },
         ...(signal ? { signal } : {}),
       });
     },
@@ -81,6 +82,7 @@ export const backends: Record<Scenario["backend"], BackendFactory | null> = {
         episodeSeconds: scenario.durationS,
         runId: where?.runId ?? `${scenario.name}-adhoc`,
         episode: where?.episode ?? 0,
+        stop: { limits: scenario.stopConditions ?? {}, slo: scenario.slo },
         ...(signal ? { signal } : {}),
       }),
     // One deployment, watched by one informer: episodes one at a time in the main thread.

@@ -1,6 +1,9 @@
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { OperationError, UsageError } from "./cli-errors.ts";
-import { storeError } from "./cli-store.ts";
+import { openTrainingStore, storeError } from "./cli-store.ts";
 
 describe("storeError: what the CLI makes of a trace store failure", () => {
   it("a lock held by another process is exit 1, naming the file and the holder's PID", () => {
@@ -36,5 +39,15 @@ describe("storeError: what the CLI makes of a trace store failure", () => {
       storeError(new Error("/d/y.duckdb has trace store schema version 0; this build reads version 1")),
     ).toBeInstanceOf(UsageError);
     expect(storeError(new TypeError("x is undefined"))).toBeNull();
+  });
+});
+
+describe("openTrainingStore (report --training)", () => {
+  it("refuses a missing file as input (exit 2) naming it, and creates nothing", async () => {
+    const missing = join(tmpdir(), `absent-${process.pid}.duckdb`);
+    await expect(openTrainingStore(missing)).rejects.toThrow(
+      new UsageError(`No training store at ${missing} (harness train --db writes one)`),
+    );
+    expect(existsSync(missing)).toBe(false);
   });
 });

@@ -20,14 +20,13 @@ export async function openExistingStore(path: string): Promise<TraceStore> {
   });
 }
 
-/** Opens (or creates) the store a command writes into. */
-export async function openStoreForWriting(path: string): Promise<TraceStore> {
+/** Opens the store holding training curves (`report --training`); never creates one. */
+export async function openTrainingStore(path: string): Promise<TraceStore> {
   const file = resolve(path);
-  const st = statSync(file, { throwIfNoEntry: false });
-  if (st?.isDirectory()) throw new UsageError(`${file} is a directory; expected a DuckDB file`);
-  return TraceStore.open(path).catch((err: unknown) => {
-    throw storeError(err, path) ?? err;
-  });
+  if (!statSync(file, { throwIfNoEntry: false })?.isFile()) {
+    throw new UsageError(`No training store at ${file} (harness train --db writes one)`);
+  }
+  return openExistingStore(path);
 }
 
 /** Refuses a path that is not an existing regular file; `flag` names it in the message. */

@@ -17,7 +17,6 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { testbedCommand } from "../cluster/local/testbed-cli.ts";
 import { ModelError } from "../policies/onnx-model.ts";
-import { trainCommand } from "../policies/ppo/cli.ts";
 import { agentCommand } from "../policies/service/cli.ts";
 import { compareRuns } from "../reports/compare.ts";
 import { gateCase, type JunitCase } from "../reports/gates-junit.ts";
@@ -30,14 +29,15 @@ import type { Scenario } from "../scenarios/schema.ts";
 import { appendStepSummary, writeJunit } from "./ci-output.ts";
 import { EXIT, OperationError, oneLine, UsageError } from "./cli-errors.ts";
 import { exportParquetFiles } from "./cli-export.ts";
-import { openExistingStore, pickRun, requireStoreFile, storeError } from "./cli-store.ts";
+import { openExistingStore, openTrainingStore, pickRun, requireStoreFile, storeError } from "./cli-store.ts";
+import { trainCommand } from "./cli-train.ts";
 import { approveCommand, controllerCommand } from "./controller/cli.ts";
+import { ScenarioError } from "./core/errors.ts";
+import { parseShard } from "./core/runs.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
-import { parseShard } from "./plan.ts";
 import { progressReporter } from "./progress.ts";
-import { replayDecisionsCommand } from "./replay-cli.ts";
+import { replayCommand, replayDecisionsCommand } from "./replay-cli.ts";
 import { type RunSummary, runScenario } from "./runner.ts";
-import { ScenarioError } from "./scenario-errors.ts";
 import { loadScenarioOrThrow, parseScenario } from "./scenario-file.ts";
 import { assertRunnable } from "./scenario-runnable.ts";
 import { mergeStores, type TraceStore } from "./store.ts";
@@ -61,12 +61,62 @@ const COMMANDS = [
   "export",
   "train",
   "testbed",
+  "replay",
   "replay-decisions",
   "agent",
+  "chaos",
   "controller",
   "approve",
   "completion",
 ] as const;
+
+/** `harness chaos cleanup`: exit 0 when nothing is left, 1 when something could not be removed. */
+async function chaosCleanupCommand(argv: {
+  scenario: string;
+  run?: string;
+  dryRun: boolean;
+  json: boolean;
+}): Promise<number> {
+  const { scenario } = await loadScenarioOrThrow(argv.scenario);
+  if (scenario.cluster === undefined) {
+    throw new UsageError(
+      `${argv.scenario} has no cluster: section (chaos cleanup needs its kubeconfig and namespaces)`,
+    );
+  }
+  const c = scenario.cluster;
+  const { loadKubeConfig, KubeClient } = await import("../cluster/kube/client.ts");
+  const { cleanupChaos } = await import("../cluster/kube/cleanup.ts");
+  // Unreachable API, no permission, a bad kubeconfig: one line, exit 1.
+  const r = await (async () => {
+    const client = new KubeClient(loadKubeConfig(c), { allowedNamespaces: c.allowedNamespaces, dryRun: argv.dryRun });
+    return cleanupChaos(client, {
+      namespaces: c.allowedNamespaces,
+      ...(argv.run === undefined ? {} : { runId: argv.run }),
+    });
+  })().catch((err: unknown) => {
+    throw new OperationError(`chaos cleanup: ${oneLine(err)}`);
+  });
+  if (argv.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+  else {
+    for (const x of r.removed) process.stdout.write(`${argv.dryRun ? "would remove" : "removed"} ${x}\n`);
+    for (const x of r.failed) process.stderr.write(`not removed: ${x}\n`);
+    if (r.removed.length === 0 && r.failed.length === 0) {
+      process.stdout.write(
+        `nothing left${argv.run ? ` by run ${argv.run}` : ""} in ${c.allowedNamespaces.join(", ")}\n`,
+      );
+    }
+  }
+  return r.failed.length > 0 ? EXIT.failed : EXIT.ok;
+}
+
+/** The scenario with `cluster.dryRun` set (`run --dry-run`); other backends have no writes to dry-run. */
+function withDryRun<T extends { scenario: Scenario }>(loaded: T): T {
+  const { scenario } = loaded;
+  if (scenario.backend !== "cluster" || scenario.cluster === undefined) {
+    throw new UsageError(`--dry-run applies to backend cluster only (this scenario's backend is ${scenario.backend})`);
+  }
+  return { ...loaded, scenario: { ...scenario, cluster: { ...scenario.cluster, dryRun: true } } };
+}
 
 function defaultDb(scenarioPath: string): string {
   return join("runs", `${basename(scenarioPath, extname(scenarioPath))}.duckdb`);
@@ -101,9 +151,11 @@ async function runCommand(argv: {
   shard?: string;
   report?: string;
   junit?: string;
+  dryRun?: boolean;
 }): Promise<number> {
-  const loaded = await loadScenarioOrThrow(argv.scenario);
+  let loaded = await loadScenarioOrThrow(argv.scenario);
   assertRunnable(loaded);
+  if (argv.dryRun) loaded = withDryRun(loaded);
   // A gate naming a policy or metric the matrix lacks is found now, not after the run.
   compileScenarioGates(loaded);
   let shard = null;
@@ -323,6 +375,7 @@ async function reportCommand(argv: {
   return withStore(argv.db, async (store) => {
     const run = await pickRun(store, argv.run);
     const out = argv.out ?? defaultReportDir(argv.db, run.scenarioName);
+    const trainingStore = argv.training === undefined ? undefined : await openTrainingStore(argv.training);
     const outcome = await reportAndPrint(
       store,
       {
@@ -332,10 +385,10 @@ async function reportCommand(argv: {
         seed: argv.seed,
         timelinePolicy: argv.timelinePolicy,
         png: argv.png,
-        trainingDb: argv.training,
+        trainingStore,
       },
       argv.json,
-    );
+    ).finally(() => trainingStore?.close());
     if (argv.junit !== undefined) {
       writeJunit(argv.junit, [
         {
@@ -445,6 +498,12 @@ export function buildCli(args: string[]) {
             type: "string",
             describe:
               "Write the episodes and gates as JUnit XML to this file (a test case per gate, for CI test reporters)",
+          })
+          .option("dry-run", {
+            type: "boolean",
+            default: false,
+            describe:
+              "backend cluster: send every write with server-side dryRun=All (validated, never persisted) and record what would have happened",
           })
           .example("$0 run scenarios/quickstart.yaml", "Run the quickstart into runs/quickstart.duckdb")
           .example("$0 run scenarios/quickstart.yaml --report", "... and write runs/quickstart-report/")
@@ -623,10 +682,25 @@ export function buildCli(args: string[]) {
     )
     .command(trainCommand)
     .command(testbedCommand)
+    .command(replayCommand)
     .command(replayDecisionsCommand)
     .command(agentCommand)
     .command(controllerCommand)
     .command(approveCommand)
+    .command(
+      "chaos cleanup <scenario>",
+      "Remove the Chaos Mesh objects and load-generator patches a cluster run left behind (by label)",
+      (y) =>
+        y
+          .positional("scenario", { type: "string", demandOption: true, describe: "Scenario file (backend cluster)" })
+          .option("run", { type: "string", describe: "Only this run's leftovers (default: every run's)" })
+          .option("dry-run", { type: "boolean", default: false, describe: "Send the deletes with dryRun=All" })
+          .option("json", { type: "boolean", default: false, describe: "The report as JSON on stdout" })
+          .example("$0 chaos cleanup scenarios/kind-smoke.yaml --run kind-smoke-20261202T101500-a1b2c3", ""),
+      async (argv) => {
+        process.exitCode = await chaosCleanupCommand(argv as Parameters<typeof chaosCleanupCommand>[0]);
+      },
+    )
     .completion("completion", "Print a bash/zsh completion script (harness completion >> ~/.bashrc)")
     .option("log-format", {
       choices: LOG_FORMATS,

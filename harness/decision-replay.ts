@@ -12,7 +12,7 @@
  */
 
 import { createPolicy, type PolicyName, preparePolicy } from "../policies/index.ts";
-import { ACTION_NAMES, type Action, createSnapshot, OBS_V1, type Snapshot } from "./contract.ts";
+import { ACTION_NAMES, type Action, createSnapshot, OBS_V1, type Snapshot } from "./core/contract.ts";
 import { parseScenario } from "./scenario-file.ts";
 import type { RunRow, TraceStore } from "./store.ts";
 

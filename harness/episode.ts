@@ -7,10 +7,10 @@
 
 import { createPolicy, type PolicyName, preparePolicy } from "../policies/index.ts";
 import type { Scenario } from "../scenarios/schema.ts";
-import { generateSchedule } from "../sim/schedule.ts";
 import { backendFor, type ClosableBackend } from "./backends.ts";
-import type { FaultInjection } from "./contract.ts";
-import { NOOP_FALLBACK } from "./guard.ts";
+import type { FaultInjection } from "./core/contract.ts";
+import { NOOP_FALLBACK } from "./core/guard.ts";
+import { generateSchedule } from "./core/schedule.ts";
 import { runEpisode } from "./loop.ts";
 import type { PlannedEpisode } from "./plan.ts";
 import { type EpisodeTrace, TraceRecorder } from "./trace.ts";

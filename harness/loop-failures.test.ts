@@ -17,8 +17,8 @@ import {
   type FaultInjection,
   faultSpecSchema,
   type Snapshot,
-} from "./contract.ts";
-import { guardLimitsSchema } from "./guard.ts";
+} from "./core/contract.ts";
+import { guardLimitsSchema } from "./core/guard.ts";
 import { type LoopEvent, runEpisode, type StepRecord } from "./loop.ts";
 
 type Failure = "transient" | "terminal" | "hang" | "ok";

@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SimBackend } from "../sim/backend.ts";
-import { generateSchedule } from "../sim/schedule.ts";
-import { Action, type Decision, type FaultInjection, type Policy } from "./contract.ts";
-import { type GuardLimitsInput, guardLimitsSchema } from "./guard.ts";
+import { Action, type Decision, type FaultInjection, type Policy } from "./core/contract.ts";
+import { type GuardLimitsInput, guardLimitsSchema } from "./core/guard.ts";
+import { generateSchedule } from "./core/schedule.ts";
 import { type EpisodeOptions, type LoopEvent, runEpisode, type StepRecord } from "./loop.ts";
 
 const slo = { latencyMs: 300, errorRate: 0.01 };

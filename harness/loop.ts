@@ -31,8 +31,8 @@ import {
   type Slo,
   type Snapshot,
   sloHolds,
-} from "./contract.ts";
-import { type GuardLimits, GuardReason, guard } from "./guard.ts";
+} from "./core/contract.ts";
+import { type GuardLimits, GuardReason, guard } from "./core/guard.ts";
 
 /** What one step of the loop records: the audit row (who/what/when/why). Reused buffers. */
 export interface StepRecord {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { expandPlan, missingShards, parseShard, planSha256, shardOf } from "./plan.ts";
+import { missingShards, parseShard } from "./core/runs.ts";
+import { expandPlan, planSha256, shardOf } from "./plan.ts";
 import { parseScenario } from "./scenario-file.ts";
 
 const text = `

@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import type { FaultCell, FrequencyCell, PolicyCell, Scenario } from "../scenarios/schema.ts";
+import type { Shard } from "./core/runs.ts";
 
 export interface PlannedEpisode {
   /** Position in the full (unsharded) plan. */
@@ -24,12 +25,6 @@ export interface PlanOptions {
   readonly seeds?: readonly number[];
   /** Run only these policy labels (each must be on the policy axis). */
   readonly policies?: readonly string[];
-}
-
-export interface Shard {
-  /** 1-based. */
-  readonly index: number;
-  readonly count: number;
 }
 
 export function episodeKey(fault: string, frequency: string, policy: string, seed: number): string {
@@ -71,36 +66,6 @@ function narrow<T, K extends string | number>(
     }
     return t;
   });
-}
-
-/** Parses `i/N` (1 <= i <= N). */
-export function parseShard(text: string): Shard {
-  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
-  const index = m ? Number(m[1]) : Number.NaN;
-  const count = m ? Number(m[2]) : Number.NaN;
-  if (!(index >= 1 && count >= 1 && index <= count)) {
-    throw new Error(`Expected --shard as i/N with 1 <= i <= N (e.g. 2/4), got ${JSON.stringify(text)}`);
-  }
-  return { index, count };
-}
-
-export function formatShard(shard: Shard | null): string | null {
-  return shard === null ? null : `${shard.index}/${shard.count}`;
-}
-
-/**
- * The shards a run still lacks, from its stored list of present ones ("1/4,3/4" ->
- * ["2/4", "4/4"]); none for a whole run (`null`, which is also what a merge of every shard
- * leaves).
- */
-export function missingShards(present: string | null): string[] {
-  if (present === null) return [];
-  const shards = present.split(",").map(parseShard);
-  const count = shards[0]?.count ?? 0;
-  const have = new Set(shards.map((s) => s.index));
-  return Array.from({ length: count }, (_, k) => k + 1)
-    .filter((i) => !have.has(i))
-    .map((i) => `${i}/${count}`);
 }
 
 /**

@@ -1,15 +1,137 @@
 /**
- * `harness replay-decisions --db F [--run R] --policy P [--params JSON] [--episode N ...]`:
- * what policy P would have proposed at every recorded step of a run (harness/decision-replay.ts),
- * as Markdown on stdout, or JSON with `--json`. Nothing is executed and nothing is written.
+ * The replay commands (issue 16):
+ * - `harness replay --db F [--run R] [--episode K | --cell f/fr/p [--seed S]] --policy P
+ *   [--backend sim] [--db-out G] [--out DIR]`: re-runs recorded episodes with their recorded
+ *   faults and load under policy P (harness/replay-run.ts) and prints the counterfactual
+ *   report, recorded against replayed, as Markdown (`--out` also writes replay.md and index.html).
+ * - `harness replay-decisions --db F [--run R] --policy P [--params JSON] [--episode N ...]`:
+ *   what policy P would have proposed at every recorded step of a run (harness/decision-replay.ts),
+ *   as Markdown on stdout, or JSON with `--json`. Nothing is executed and nothing is written.
  */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
-import { isPolicyName, POLICY_NAMES } from "../policies/index.ts";
+import { isPolicyName, POLICY_NAMES, type PolicyName } from "../policies/index.ts";
+import { renderHtml } from "../reports/html.ts";
 import { markdownTable } from "../reports/markdown.ts";
 import { UsageError } from "./cli-errors.ts";
 import { openExistingStore, pickRun } from "./cli-store.ts";
-import { ACTION_NAMES } from "./contract.ts";
+import { ACTION_NAMES } from "./core/contract.ts";
 import { type DecisionReplay, replayDecisions } from "./decision-replay.ts";
+import { progressReporter } from "./progress.ts";
+import { type ReplaySelection, replayRun } from "./replay-run.ts";
+
+/** Backends a replay can run on; the local testbed and a cluster are not wired for replay yet. */
+const REPLAY_BACKENDS = ["sim", "local", "cluster"] as const;
+
+interface ReplayRunArgs {
+  db: string;
+  run?: string;
+  episode?: number;
+  cell?: string;
+  seed?: number;
+  policy: string;
+  params?: string;
+  backend: (typeof REPLAY_BACKENDS)[number];
+  "db-out"?: string;
+  out?: string;
+  jobs?: number;
+  resamples: number;
+  json: boolean;
+}
+
+function policyArg(name: string): PolicyName {
+  if (!isPolicyName(name)) {
+    throw new UsageError(`Expected --policy to be one of ${POLICY_NAMES.join(", ")}, got ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
+function paramsArg(text: string | undefined): unknown {
+  try {
+    return text === undefined ? undefined : JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`Expected --params to be JSON: ${(err as Error).message}`);
+  }
+}
+
+export const replayCommand: CommandModule<object, ReplayRunArgs> = {
+  command: "replay",
+  describe: "Re-run recorded episodes with their recorded faults and load under a policy, and compare (counterfactual)",
+  builder: (y: Argv) =>
+    y
+      .option("db", { type: "string", demandOption: true, describe: "DuckDB file holding the recording (must exist)" })
+      .option("run", { type: "string", describe: "Recorded run id (default: the latest)" })
+      .option("episode", { type: "number", describe: "Replay this one episode id" })
+      .option("cell", { type: "string", describe: "Replay this cell: fault/frequency/policy (labels as recorded)" })
+      .option("seed", { type: "number", describe: "Only this seed (with --cell, or alone)" })
+      .option("policy", {
+        type: "string",
+        demandOption: true,
+        describe: `Policy to replay: ${POLICY_NAMES.join(", ")}`,
+      })
+      .option("params", { type: "string", describe: "The policy's parameters as JSON (as in a scenario file)" })
+      .option("backend", { choices: REPLAY_BACKENDS, default: "sim" as const, describe: "Where the replay runs" })
+      .option("db-out", { type: "string", describe: "Write the replay run here (default: --db, as a new run)" })
+      .option("out", { type: "string", describe: "Also write replay.md and index.html into this folder" })
+      .option("jobs", { type: "number", describe: "Worker threads (default: the core count)" })
+      .option("resamples", { type: "number", default: 2000, describe: "Bootstrap resamples of the intervals" })
+      .option("json", { type: "boolean", default: false, describe: "JSON on stdout instead of Markdown" })
+      .example("$0 replay --db runs/quickstart.duckdb --policy hpa", "what hpa would have done on every recorded fault")
+      .example(
+        "$0 replay --db runs/quickstart.duckdb --cell pod-kill/low/heuristic --seed 3 --policy heuristic",
+        "the same policy again: the recording, row for row",
+      ) as Argv<ReplayRunArgs>,
+  handler: async (argv) => {
+    const policy = policyArg(argv.policy);
+    const params = paramsArg(argv.params);
+    if (argv.backend !== "sim") {
+      throw new UsageError(`--backend ${argv.backend}: a replay runs on the simulator only for now (--backend sim)`);
+    }
+    let cell: ReplaySelection["cell"];
+    if (argv.cell !== undefined) {
+      const parts = argv.cell.split("/");
+      if (parts.length !== 3 || parts.some((p) => p === "")) {
+        throw new UsageError(`Expected --cell as fault/frequency/policy, got ${JSON.stringify(argv.cell)}`);
+      }
+      cell = { fault: parts[0]!, frequency: parts[1]!, policy: parts[2]! };
+    }
+    const controller = new AbortController();
+    const onSignal = () => controller.abort();
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    try {
+      const outcome = await replayRun({
+        db: argv.db,
+        ...(argv.run === undefined ? {} : { runId: argv.run }),
+        select: {
+          ...(argv.episode === undefined ? {} : { episode: argv.episode }),
+          ...(cell === undefined ? {} : { cell }),
+          ...(argv.seed === undefined ? {} : { seed: argv.seed }),
+        },
+        policy,
+        params,
+        ...(argv["db-out"] === undefined ? {} : { dbOut: argv["db-out"] }),
+        ...(argv.jobs === undefined ? {} : { jobs: argv.jobs }),
+        resamples: argv.resamples,
+        reporters: [progressReporter()],
+        signal: controller.signal,
+        argv: process.argv.slice(2),
+      });
+      if (argv.out !== undefined) {
+        const dir = resolve(argv.out);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, "replay.md"), outcome.markdown);
+        writeFileSync(join(dir, "index.html"), renderHtml(`Replay of ${outcome.sourceRun}`, outcome.blocks, []));
+      }
+      const { blocks: _blocks, ...data } = outcome;
+      process.stdout.write(argv.json ? `${JSON.stringify(data, null, 1)}\n` : outcome.markdown);
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+  },
+};
 
 interface ReplayArgs {
   db: string;

@@ -6,7 +6,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { generateSchedule } from "../sim/schedule.ts";
+import { generateSchedule } from "./core/schedule.ts";
 import { runPlannedEpisode } from "./episode.ts";
 import { expandPlan } from "./plan.ts";
 import { recordedInputs, recordedLoad, recordedSchedule } from "./replay.ts";

@@ -6,7 +6,7 @@
  * or another one (a counterfactual on the same faults and load).
  */
 import { z } from "zod";
-import { type FaultInjection, faultSpecSchema } from "./contract.ts";
+import { type FaultInjection, faultSpecSchema } from "./core/contract.ts";
 import type { RecordedInputs } from "./episode.ts";
 import type { TraceStore } from "./store.ts";
 

@@ -17,16 +17,9 @@ import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import { modelChecksums, preparePolicy } from "../policies/index.ts";
 import { backendFor } from "./backends.ts";
-import { type EpisodeOutcome, runPlannedEpisode } from "./episode.ts";
-import {
-  expandPlan,
-  formatShard,
-  type PlannedEpisode,
-  type PlanOptions,
-  planSha256,
-  type Shard,
-  shardOf,
-} from "./plan.ts";
+import { formatShard, type Shard } from "./core/runs.ts";
+import { type EpisodeOutcome, type RecordedInputs, runPlannedEpisode } from "./episode.ts";
+import { expandPlan, type PlannedEpisode, type PlanOptions, planSha256, shardOf } from "./plan.ts";
 import { gitRevision } from "./provenance.ts";
 import type { LoadedScenario } from "./scenario-file.ts";
 import { type EpisodeMeta, type RunContext, TraceStore } from "./store.ts";
@@ -59,6 +52,21 @@ export interface RunOptions {
   readonly reporters?: readonly RunReporter[];
   /** The command line, stored with the run. */
   readonly argv?: readonly string[];
+  /**
+   * A replay's recorded faults and load (harness/replay-run.ts), by {@link recordedKey} of an
+   * episode's cell and seed: every episode runs them instead of what its seed generates. An
+   * episode of the plan without an entry is refused before anything runs.
+   */
+  readonly recorded?: ReadonlyMap<string, RecordedInputs>;
+}
+
+/** The key of {@link RunOptions.recorded}: a cell and seed (every policy of it shares faults and load). */
+export function recordedKey(fault: string, frequency: string, seed: number): string {
+  return `${fault}|${frequency}|${seed}`;
+}
+
+function recordedFor(o: RunOptions, e: PlannedEpisode): RecordedInputs | undefined {
+  return o.recorded?.get(recordedKey(e.fault.label, e.frequency.label, e.seed));
 }
 
 export interface RunStart {
@@ -115,6 +123,10 @@ export async function runScenario(o: RunOptions): Promise<RunSummary> {
   const planSha = planSha256(loaded.sha256, fullPlan);
   const slice = shardOf(fullPlan, shard);
   const reporters = o.reporters ?? [];
+  if (o.recorded) {
+    const missing = slice.filter((e) => recordedFor(o, e) === undefined).map((e) => e.key);
+    if (missing.length > 0) throw new Error(`No recorded faults and load for episode ${missing.join(", ")}`);
+  }
   // A model that cannot load stops the run here, before the store or any episode: not the
   // rl cells one by one while the other policies run.
   await prepareModels(slice);
@@ -223,13 +235,14 @@ async function dispatch(
   if (backendFor(o.loaded.scenario).inProcess) {
     for (const e of todo) {
       if (o.signal?.aborted) break;
-      await write(await runPlannedEpisode(o.loaded.scenario, e, o.signal, undefined, runId));
+      await write(await runPlannedEpisode(o.loaded.scenario, e, o.signal, recordedFor(o, e), runId));
     }
     return;
   }
   // Batches small enough for a smooth progress bar, large enough to amortise messaging.
   const size = Math.min(16, Math.max(1, Math.floor(todo.length / (jobs * 16))));
   const batches: number[][] = [];
+  const byIndex = new Map(todo.map((e) => [e.index, e]));
   for (let i = 0; i < todo.length; i += size) batches.push(todo.slice(i, i + size).map((e) => e.index));
 
   const pool = new Piscina({ filename: WORKER, minThreads: jobs, maxThreads: jobs });
@@ -246,8 +259,14 @@ async function dispatch(
         fileName: o.loaded.fileName,
         scenarioSha256: o.loaded.sha256,
         planOptions: o.plan ?? {},
-        indices: batches[next++]!,
+        indices: batches[next]!,
+        ...(o.recorded
+          ? {
+              recorded: Object.fromEntries(batches[next]!.map((i) => [i, recordedFor(o, byIndex.get(i)!)!] as const)),
+            }
+          : {}),
       };
+      next++;
       const result = (await pool.run(task)) as WorkerResult;
       const written = writing.then(async () => {
         for (const outcome of result.outcomes) await write(outcome);

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { POLICY_NAMES } from "../policies/index.ts";
-import { formatIssue, ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "./scenario-errors.ts";
+import { formatIssue, ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "./core/errors.ts";
 import { loadScenario, loadScenarioOrThrow, parseScenario } from "./scenario-file.ts";
 
 /** A valid file, one entry per line, so tests can name lines by number (index + 1). */
@@ -296,7 +296,7 @@ describe("parseScenario: valid files", () => {
   });
 
   it("the committed scenarios all parse", async () => {
-    const dir = fileURLToPath(new URL("../scenarios/", import.meta.url));
+    const dir = fileURLToPath(new URL("../scenarios", import.meta.url));
     const files = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
     expect(files).toEqual(expect.arrayContaining(["quickstart.yaml", "ci-smoke.yaml", "full-matrix.yaml"]));
     for (const f of files) {

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { type Scenario, scenarioSchema } from "../scenarios/schema.ts";
-import { ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "./scenario-errors.ts";
+import { ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "./core/errors.ts";
 import { scenarioErrorMap, zodIssuesToScenario } from "./scenario-issues.ts";
 
 export type Path = readonly (string | number)[];
@@ -175,4 +175,4 @@ export function nodeAt(doc: Document, path: Path, key = false): Node | null {
   return found;
 }
 
-export type { ScenarioIssue } from "./scenario-errors.ts";
+export type { ScenarioIssue } from "./core/errors.ts";

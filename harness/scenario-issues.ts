@@ -5,7 +5,7 @@
  * with every branch's complaints nested inside.
  */
 import type { z } from "zod";
-import { ScenarioErrorCode, type ScenarioIssue } from "./scenario-errors.ts";
+import { ScenarioErrorCode, type ScenarioIssue } from "./core/errors.ts";
 
 type ZodIssue = z.core.$ZodIssue;
 type Seg = string | number;

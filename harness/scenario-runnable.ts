@@ -4,7 +4,7 @@
  * database is created, instead of failing every episode with a stack.
  */
 import { backends } from "./backends.ts";
-import { ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "./scenario-errors.ts";
+import { ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "./core/errors.ts";
 import type { LoadedScenario } from "./scenario-file.ts";
 
 /** Backends with a factory in harness/backends.ts (a null entry is declared but not built). */

@@ -7,16 +7,11 @@
  * another version instead of guessing. Views are not part of the version: they are
  * replaced from reports/views.ts every time a store is opened.
  */
-import { ACTION_NAMES } from "./contract.ts";
+import { ACTION_NAMES } from "./core/contract.ts";
+import { EPISODE_STATUSES, RUN_STATUSES } from "./core/runs.ts";
 import { type ColumnType, GUARD_REASONS, STEP_COLUMNS } from "./trace.ts";
 
 export const SCHEMA_VERSION = 4;
-
-export const RUN_STATUSES = ["running", "completed", "interrupted", "failed"] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-
-export const EPISODE_STATUSES = ["completed", "aborted", "failed"] as const;
-export type EpisodeStatus = (typeof EPISODE_STATUSES)[number];
 
 /** The data tables, in the order `exportParquet` writes them. */
 export const DATA_TABLES = ["runs", "episodes", "steps", "events", "guard_reasons", "actions"] as const;

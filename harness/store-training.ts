@@ -14,7 +14,8 @@
  */
 import { availableParallelism, hostname } from "node:os";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { ACTION_NAMES } from "./contract.ts";
+import type { UpdateMetrics } from "../policies/ppo/train.ts";
+import { ACTION_NAMES } from "./core/contract.ts";
 import { TraceStore } from "./store.ts";
 
 export const TRAINING_RUN_STATUSES = ["running", "completed", "interrupted", "failed"] as const;
@@ -91,47 +92,8 @@ export interface TrainingRunContext {
   readonly startedAt: Date;
 }
 
-/** One row of `training_updates`: the PPO trainer's per-update metrics (policies/ppo/train.ts). */
-export interface TrainingUpdateRow {
-  readonly update: number;
-  readonly globalStep: number;
-  /** Wall seconds since the run started (excluding time before a resume). */
-  readonly wallTimeS: number;
-  /** Env steps per second of this update, rollout and optimisation included. */
-  readonly stepsPerS: number;
-  readonly learningRate: number;
-  /** Episodes finished during this update's rollout. */
-  readonly episodes: number;
-  /** Episode returns and lengths (null when no episode finished). */
-  readonly epRewardMean: number | null;
-  readonly epRewardMin: number | null;
-  readonly epRewardMax: number | null;
-  readonly epLengthMean: number | null;
-  /** Share of rollout steps with the SLO held. */
-  readonly sloHeldShare: number;
-  /**
-   * Mean time from a fault injection to the start of the first SLO-held run of 3 steps
-   * after it, seconds (an approximation of the harness's recovery time); null when none.
-   */
-  readonly recoveryTimeMeanS: number | null;
-  readonly recoveries: number;
-  /** Mean desired replicas over the rollout (cost). */
-  readonly replicasMean: number;
-  /** Share of each action among the policy's proposals (by action id). */
-  readonly actionShare: readonly number[];
-  /** Share of each action among what the guard let through. */
-  readonly executedShare: readonly number[];
-  /** Share of steps where the guard refused a proposal. */
-  readonly refusedShare: number;
-  readonly policyLoss: number;
-  readonly valueLoss: number;
-  readonly entropy: number;
-  readonly approxKl: number;
-  readonly clipFrac: number;
-  readonly explainedVariance: number;
-  /** Epochs run (fewer than nEpochs when targetKl stopped the update). */
-  readonly epochs: number;
-}
+/** One row of `training_updates`: the PPO trainer's per-update metrics. */
+export type TrainingUpdateRow = UpdateMetrics;
 
 const finiteOrNull = (x: number | null) => (x === null || !Number.isFinite(x) ? null : x);
 

@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, describe, expect, it } from "vitest";
 import { VIEW_NAMES } from "../reports/views.ts";
-import { ACTION_NAMES } from "./contract.ts";
+import { ACTION_NAMES } from "./core/contract.ts";
 import { DRAIN_ROWS, exportParquet, mergeStores, type StoreOptions, TraceStore } from "./store.ts";
 import { makeMeta, makeRunContext, makeTrace, tempDir } from "./store-fixtures.ts";
 import { DATA_TABLES, SCHEMA_VERSION } from "./store-schema.ts";

@@ -27,57 +27,13 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
 import { type CellMetricsRow, VIEW_NAMES, viewStatements } from "../reports/views.ts";
-import { missingShards } from "./plan.ts";
+import { type EpisodeStatus, missingShards, type RunContext, type RunRow, type RunStatus } from "./core/runs.ts";
 import { mergeSource, type SourceMergeSummary } from "./store-merge.ts";
-import {
-  DATA_TABLES,
-  type EpisodeStatus,
-  LOOKUP_DML,
-  type RunStatus,
-  SCHEMA_VERSION,
-  sqlString,
-  TABLE_DDL,
-} from "./store-schema.ts";
+import { DATA_TABLES, LOOKUP_DML, SCHEMA_VERSION, sqlString, TABLE_DDL } from "./store-schema.ts";
 import { StepStaging } from "./store-staging.ts";
 import type { EpisodeTrace } from "./trace.ts";
 
-export type { EpisodeStatus, RunStatus } from "./store-schema.ts";
-
-/** What a run is, written before any of its steps (google/benchmark's `context` block). */
-export interface RunContext {
-  readonly runId: string;
-  readonly scenarioName: string;
-  readonly scenarioSha256: string;
-  /** The scenario file as read. */
-  readonly scenarioText: string;
-  /** Hash of the expanded plan (scenario + CLI overrides): what `--resume` matches on. */
-  readonly planSha256: string;
-  /** "i/n" when this process runs one shard of the plan, else null. */
-  readonly shard: string | null;
-  readonly backend: string;
-  /** HEAD's sha, `-dirty` when tracked files differed from it (harness/provenance.ts); null outside git. */
-  readonly gitSha: string | null;
-  readonly nodeVersion: string;
-  readonly host: string;
-  readonly cpus: number;
-  readonly argv: readonly string[];
-  /** Model file -> sha256, for every model a policy of the plan loads. */
-  readonly modelChecksums: Readonly<Record<string, string>>;
-  readonly seeds: readonly number[];
-  readonly startedAt: Date;
-}
-
-/** A `runs` row as read back, with its episode counts. */
-export interface RunRow extends Omit<RunContext, "argv" | "modelChecksums" | "seeds"> {
-  readonly argv: string[];
-  readonly modelChecksums: Record<string, string>;
-  readonly seeds: number[];
-  readonly finishedAt: Date | null;
-  readonly status: RunStatus;
-  /** Episodes stored for the run, any status. */
-  readonly episodes: number;
-  readonly completedEpisodes: number;
-}
+export type { EpisodeStatus, RunContext, RunRow, RunStatus } from "./core/runs.ts";
 
 /** One episode's labels and outcome; `key` is unique within a run. */
 export interface EpisodeMeta {

@@ -8,7 +8,7 @@
  * its index in {@link GUARD_REASONS}.
  */
 
-import { GuardReason } from "./guard.ts";
+import { GuardReason } from "./core/guard.ts";
 import type { LoopEvent, StepRecord } from "./loop.ts";
 
 /** Guard reasons by code, the order the `guard_reasons` lookup table stores. Append only. */

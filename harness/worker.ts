@@ -6,7 +6,7 @@
  */
 import { Piscina } from "piscina";
 import type { Scenario } from "../scenarios/schema.ts";
-import { type EpisodeOutcome, runPlannedEpisode } from "./episode.ts";
+import { type EpisodeOutcome, type RecordedInputs, runPlannedEpisode } from "./episode.ts";
 import { expandPlan, type PlannedEpisode, type PlanOptions } from "./plan.ts";
 import { parseScenario } from "./scenario-file.ts";
 import { traceTransferList } from "./trace.ts";
@@ -18,6 +18,8 @@ export interface WorkerTask {
   readonly planOptions: PlanOptions;
   /** Indices into the full plan. */
   readonly indices: readonly number[];
+  /** A replay's recorded faults and load, by plan index (runner.ts `RunOptions.recorded`). */
+  readonly recorded?: Readonly<Record<number, RecordedInputs>>;
 }
 
 export interface WorkerResult {
@@ -39,7 +41,9 @@ function planFor(task: WorkerTask): { scenario: Scenario; plan: PlannedEpisode[]
 export default async function runBatch(task: WorkerTask): Promise<WorkerResult> {
   const { scenario, plan } = planFor(task);
   const outcomes: EpisodeOutcome[] = [];
-  for (const i of task.indices) outcomes.push(await runPlannedEpisode(scenario, plan[i]!));
+  for (const i of task.indices) {
+    outcomes.push(await runPlannedEpisode(scenario, plan[i]!, undefined, task.recorded?.[i]));
+  }
   const result: WorkerResult = { outcomes };
   const transfer = outcomes.flatMap((o) => traceTransferList(o.trace));
   // Piscina's movable protocol: post `result` with the column buffers transferred, not cloned.

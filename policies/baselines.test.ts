@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ACTION_COUNT, Action } from "../harness/contract.ts";
+import { ACTION_COUNT, Action } from "../harness/core/contract.ts";
 import { createPolicy, POLICY_NAMES, policies, preparePolicy } from "./index.ts";
 import { steadySnapshot, testContext } from "./test-helpers.ts";
 

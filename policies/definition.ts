@@ -3,7 +3,7 @@
  * single source of their defaults, embedded by the scenario schema) and a factory.
  */
 import type { z } from "zod";
-import type { Policy, ReplicaLimits, Slo } from "../harness/contract.ts";
+import type { Policy, ReplicaLimits, Slo } from "../harness/core/contract.ts";
 
 /** What a policy may know about the deployment it controls, beyond each observation. */
 export interface PolicyContext {

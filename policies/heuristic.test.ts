@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Action, PodPhase, type Snapshot } from "../harness/contract.ts";
+import { Action, PodPhase, type Snapshot } from "../harness/core/contract.ts";
 import { heuristic, heuristicParamsSchema } from "./heuristic.ts";
 import { setPod, steadySnapshot, testContext } from "./test-helpers.ts";
 

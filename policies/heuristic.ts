@@ -25,7 +25,7 @@ import {
   pickTargetPod,
   type Snapshot,
   type SyncPolicy,
-} from "../harness/contract.ts";
+} from "../harness/core/contract.ts";
 import { definePolicy } from "./definition.ts";
 
 export const heuristicParamsSchema = z
@@ -58,7 +58,6 @@ export const heuristicParamsSchema = z
     memoryHigh: z.number().gt(0).max(1).default(0.85).describe("Restart a pod whose memory exceeds this, 0..1."),
   })
   .strict();
-export type HeuristicParams = z.output<typeof heuristicParamsSchema>;
 
 /** Highest memory utilisation among running pods: a leak shows here before it shows in the mean. */
 function maxMemory(pods: PodTable): number {

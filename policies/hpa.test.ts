@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Action } from "../harness/contract.ts";
+import { Action } from "../harness/core/contract.ts";
 import { applyRules, hpa, hpaParamsSchema, recommendReplicas, scaleUpLimit } from "./hpa.ts";
 import { steadySnapshot, testContext } from "./test-helpers.ts";
 

@@ -16,7 +16,7 @@
  * policies/README.md, "Tuning"); the other three are upstream's constants and stay as they are.
  */
 import { z } from "zod";
-import { Action, type Decision, type ReplicaLimits, type Snapshot, type SyncPolicy } from "../harness/contract.ts";
+import { Action, type Decision, type ReplicaLimits, type Snapshot, type SyncPolicy } from "../harness/core/contract.ts";
 import { definePolicy } from "./definition.ts";
 
 export const hpaParamsSchema = z

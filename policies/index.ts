@@ -2,7 +2,6 @@
  * The policy registry. Scenario files, the CLI and the runner all take policy names
  * from these keys, so a policy exists everywhere once it is listed here.
  */
-import type { z } from "zod";
 import type { PolicyContext, PolicyDefinition } from "./definition.ts";
 import { heuristic } from "./heuristic.ts";
 import { hpa } from "./hpa.ts";
@@ -19,7 +18,6 @@ export function isPolicyName(name: string): name is PolicyName {
 }
 
 /** Parameters of a policy as written in a scenario file (defaults not yet applied). */
-export type PolicyParamsInput<N extends PolicyName> = z.input<(typeof policies)[N]["params"]>;
 
 /**
  * Builds a policy from its name and raw parameters, applying the schema's defaults.

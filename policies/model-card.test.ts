@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ACTION_NAMES } from "../harness/contract.ts";
+import { ACTION_NAMES } from "../harness/core/contract.ts";
 import { cardPathFor, type ModelCardInput, parseModelCard, sha256Hex, writeModelCard } from "./model-card.ts";
 
 function validCard(over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -55,7 +55,7 @@ describe("model card schema", () => {
   it("refuses action names other than ACTION_NAMES (e.g. SB3's)", () => {
     const sb3 = ["noop", "restart_pod", "scale_up", "scale_down", "drain_traffic"];
     expect(issuesOf(validCard({ actionNames: sb3 }))).toEqual([
-      `Expected \`actionNames\` to be ["noop","restart-pod","scale-up","scale-down","drain-pod"] (ACTION_NAMES of harness/contract.ts, in this order), got ["noop","restart_pod","scale_up","scale_down","drain_traffic"] (array)`,
+      `Expected \`actionNames\` to be ["noop","restart-pod","scale-up","scale-down","drain-pod"] (ACTION_NAMES of harness/core/contract.ts, in this order), got ["noop","restart_pod","scale_up","scale_down","drain_traffic"] (array)`,
     ]);
   });
 

@@ -13,14 +13,13 @@ import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { z } from "zod";
-import { ACTION_NAMES, OBS_V1 } from "../harness/contract.ts";
+import { ACTION_NAMES, OBS_V1 } from "../harness/core/contract.ts";
 
 /** Version of the card format itself; bumped when a field changes meaning. */
 export const MODEL_CARD_VERSION = 1;
 
 /** Element types a card may name, as onnxruntime-node spells them. */
 export const TENSOR_TYPES = ["float32", "float64", "int32", "int64"] as const;
-export type TensorType = (typeof TENSOR_TYPES)[number];
 
 /**
  * What an output means. `logits` and `probabilities` are the per-action scores
@@ -51,7 +50,7 @@ const actionNamesSchema = z.array(z.string()).superRefine((names, ctx) => {
     ctx.addIssue({
       code: "custom",
       input: names,
-      message: `${JSON.stringify(ACTION_NAMES)} (ACTION_NAMES of harness/contract.ts, in this order)`,
+      message: `${JSON.stringify(ACTION_NAMES)} (ACTION_NAMES of harness/core/contract.ts, in this order)`,
     });
   }
 });
@@ -65,7 +64,7 @@ export const modelCardSchema = z
   .object({
     cardVersion: z.literal(MODEL_CARD_VERSION).describe("Version of the card format."),
     description: z.string().optional().describe("One line on what the model is."),
-    codec: z.literal(OBS_V1.name).describe("State codec of the input vector (harness/contract.ts)."),
+    codec: z.literal(OBS_V1.name).describe("State codec of the input vector (harness/core/contract.ts)."),
     obsDim: z.literal(OBS_V1.dim).describe("Length of the input vector; the codec's dimension."),
     actionNames: actionNamesSchema.describe("Action names by output index; must equal ACTION_NAMES."),
     file: z.string().min(1).describe("File name of the ONNX model this card describes (no folder)."),

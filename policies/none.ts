@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Action, type Decision, type SyncPolicy } from "../harness/contract.ts";
+import { Action, type Decision, type SyncPolicy } from "../harness/core/contract.ts";
 import { definePolicy } from "./definition.ts";
 
 const NOOP: Decision = Object.freeze({ action: Action.Noop, confidence: 1, reason: "never acts" });

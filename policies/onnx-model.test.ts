@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ACTION_COUNT } from "../harness/contract.ts";
+import { ACTION_COUNT } from "../harness/core/contract.ts";
 import { cardPathFor, type OutputRole, writeModelCard } from "./model-card.ts";
 import { loadOnnxModel, type ModelError, ModelErrorCode, type OnnxPolicyModel, roundTrip } from "./onnx-model.ts";
 import { buildMlpOnnx, type MlpSpec, readSb3Vectors, SB3_FIXTURES } from "./onnx-test-models.ts";

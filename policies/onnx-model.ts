@@ -23,7 +23,7 @@
 import { readFile } from "node:fs/promises";
 import type { InferenceSession } from "onnxruntime-node";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
-import { ACTION_COUNT, OBS_V1 } from "../harness/contract.ts";
+import { ACTION_COUNT, OBS_V1 } from "../harness/core/contract.ts";
 import { type CardOutput, cardPathFor, type ModelCard, parseModelCard, sha256Hex } from "./model-card.ts";
 
 /** Why a model was refused; stable, for tests and logs. */

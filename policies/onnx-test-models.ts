@@ -13,7 +13,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
-import { ACTION_COUNT } from "../harness/contract.ts";
+import { ACTION_COUNT } from "../harness/core/contract.ts";
 import type { OutputRole } from "./model-card.ts";
 
 /** The Stable-Baselines3 exports of policies/fixtures/sb3/ (README.md there says what each output is). */

@@ -1,6 +1,6 @@
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import { z } from "zod";
-import { ACTION_COUNT, type Action, type Decision, type SyncPolicy } from "../harness/contract.ts";
+import { ACTION_COUNT, type Action, type Decision, type SyncPolicy } from "../harness/core/contract.ts";
 import { definePolicy } from "./definition.ts";
 
 /** Keeps the random policy's stream apart from the simulator's streams of the same seed. */

@@ -2,7 +2,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { OBS_V1 } from "../harness/contract.ts";
+import { OBS_V1 } from "../harness/core/contract.ts";
 import { runPlannedEpisode } from "../harness/episode.ts";
 import { expandPlan } from "../harness/plan.ts";
 import { parseScenario } from "../harness/scenario-file.ts";

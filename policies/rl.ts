@@ -17,7 +17,7 @@ import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import type { Action, Decision, Policy, Snapshot } from "../harness/contract.ts";
+import type { Action, Decision, Policy, Snapshot } from "../harness/core/contract.ts";
 import { definePolicy } from "./definition.ts";
 import { sha256Hex } from "./model-card.ts";
 import { loadOnnxModel, ModelError, ModelErrorCode, type ModelLogger, type OnnxPolicyModel } from "./onnx-model.ts";

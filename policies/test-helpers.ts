@@ -1,4 +1,4 @@
-import { createPodTable, createSnapshot, type PodTable, type Snapshot } from "../harness/contract.ts";
+import { createPodTable, createSnapshot, type PodTable, type Snapshot } from "../harness/core/contract.ts";
 import type { PolicyContext } from "./definition.ts";
 
 export const testContext: PolicyContext = {

@@ -10,7 +10,6 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { TraceStore } from "../harness/store.ts";
 import { type Block, buildGateTable, type Cell, type Table } from "./document.ts";
 import { type Arm, Estimator } from "./estimator.ts";
 import { formatDifference, formatP, formatValue } from "./format.ts";
@@ -20,9 +19,10 @@ import { loadReportData, type ReportData, ReportInputError } from "./load.ts";
 import { renderMarkdown } from "./markdown.ts";
 import { HEADLINE, METRICS, type MetricName } from "./metrics.ts";
 import { judge } from "./model.ts";
+import type { TraceReader } from "./reader.ts";
 
 export interface CompareSide {
-  readonly store: TraceStore;
+  readonly store: TraceReader;
   /** Run id; default the latest in the store. */
   readonly runId?: string;
 }

@@ -6,9 +6,10 @@
  * with the column named, not as a NaN in a chart.
  */
 import { z } from "zod";
+import type { RunRow } from "../harness/core/runs.ts";
 import { parseScenario } from "../harness/scenario-file.ts";
-import type { RunRow, TraceStore } from "../harness/store.ts";
 import type { EpisodeRow } from "./metrics.ts";
+import type { TraceReader } from "./reader.ts";
 import type { CellMetricsRow } from "./views.ts";
 
 const num = z.number();
@@ -171,13 +172,13 @@ export interface LoadOptions {
   /** Load the timelines and training curves (charts only). @default true */
   readonly charts?: boolean;
   /** Read the training curves from this store (e.g. `runs/training.duckdb`) instead of the run's. */
-  readonly trainingStore?: TraceStore;
+  readonly trainingStore?: TraceReader;
 }
 
 /** Thrown for a run or policy that is not in the file: a usage error (exit 2). */
 export class ReportInputError extends Error {}
 
-export async function loadReportData(store: TraceStore, opts: LoadOptions = {}): Promise<ReportData> {
+export async function loadReportData(store: TraceReader, opts: LoadOptions = {}): Promise<ReportData> {
   const runs = await store.listRuns();
   if (runs.length === 0) throw new ReportInputError(`${store.path} holds no run`);
   const run = opts.runId === undefined ? latest(runs) : runs.find((r) => r.runId === opts.runId);
@@ -260,7 +261,7 @@ function parseRow<T>(schema: z.ZodType<T>, row: unknown, what: string): T {
  * first frequency in sorted order, then the lowest seed): the busiest one shows the most.
  */
 async function loadTimelines(
-  store: TraceStore,
+  store: TraceReader,
   runId: string,
   policy: string,
   faults: readonly string[],
@@ -399,7 +400,7 @@ const PREFERRED_CURVES = [
 ];
 
 /** Reads `training_updates` when the file has it (the RL trainer writes it); else null. */
-async function loadTraining(store: TraceStore): Promise<TrainingCurves | null> {
+async function loadTraining(store: TraceReader): Promise<TrainingCurves | null> {
   const cols = await store.query(
     `SELECT column_name, data_type FROM duckdb_columns()
      WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?
@@ -428,7 +429,7 @@ async function loadTraining(store: TraceStore): Promise<TrainingCurves | null> {
 }
 
 /** "PPO seed 1, 60,000 steps" per training run id, when `training_runs` has them and they are all different. */
-async function trainingRunNames(store: TraceStore): Promise<Record<string, string>> {
+async function trainingRunNames(store: TraceReader): Promise<Record<string, string>> {
   const has = await store.query(
     `SELECT count(*) AS n FROM duckdb_tables()
      WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'training_runs'`,

@@ -9,9 +9,9 @@
  * difference excludes zero AND the sign-flip p-value is below 0.05; anything else is "no
  * significant difference".
  */
-import { missingShards } from "../harness/plan.ts";
+import { missingShards } from "../harness/core/runs.ts";
 import type { Interval, PairedInterval } from "./bootstrap.ts";
-import { type Arm, Estimator, type EstimatorOptions } from "./estimator.ts";
+import type { Arm, Estimator } from "./estimator.ts";
 import type { GateResult } from "./gate-eval.ts";
 import type { Filter } from "./gates.ts";
 import type { ReportData, Timeline, TrainingCurves } from "./load.ts";
@@ -86,10 +86,6 @@ export interface ReportModel {
 const ROW_METRICS: readonly MetricName[] = [
   ...new Set<MetricName>([...HEADLINE, ...INCIDENT_FIGURES, ...SLO_PARTS, "actions", ...ACTION_MIX, ...ACTION_HARM]),
 ];
-
-export function createEstimator(data: ReportData, opts: EstimatorOptions): Estimator {
-  return new Estimator(data.episodes, opts);
-}
 
 export function buildModel(data: ReportData, estimator: Estimator, gates: readonly GateResult[]): ReportModel {
   checkAgainstSql(estimator, data.cells);

@@ -4,19 +4,19 @@
  * the run's scenario. The stages are separate modules (load -> estimate -> model ->
  * document -> charts -> files); this one only runs them in order and times them.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ScenarioError } from "../harness/scenario-errors.ts";
+import { ScenarioError } from "../harness/core/errors.ts";
 import type { LoadedScenario } from "../harness/scenario-file.ts";
-import { TraceStore } from "../harness/store.ts";
 import { buildCharts } from "./charts/index.ts";
 import { buildDocument } from "./document.ts";
 import { Estimator } from "./estimator.ts";
 import { evaluateGate, type GateResult } from "./gate-eval.ts";
 import { renderHtml } from "./html.ts";
-import { loadReportData, type ReportData, ReportInputError } from "./load.ts";
+import { loadReportData, type ReportData } from "./load.ts";
 import { renderMarkdown } from "./markdown.ts";
 import { buildModel } from "./model.ts";
+import type { TraceReader } from "./reader.ts";
 import { renderSvg, scopeSvgIds, svgToPng } from "./render.ts";
 import { compileScenarioGates } from "./scenario-gates.ts";
 
@@ -34,7 +34,7 @@ export interface ReportOptions {
   /** Write PNGs beside the SVGs. @default true */
   readonly png?: boolean;
   /** A trace store holding the training curves (`harness train --db`), when the run's store does not. */
-  readonly trainingDb?: string;
+  readonly trainingStore?: TraceReader;
   /** Told about chart warnings (vega-lite's). @default ignore them */
   readonly onWarning?: (message: string) => void;
   /** Told as each stage starts (a report of a large run takes seconds). @default silent */
@@ -73,20 +73,15 @@ function runGates(data: ReportData, estimator: Estimator): GateResult[] {
   );
 }
 
-export async function writeReport(store: TraceStore, opts: ReportOptions): Promise<ReportOutcome> {
+export async function writeReport(store: TraceReader, opts: ReportOptions): Promise<ReportOutcome> {
   const t0 = performance.now();
   const onStage = opts.onStage ?? (() => {});
   onStage({ stage: "load" });
-  if (opts.trainingDb !== undefined && !existsSync(opts.trainingDb)) {
-    throw new ReportInputError(`No training store at ${opts.trainingDb} (harness train --db writes one)`);
-  }
-  const trainingStore = opts.trainingDb === undefined ? undefined : await TraceStore.open(opts.trainingDb);
-  let data: ReportData;
-  try {
-    data = await loadReportData(store, { runId: opts.runId, timelinePolicy: opts.timelinePolicy, trainingStore });
-  } finally {
-    await trainingStore?.close();
-  }
+  const data: ReportData = await loadReportData(store, {
+    runId: opts.runId,
+    timelinePolicy: opts.timelinePolicy,
+    trainingStore: opts.trainingStore,
+  });
   const t1 = performance.now();
   onStage({ stage: "statistics", episodes: data.episodes.length });
   const estimator = new Estimator(data.episodes, { resamples: opts.resamples, seed: opts.seed });

@@ -1,10 +1,10 @@
 /**
  * A scenario's `gates:` compiled against its own matrix, before anything runs: a gate that
  * does not parse, or names a policy, metric, fault or frequency the matrix does not have, is
- * an input error pointing at its line and column (harness/scenario-errors.ts, exit code 2).
+ * an input error pointing at its line and column (harness/core/errors.ts, exit code 2).
  */
 
-import { ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "../harness/scenario-errors.ts";
+import { ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "../harness/core/errors.ts";
 import type { LoadedScenario } from "../harness/scenario-file.ts";
 import { compileGate, type Gate, type GateNames } from "./gates.ts";
 

@@ -5,7 +5,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Action } from "../harness/contract.ts";
+import { Action } from "../harness/core/contract.ts";
 import type { EpisodeMeta } from "../harness/store.ts";
 import { TraceStore } from "../harness/store.ts";
 import { makeMeta, makeRunContext, makeTrace, type StepValues, tempDir } from "../harness/store-fixtures.ts";

@@ -18,7 +18,7 @@
  * Cell-level views count completed episodes only: an aborted or failed episode is cut short
  * and would bias every mean; `cell_metrics.incomplete` says how many were left out.
  */
-import { Action } from "../harness/contract.ts";
+import { Action } from "../harness/core/contract.ts";
 
 /** A scale-up followed by a scale-down (or the reverse) within this many seconds is a flap. */
 export const FLAP_WINDOW_S = 300;

@@ -83,5 +83,4 @@ export const localSectionSchema = deploymentSpecSchema
   .describe(
     `The local testbed (backend local): real replicas, limits, probes and back-off. Time runs on the wall clock: stepSeconds are real seconds (1-2 s steps), and kubelet timings are Kubernetes' divided by ${TIME_SCALE}.`,
   );
-export type LocalSectionInput = z.input<typeof localSectionSchema>;
 export type LocalSection = z.output<typeof localSectionSchema>;

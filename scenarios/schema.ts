@@ -11,12 +11,18 @@
  * embeds): `scenario.schema.json` is generated from it and checked for drift by a test.
  */
 import { z } from "zod";
-import { FAULT_TYPES, type FaultSpec, faultSpecSchema } from "../harness/contract.ts";
-import { guardLimitsSchema, NOOP_FALLBACK } from "../harness/guard.ts";
-import { ScenarioErrorCode } from "../harness/scenario-errors.ts";
+import { FAULT_TYPES, type FaultSpec, faultSpecSchema } from "../harness/core/contract.ts";
+import { ScenarioErrorCode } from "../harness/core/errors.ts";
+import { guardLimitsSchema, NOOP_FALLBACK } from "../harness/core/guard.ts";
+import {
+  type Frequency,
+  frequencySchema,
+  INJECT_MODES,
+  type InjectMode,
+  MAX_INJECTIONS,
+} from "../harness/core/schedule.ts";
 import { POLICY_NAMES, type PolicyName, policies } from "../policies/index.ts";
 import { type SimParams, simParamsSchema, workloadSchema } from "../sim/params.ts";
-import { type Frequency, frequencySchema, INJECT_MODES, type InjectMode, MAX_INJECTIONS } from "../sim/schedule.ts";
 import { clusterSectionSchema } from "./cluster.ts";
 import { localSectionSchema } from "./local.ts";
 
@@ -25,7 +31,7 @@ export const DEFAULT_STEPS = 200;
  * Bounds on what a run can hold, refused at validation rather than failing every episode:
  * an episode's trace lives in typed arrays in its worker (a 100,000-step episode takes
  * about 0.5 GB of memory at its peak, measured), and the schedule stops at MAX_INJECTIONS
- * injections per episode (sim/schedule.ts). A million episodes per run keeps episode ids
+ * injections per episode (harness/core/schedule.ts). A million episodes per run keeps episode ids
  * far inside the store's INTEGER column after merges.
  */
 export const MAX_STEPS = 100_000;
@@ -290,9 +296,28 @@ const scenarioObject = z
     workload: workloadSchema.prefault({}).describe("The offered load (the load generator on a cluster)."),
     sim: scenarioSimSchema.prefault({}).describe("The simulated deployment (sim/params.ts); read by backend sim only."),
     slo: sloSchema.prefault({}).describe("The service level that uptime and recovery are measured against."),
+    stopConditions: z
+      .object({
+        sloBrokenForS: z
+          .number()
+          .positive()
+          .optional()
+          .describe("Abort all chaos once the SLO has been broken for longer than this, seconds."),
+        errorRateAbove: z
+          .number()
+          .min(0)
+          .max(1)
+          .optional()
+          .describe("Abort all chaos as soon as the error rate is above this, 0..1."),
+      })
+      .strict()
+      .optional()
+      .describe(
+        "Backends local and cluster: when one holds, every live fault is cleared and no new one is injected for the rest of the episode (recorded as a stop-condition event).",
+      ),
     guard: scenarioGuardSchema
       .prefault({})
-      .describe("Limits between every policy and the deployment (harness/guard.ts)."),
+      .describe("Limits between every policy and the deployment (harness/core/guard.ts)."),
     matrix: matrixSchema.describe("The axes: every fault x frequency x policy x seed is one episode."),
     gates: z
       .array(z.string().trim().min(1))

@@ -43,7 +43,7 @@
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { FAULT_TYPES } from "../harness/contract.ts";
+import { FAULT_TYPES } from "../harness/core/contract.ts";
 import { runPlannedEpisode } from "../harness/episode.ts";
 import { expandPlan, type PlannedEpisode } from "../harness/plan.ts";
 import { heuristicParamsSchema } from "../policies/heuristic.ts";

@@ -15,7 +15,7 @@
  * a Pending pod first, then a not-ready one (Crashed, Restarting), then a drained ready
  * pod, then any ready pod; ties go to the newest (highest id).
  */
-import { Action, type ActionOutcome, PodPhase, pickTargetPod } from "../harness/contract.ts";
+import { Action, type ActionOutcome, PodPhase, pickTargetPod } from "../harness/core/contract.ts";
 import { addPod, deletePod, drawSteps, type SimState } from "./state.ts";
 
 /** Rank of a pod as a scale-down victim: lower goes first; -1 for terminating pods. */

@@ -5,7 +5,7 @@
  */
 import { type PerformanceEntry, PerformanceObserver } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
-import { Action } from "../harness/contract.ts";
+import { Action } from "../harness/core/contract.ts";
 import { SimEnv, type SimEnvConfig } from "./env.ts";
 
 describe("allocation", () => {

@@ -1,6 +1,6 @@
 /** SimBackend: the simulator behind the controller loop's Backend interface. */
 import { describe, expect, it } from "vitest";
-import { Action, type Backend, faultSpecSchema } from "../harness/contract.ts";
+import { Action, type Backend, faultSpecSchema } from "../harness/core/contract.ts";
 import { SimBackend } from "./backend.ts";
 import { SimEnv } from "./env.ts";
 

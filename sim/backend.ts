@@ -24,12 +24,11 @@ import {
   type FaultInjection,
   isAction,
   type Snapshot,
-} from "../harness/contract.ts";
+} from "../harness/core/contract.ts";
+import { type ParseCache, parseOnce } from "../harness/core/parse-once.ts";
 import { advance, applyAction, clearFault, injectFault, observe, resetState, SimState } from "./core.ts";
 import { copyEvent } from "./events.ts";
 import {
-  type ParseCache,
-  parseOnce,
   type SimParams,
   type SimParamsInput,
   simParamsSchema,

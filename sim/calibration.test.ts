@@ -1,6 +1,6 @@
 /** The defaults are calibrated: 3 replicas at base load near 50% CPU; a 2x spike overloads them. */
 import { describe, expect, it } from "vitest";
-import { faultSpecSchema, PodPhase } from "../harness/contract.ts";
+import { faultSpecSchema, PodPhase } from "../harness/core/contract.ts";
 import { mean, noop, runEpisode } from "./test-helpers.ts";
 
 describe("calibration of the defaults", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Action } from "../harness/contract.ts";
+import type { Action } from "../harness/core/contract.ts";
 import { checkSim } from "./check.ts";
 import { SimEnv, type StepResult } from "./env.ts";
 

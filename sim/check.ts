@@ -10,9 +10,9 @@
  * `terminated`, `truncated`, every scalar of the snapshot, every column of every pod row,
  * the action outcome, and each event (kind, time, pod, fault, target rank).
  */
-import { ACTION_COUNT, type Action, type Snapshot } from "../harness/contract.ts";
+import { ACTION_COUNT, type Action, type Snapshot } from "../harness/core/contract.ts";
+import { streamRng, uniform01 } from "../harness/core/rng.ts";
 import { type ResetResult, SimEnv, type SimEnvConfig, type SimInfo, type StepResult } from "./env.ts";
-import { streamRng, uniform01 } from "./rng.ts";
 
 /** Anything with SimEnv's reset/step (a wrapper, a deliberately broken env in a test). */
 export interface EnvLike {

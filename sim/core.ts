@@ -15,9 +15,9 @@
  * its randomness lives in its own seeded streams, so a state's future is a function of its
  * seed and of the calls made on it.
  */
-import { PodPhase } from "../harness/contract.ts";
+import { PodPhase } from "../harness/core/contract.ts";
+import { loadRngState, type SeedStreams, streamRngs } from "../harness/core/rng.ts";
 import type { SimParams, Workload } from "./params.ts";
-import { loadRngState, type SeedStreams, streamRngs } from "./rng.ts";
 import { addPod, SimState } from "./state.ts";
 import { advanceWorkload, resetWorkload } from "./workload.ts";
 

@@ -6,8 +6,8 @@
  * Hot path: no allocation, no closure, no Array method; one pass over the rows for the
  * timers and one for the metrics.
  */
-import { PodPhase } from "../harness/contract.ts";
-import { uniformFrom } from "./rng.ts";
+import { PodPhase } from "../harness/core/contract.ts";
+import { uniformFrom } from "../harness/core/rng.ts";
 import { clearMetrics, drawSteps, endFault, freshMetrics, removeRow, type SimState } from "./state.ts";
 import { advanceWorkload } from "./workload.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Action, encodeObsV1, OBS_V1 } from "../harness/contract.ts";
+import { Action, encodeObsV1, OBS_V1 } from "../harness/core/contract.ts";
 import { SimEnv, type SimEnvConfig } from "./env.ts";
 import { hashEpisode, noop, randomPolicy, runEpisode } from "./test-helpers.ts";
 

@@ -36,13 +36,12 @@ import {
   OBS_V1,
   type ReplicaLimits,
   type Snapshot,
-} from "../harness/contract.ts";
+} from "../harness/core/contract.ts";
+import { streamRngs } from "../harness/core/rng.ts";
+import { type Frequency, type FrequencyInput, frequencySchema, scheduleFrom } from "../harness/core/schedule.ts";
 import { advance, applyAction, clearFault, injectFault, observe, resetState, SimState } from "./core.ts";
 import type { SimEvent } from "./events.ts";
 import {
-  type Frequency,
-  type FrequencyInput,
-  frequencySchema,
   type SimParams,
   type SimParamsInput,
   simParamsSchema,
@@ -51,8 +50,6 @@ import {
   workloadSchema,
 } from "./params.ts";
 import { type RewardFn, type RewardName, rewardNameSchema, rewards } from "./reward.ts";
-import { streamRngs } from "./rng.ts";
-import { scheduleFrom } from "./schedule.ts";
 
 export interface SimEnvConfig {
   /** Deployment parameters (defaults in `simParamsSchema`). */

@@ -3,7 +3,7 @@
  * allocates nothing, and one that does reuses the pooled objects (the pool only grows the
  * first time a step emits more events than ever before).
  */
-import type { BackendEvent } from "../harness/contract.ts";
+import type { BackendEvent } from "../harness/core/contract.ts";
 
 export type EventKind = BackendEvent["kind"];
 

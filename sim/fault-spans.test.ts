@@ -12,7 +12,7 @@ import {
   faultSpecSchema,
   faultTargetRank,
   PodPhase,
-} from "../harness/contract.ts";
+} from "../harness/core/contract.ts";
 import { SimBackend } from "./backend.ts";
 
 function fault(id: number, spec: FaultSpecInput, targetKey = 0): FaultInjection {

@@ -4,7 +4,7 @@
  * scheduled fault; the remedy is applied by a tiny policy on what it observes.
  */
 import { describe, expect, it } from "vitest";
-import { Action, type FaultSpecInput, faultSpecSchema, PodPhase, type Snapshot } from "../harness/contract.ts";
+import { Action, type FaultSpecInput, faultSpecSchema, PodPhase, type Snapshot } from "../harness/core/contract.ts";
 import type { SimEnvConfig } from "./env.ts";
 import { eventsOf, mean, noop, runEpisode, type StepRecord, type TestPolicy } from "./test-helpers.ts";
 

@@ -17,7 +17,7 @@
  * A second fault of the same kind on the same pod replaces the first, whose effect ends
  * there (the first's clear then does nothing).
  */
-import { type FaultInjection, pickFaultTarget } from "../harness/contract.ts";
+import { type FaultInjection, pickFaultTarget } from "../harness/core/contract.ts";
 import { crashPod } from "./dynamics.ts";
 import { deletePod, endFault, MAX_SPIKES, replacePod, type SimState } from "./state.ts";
 

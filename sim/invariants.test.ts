@@ -4,10 +4,11 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type Action, type FaultSpecInput, PodPhase, type Snapshot } from "../harness/contract.ts";
+import { type Action, type FaultSpecInput, PodPhase, type Snapshot } from "../harness/core/contract.ts";
+import type { FrequencyInput } from "../harness/core/schedule.ts";
 import { SimBackend } from "./backend.ts";
 import { SimEnv, type SimEnvConfig } from "./env.ts";
-import type { FrequencyInput, SimParamsInput, WorkloadInput } from "./params.ts";
+import type { SimParamsInput, WorkloadInput } from "./params.ts";
 
 const paramsArb: fc.Arbitrary<SimParamsInput> = fc
   .record({

@@ -4,7 +4,7 @@
  * limits, restart semantics, cascading overload.
  */
 import { describe, expect, it } from "vitest";
-import { Action, createSnapshot, type FaultInjection, faultSpecSchema, PodPhase } from "../harness/contract.ts";
+import { Action, createSnapshot, type FaultInjection, faultSpecSchema, PodPhase } from "../harness/core/contract.ts";
 import { advance, applyAction, clearFault, initial, injectFault, observe, type SimState } from "./core.ts";
 import { SimEnv } from "./env.ts";
 import { copyEvent, type SimEvent } from "./events.ts";

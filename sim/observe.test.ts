@@ -1,6 +1,6 @@
 /** The snapshot's service aggregates: traffic-weighted p95 latency, means, and a down service. */
 import { describe, expect, it } from "vitest";
-import { Action, createSnapshot, PodPhase } from "../harness/contract.ts";
+import { Action, createSnapshot, PodPhase } from "../harness/core/contract.ts";
 import { applyAction, initial, observe, type SimState, terminal } from "./core.ts";
 import { simParamsSchema, workloadSchema } from "./params.ts";
 

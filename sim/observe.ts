@@ -11,7 +11,7 @@
  *   draining it brings the p95 back.
  * - with no serving pod: cpu and memory 0, errorRate 1, latencyMs = `timeoutLatencyMs`.
  */
-import { PodPhase, type Snapshot } from "../harness/contract.ts";
+import { PodPhase, type Snapshot } from "../harness/core/contract.ts";
 import type { SimState } from "./state.ts";
 
 const TOP = new Float64Array(8);

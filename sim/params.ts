@@ -125,7 +125,6 @@ export type SimParamsInput = z.input<typeof simParamsSchema>;
 export type SimParams = z.output<typeof simParamsSchema>;
 
 export const WORKLOAD_PATTERNS = ["constant", "diurnal", "random-walk"] as const;
-export type WorkloadPattern = (typeof WORKLOAD_PATTERNS)[number];
 
 export const workloadSchema = z
   .object({
@@ -158,46 +157,3 @@ export const workloadSchema = z
   .strict();
 export type WorkloadInput = z.input<typeof workloadSchema>;
 export type Workload = z.output<typeof workloadSchema>;
-
-/**
- * How often faults are injected: every `intervalS` seconds starting at `offsetS`, or as a
- * Poisson process with mean gap `meanIntervalS`. Scenario files name levels of it
- * (e.g. `low`, `high`) on their `frequency` axis; sim/schedule.ts turns it into times.
- */
-export const frequencySchema = z.discriminatedUnion("kind", [
-  z
-    .object({
-      kind: z.literal("fixed"),
-      intervalS: z.number().positive().describe("Seconds between injections."),
-      offsetS: z.number().min(0).optional().describe("Time of the first injection, seconds; defaults to intervalS."),
-    })
-    .strict(),
-  z
-    .object({
-      kind: z.literal("poisson"),
-      meanIntervalS: z.number().positive().describe("Mean seconds between injections (exponential gaps)."),
-    })
-    .strict(),
-]);
-export type FrequencyInput = z.input<typeof frequencySchema>;
-export type Frequency = z.output<typeof frequencySchema>;
-
-/**
- * A cache for {@link parseOnce}: the validated output of one schema, by input object. Give
- * each schema its own.
- */
-export type ParseCache<T> = WeakMap<object, T>;
-
-/**
- * `schema.parse(input)`, remembered per input object: a batch builds every episode from the
- * same scenario objects, and validating them again per episode costs more than a short
- * episode's steps. As with SimEnv's config, an input object must not be mutated once parsed.
- */
-export function parseOnce<T>(cache: ParseCache<T>, schema: { parse(input: unknown): T }, input: object): T {
-  let parsed = cache.get(input);
-  if (parsed === undefined) {
-    parsed = schema.parse(input);
-    cache.set(input, parsed);
-  }
-  return parsed;
-}

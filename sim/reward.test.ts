@@ -1,6 +1,6 @@
 /** Each term of the seed and aligned rewards, on hand-built transitions; the seed reward's exploits on fixed seeds. */
 import { describe, expect, it } from "vitest";
-import { Action, createSnapshot, type Snapshot } from "../harness/contract.ts";
+import { Action, createSnapshot, type Snapshot } from "../harness/core/contract.ts";
 import { SimEnv, type SimEnvConfig } from "./env.ts";
 import { ALIGNED_REWARD, alignedReward, REWARD_NAMES, rewards, SEED_REWARD, seedReward } from "./reward.ts";
 

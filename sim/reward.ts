@@ -8,7 +8,7 @@
  * references: both snapshots are reused buffers.
  */
 import { z } from "zod";
-import { Action, type ReplicaLimits, type Snapshot } from "../harness/contract.ts";
+import { Action, type ReplicaLimits, type Snapshot } from "../harness/core/contract.ts";
 
 export type RewardFn = (
   prev: Readonly<Snapshot>,

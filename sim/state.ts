@@ -7,11 +7,11 @@
  * desired count (<= maxReplicas), and terminating pods live one step; when deletions in a
  * single step would exceed the headroom, the oldest terminating row is dropped early.
  */
-import type { ActionOutcome, FaultEndCause, FaultType, PodTable } from "../harness/contract.ts";
-import { faultEndsOn, PodPhase } from "../harness/contract.ts";
+import type { ActionOutcome, FaultEndCause, FaultType, PodTable } from "../harness/core/contract.ts";
+import { faultEndsOn, PodPhase } from "../harness/core/contract.ts";
+import { createRngState, type RngState, uniformIntFrom } from "../harness/core/rng.ts";
 import { EventLog } from "./events.ts";
 import type { SimParams, Workload } from "./params.ts";
-import { createRngState, type RngState, uniformIntFrom } from "./rng.ts";
 import { WorkloadState } from "./workload.ts";
 
 export const POD_HEADROOM = 8;

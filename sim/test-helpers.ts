@@ -3,7 +3,7 @@
  * and keep copies of what the env reuses.
  */
 import { createHash } from "node:crypto";
-import { Action, type PodTable, type Snapshot } from "../harness/contract.ts";
+import { Action, type PodTable, type Snapshot } from "../harness/core/contract.ts";
 import { SimEnv, type SimEnvConfig } from "./env.ts";
 import { copyEvent, type SimEvent } from "./events.ts";
 

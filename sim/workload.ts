@@ -19,8 +19,17 @@
  * series' k-th value (the last one repeats past its end), and the `Workload` stream is not
  * drawn from. No other stream depends on it, so the dynamics stay the seed's.
  */
+
+import {
+  createRngState,
+  drawUniforms,
+  loadRngState,
+  type Rng,
+  type RngState,
+  Stream,
+  streamRng,
+} from "../harness/core/rng.ts";
 import type { Workload } from "./params.ts";
-import { createRngState, drawUniforms, loadRngState, type Rng, type RngState, Stream, streamRng } from "./rng.ts";
 
 const SQRT6 = Math.sqrt(6);
 const TWO_PI = 2 * Math.PI;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { FAULT_TYPES, type FaultSpec, faultSpecSchema } from "../../harness/contract.ts";
+import { FAULT_TYPES, type FaultSpec, faultSpecSchema } from "../../harness/core/contract.ts";
 import { assertValidChaosObject, strictSchema, validateChaosObject } from "./crd-validate.ts";
 import { type ChaosContextInput, type ChaosResource, chaosResource, faultObject, LOAD_ENV } from "./resources.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type FaultSpec, faultSpecSchema } from "../../harness/contract.ts";
+import { type FaultSpec, faultSpecSchema } from "../../harness/core/contract.ts";
 import {
   CHAOS_LABELS,
   type ChaosContextInput,

@@ -26,7 +26,7 @@
  *   the stale env until `loadSpikeRevert` (or the cleanup) patches it back.
  */
 import { z } from "zod";
-import type { FaultSpec, FaultType } from "../../harness/contract.ts";
+import type { FaultSpec, FaultType } from "../../harness/core/contract.ts";
 
 export const CHAOS_API_GROUP = "chaos-mesh.org";
 export const CHAOS_API_VERSION = `${CHAOS_API_GROUP}/v1alpha1`;

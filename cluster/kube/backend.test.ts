@@ -6,13 +6,13 @@
  */
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { Action, type BackendEvent, type FaultInjection } from "../../harness/contract.ts";
+import { Action, type BackendEvent, type FaultInjection } from "../../harness/core/contract.ts";
 import { clusterSectionSchema } from "../../scenarios/cluster.ts";
 import { validateChaosObject } from "../chaos/crd-validate.ts";
 import { CHAOS_LABELS } from "../chaos/resources.ts";
 import { findExecutable } from "../prometheus/runner.ts";
 import { fakeDeployment, NAMESPACE, podName, startTestbed, type Testbed } from "../prometheus/test-helpers.ts";
-import { KubeBackend } from "./backend.ts";
+import { KubeBackend, type KubeBackendOptions } from "./backend.ts";
 import { KubeErrorCode } from "./errors.ts";
 import { DEPLOYMENTS, FakeApiServer, type KubeObject, PODS, type ResourceRef, SERVICES } from "./fake-apiserver.ts";
 
@@ -43,7 +43,9 @@ function pod(name: string): KubeObject {
   };
 }
 
-async function open(o: { dryRun?: boolean; allowed?: string[] } = {}): Promise<KubeBackend> {
+async function open(
+  o: { dryRun?: boolean; allowed?: string[]; stop?: KubeBackendOptions["stop"] } = {},
+): Promise<KubeBackend> {
   const kc = new KubeConfig();
   kc.loadFromString(fake.kubeconfig(NAMESPACE));
   backend = await KubeBackend.open({
@@ -63,6 +65,7 @@ async function open(o: { dryRun?: boolean; allowed?: string[] } = {}): Promise<K
     episode: 3,
     retry: { initialDelayMs: 5, maxDelayMs: 20 },
     recoverPollMs: 20,
+    ...(o.stop ? { stop: o.stop } : {}),
   });
   return backend;
 }
@@ -288,6 +291,29 @@ suite("KubeBackend on the API fake and a real Prometheus", { timeout: 60_000 }, 
       code: KubeErrorCode.NamespaceNotAllowed,
     });
     expect(fake.requests.filter((r) => r.method !== "GET")).toEqual([]);
+  });
+
+  it("a stop condition aborts the live chaos at the observation that trips it, and skips later faults", async () => {
+    // An SLO no service meets: broken from the first observation on.
+    const b = await open({ stop: { limits: { sloBrokenForS: 0.001 }, slo: { latencyMs: 1e-6, errorRate: 0 } } });
+    await b.observe();
+    await b.inject(fault(1, { type: "cpu-stress", durationS: 30, load: 0.5 }));
+    expect(fake.list(STRESSCHAOS, NAMESPACE)).toHaveLength(1);
+    const events: BackendEvent[] = [];
+    await vi.waitFor(async () => {
+      await b.observe();
+      events.push(...b.drainEvents());
+      expect(kinds(events, "stop-condition")).toHaveLength(1);
+    });
+    expect(kinds(events, "stop-condition")[0]!.detail).toMatch(/^SLO broken for .*: aborting 1 live fault\(s\)$/);
+    expect(kinds(events, "fault-cleared")).toEqual([expect.objectContaining({ faultId: 1 })]);
+    expect(fake.list(STRESSCHAOS, NAMESPACE)).toHaveLength(0);
+    await b.inject(fault(2, { type: "pod-kill" }));
+    const skipped = kinds(b.drainEvents(), "fault-skipped");
+    expect(skipped).toEqual([
+      expect.objectContaining({ faultId: 2, detail: expect.stringMatching(/^chaos stopped: SLO broken for/) }),
+    ]);
+    expect(fake.list(PODCHAOS, NAMESPACE)).toHaveLength(0);
   });
 
   it("a Service that selects on nothing beyond the Deployment's selector: drain is refused, not guessed", async () => {

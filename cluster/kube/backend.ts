@@ -27,12 +27,14 @@ import {
   faultTargetsPod,
   pickFaultTarget,
   pickTargetPod,
+  type Slo,
   type Snapshot,
-} from "../../harness/contract.ts";
+} from "../../harness/core/contract.ts";
 import type { ClusterSection } from "../../scenarios/cluster.ts";
 import { CHAOS_API_GROUP, type FaultObject, faultObject, type LoadSpikePatch } from "../chaos/resources.ts";
 import { WallClock } from "../local/clock.ts";
 import { type Collector, createCollector } from "../prometheus/collector.ts";
+import { type StopConditionLimits, StopConditions } from "../stop-conditions.ts";
 import { type ApiCallRecord, formatRecord } from "./calls.ts";
 import { type CustomKind, type CustomObject, KubeClient, loadKubeConfig } from "./client.ts";
 import { KubeApiError, KubeErrorCode } from "./errors.ts";
@@ -55,9 +57,11 @@ export interface KubeBackendOptions {
   readonly recoverTimeoutMs?: number;
   /** Poll interval while waiting for recovery, ms. @default 500 */
   readonly recoverPollMs?: number;
+  /** Stop conditions (cluster/stop-conditions.ts): when one holds, all chaos is aborted. */
+  readonly stop?: { readonly limits: StopConditionLimits; readonly slo: Slo };
 }
 
-type KubeEventKind = BackendEvent["kind"] | "kube-api" | "kube-informer" | "kube-backend";
+type KubeEventKind = BackendEvent["kind"] | "kube-api" | "kube-informer" | "kube-backend" | "stop-condition";
 
 /** One live fault: what was created for it, so clear and close can undo it. */
 interface LiveFault {
@@ -83,6 +87,7 @@ export class KubeBackend implements Backend {
   private routingLabel: string | null = null;
   private baseReplicas = 1;
   private closed: Promise<void> | null = null;
+  private readonly stop: StopConditions | null;
 
   private constructor(private readonly o: KubeBackendOptions) {
     const c = o.cluster;
@@ -95,6 +100,7 @@ export class KubeBackend implements Backend {
       ...(o.signal ? { signal: o.signal } : {}),
     });
     this.clock = new WallClock(o.signal);
+    this.stop = o.stop ? new StopConditions(o.stop.limits, o.stop.slo) : null;
   }
 
   /** Reads the Deployment and Service, starts the informer; throws a typed error naming what is wrong. */
@@ -164,6 +170,8 @@ export class KubeBackend implements Backend {
     const snap = mergePods(collected, this.informer!.pods(), this.ids, this.routingLabel);
     snap.time = now;
     this.last = snap;
+    const why = this.stop?.check(snap) ?? null;
+    if (why !== null) await this.abortChaos(why);
     return snap;
   }
 
@@ -225,6 +233,16 @@ export class KubeBackend implements Backend {
     const c = this.o.cluster;
     const type = fault.spec.type;
     const now = this.clock.now();
+    if (this.stop?.reason) {
+      this.push({
+        time: now,
+        kind: "fault-skipped",
+        podId: -1,
+        faultId: fault.id,
+        detail: `chaos stopped: ${this.stop.reason}`,
+      });
+      return;
+    }
     let pod: PodRef | null = null;
     let rank = -1;
     if (faultTargetsPod(type)) {
@@ -345,6 +363,13 @@ export class KubeBackend implements Backend {
   }
 
   // ---------------------------------------------------------------------------
+
+  /** A stop condition held: clear every live fault now (each recorded as cleared), no more chaos. */
+  private async abortChaos(why: string): Promise<void> {
+    const live = [...this.live.values()].map((l) => l.fault);
+    this.note("stop-condition", -1, `${why}: aborting ${live.length} live fault(s)`);
+    for (const f of live) await this.clear(f);
+  }
 
   /** Deletes a fault's object and waits for Chaos Mesh to recover it, or reverts a load patch. */
   private async undo(lf: LiveFault): Promise<string> {

@@ -13,7 +13,7 @@
  * events in the trace: who asked what of the API, and what came back.
  */
 import { DelegateBackoff, handleWhen, retry } from "cockatiel";
-import { isTransient } from "../../harness/contract.ts";
+import { isTransient } from "../../harness/core/contract.ts";
 import { KubeApiError, KubeErrorCode, toKubeError } from "./errors.ts";
 
 export type Verb = "list" | "get" | "create" | "delete" | "patch";

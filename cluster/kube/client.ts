@@ -143,6 +143,14 @@ export class KubeClient {
     );
   }
 
+  listDeployments(namespace: string, labelSelector: string): Promise<V1Deployment[]> {
+    return this.calls
+      .call({ verb: "list", resource: "deployments", namespace, detail: labelSelector }, () =>
+        this.apps.listNamespacedDeployment({ namespace, labelSelector }),
+      )
+      .then((l) => l.items);
+  }
+
   /** A strategic merge patch of a Deployment (the load generator's env during a load-spike). */
   patchDeployment(namespace: string, name: string, patch: object): Promise<V1Deployment> {
     return this.calls.call(

@@ -7,7 +7,7 @@
  * and terminal unless the caller settles it (a restart's 409 on a replaced pod is "done").
  */
 import { ApiException } from "@kubernetes/client-node";
-import { BackendError } from "../../harness/contract.ts";
+import { BackendError } from "../../harness/core/contract.ts";
 
 export const KubeErrorCode = {
   /** A write to a namespace outside `allowedNamespaces`: refused before anything is sent. */

@@ -8,7 +8,7 @@
  * contract's fault targeting expects.
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import { createPodTable, Missing, PodPhase, type PodTable, type Snapshot } from "../../harness/contract.ts";
+import { createPodTable, Missing, PodPhase, type PodTable, type Snapshot } from "../../harness/core/contract.ts";
 import type { CollectedSnapshot } from "../prometheus/collector.ts";
 
 export interface PodRef {

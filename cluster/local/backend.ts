@@ -21,9 +21,11 @@ import {
   type BackendEvent,
   type FaultInjection,
   pickTargetPod,
+  type Slo,
   type Snapshot,
-} from "../../harness/contract.ts";
+} from "../../harness/core/contract.ts";
 import { type CollectedSnapshot, type Collector, createCollector } from "../prometheus/collector.ts";
+import { type StopConditionLimits, StopConditions } from "../stop-conditions.ts";
 import { WallClock } from "./clock.ts";
 import { FaultInjector, type FaultTargeting, targetByRank } from "./faults.ts";
 import { type Ended, LiveSpans } from "./live-spans.ts";
@@ -40,10 +42,12 @@ export interface LocalBackendOptions {
   readonly scrapeIntervalS?: number;
   readonly signal?: AbortSignal;
   readonly targeting?: FaultTargeting;
+  /** Stop conditions (cluster/stop-conditions.ts): when one holds, all chaos is aborted. */
+  readonly stop?: { readonly limits: StopConditionLimits; readonly slo: Slo };
 }
 
 /** Events beyond the contract's kinds that this backend adds to the trace (free-form in the store). */
-type LocalEventKind = BackendEvent["kind"] | "client-window" | "testbed";
+type LocalEventKind = BackendEvent["kind"] | "client-window" | "testbed" | "stop-condition";
 
 export class LocalBackend implements Backend {
   readonly clock: WallClock;
@@ -59,6 +63,7 @@ export class LocalBackend implements Backend {
   private readonly ids = new Map<string, number>();
   /** Which faults are live, and what ends each (contract.ts `FaultEndCause`). */
   private readonly spans = new LiveSpans();
+  private readonly stop: StopConditions | null;
 
   private constructor(
     readonly testbed: Testbed,
@@ -82,6 +87,7 @@ export class LocalBackend implements Backend {
       scrapeIntervalS: o.scrapeIntervalS ?? 1,
     });
     this.clock = new WallClock(o.signal);
+    this.stop = o.stop ? new StopConditions(o.stop.limits, o.stop.slo) : null;
     s.on("event", (e) => this.onSupervisorEvent(e));
   }
 
@@ -121,6 +127,8 @@ export class LocalBackend implements Backend {
     ]);
     snap.time = now;
     this.last = snap;
+    const why = this.stop?.check(snap) ?? null;
+    if (why !== null) await this.abortChaos(why);
     const rps = client.seconds > 0 ? client.completed / client.seconds : 0;
     const err = client.completed > 0 ? client.errors / client.completed : 0;
     this.note(
@@ -169,6 +177,16 @@ export class LocalBackend implements Backend {
   }
 
   async inject(fault: FaultInjection): Promise<void> {
+    if (this.stop?.reason) {
+      this.events.push({
+        time: this.clock.now(),
+        kind: "fault-skipped",
+        podId: -1,
+        faultId: fault.id,
+        detail: `chaos stopped: ${this.stop.reason}`,
+      });
+      return;
+    }
     const r = await this.faults.inject(fault);
     const type = fault.spec.type;
     if (r.pod === null && type !== "load-spike") {
@@ -197,6 +215,13 @@ export class LocalBackend implements Backend {
     const now = this.clock.now();
     this.events.push({ time: now, kind: "fault-cleared", podId: -1, faultId: fault.id, detail });
     this.ended(now, this.spans.cleared(fault.id));
+  }
+
+  /** A stop condition held: clear every live fault now (each recorded as cleared), no more chaos. */
+  private async abortChaos(why: string): Promise<void> {
+    const live = this.faults.liveFaults();
+    this.note("stop-condition", -1, `${why}: aborting ${live.length} live fault(s)`);
+    for (const f of live) await this.clear(f);
   }
 
   /** `fault-ended` events for the spans that just ended. */

@@ -4,7 +4,7 @@
  * time spent observing and deciding does not make the steps drift. An abort ends a sleep at
  * once (the loop then sees the signal and stops).
  */
-import type { Clock } from "../../harness/contract.ts";
+import type { Clock } from "../../harness/core/contract.ts";
 
 export class WallClock implements Clock {
   private origin = performance.now();

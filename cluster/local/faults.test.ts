@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FaultInjection, type FaultSpecInput, faultSpecSchema } from "../../harness/contract.ts";
+import { type FaultInjection, type FaultSpecInput, faultSpecSchema } from "../../harness/core/contract.ts";
 import { findExecutable } from "../prometheus/runner.ts";
 import { FaultInjector, targetByRank } from "./faults.ts";
 import type { SupervisorEvent } from "./supervisor.ts";

@@ -17,7 +17,7 @@
  * Every fault can be cleared; `clearAll` is the cleanup on every exit path.
  */
 import type { ChildProcess } from "node:child_process";
-import { type FaultInjection, faultTargetRank } from "../../harness/contract.ts";
+import { type FaultInjection, faultTargetRank } from "../../harness/core/contract.ts";
 import type { Pod } from "./supervisor.ts";
 import type { Testbed } from "./testbed.ts";
 
@@ -172,6 +172,11 @@ export class FaultInjector {
   }
 
   /** Clears every live fault, each in its own guarded call; returns the ones that failed. */
+  /** The faults live now, in injection order. */
+  liveFaults(): FaultInjection[] {
+    return [...this.live.values()].map((l) => l.fault);
+  }
+
   async clearAll(): Promise<string[]> {
     const failed: string[] = [];
     for (const { fault } of [...this.live.values()]) {

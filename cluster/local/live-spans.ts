@@ -10,7 +10,7 @@
  * - load-spike: cleared.
  * Pure bookkeeping: the backend feeds it events and emits what it returns.
  */
-import { type FaultEndCause, type FaultType, faultEndsOn } from "../../harness/contract.ts";
+import { type FaultEndCause, type FaultType, faultEndsOn } from "../../harness/core/contract.ts";
 
 interface Span {
   readonly type: FaultType;

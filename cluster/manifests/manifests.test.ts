@@ -21,7 +21,7 @@ import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
-import { faultSpecSchema } from "../../harness/contract.ts";
+import { faultSpecSchema } from "../../harness/core/contract.ts";
 import { parseScenario } from "../../harness/scenario-file.ts";
 import { faultObject, LOAD_ENV } from "../chaos/resources.ts";
 
@@ -251,8 +251,10 @@ describe("the controller", () => {
     expect(c.kubeconfig).toBeUndefined(); // in-cluster credentials: the ServiceAccount's
   });
 
-  it("runs as the controller ServiceAccount with the ConfigMap's scenario and the runs volume", () => {
-    const spec = find("Job", "controller").spec.template.spec;
+  it("runs, once resumed, as the controller ServiceAccount with the ConfigMap's scenario and the runs volume", () => {
+    const job = find("Job", "controller");
+    expect(job.spec.suspend).toBe(true);
+    const spec = job.spec.template.spec;
     expect(spec.serviceAccountName).toBe("controller");
     const args = spec.containers[0].args as string[];
     expect(args.slice(0, 2)).toEqual(["run", "/etc/chaos-rl/scenario.yaml"]);

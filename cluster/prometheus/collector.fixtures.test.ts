@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { Missing, PodPhase } from "../../harness/contract.ts";
+import { Missing, PodPhase } from "../../harness/core/contract.ts";
 import { classifyReply, parseVectorReply } from "./api.ts";
 import { type AssemblyOptions, assembleSnapshot, type CollectedSnapshot, createCollectorMemory } from "./collector.ts";
 import { PrometheusError, PrometheusErrorCode } from "./errors.ts";

@@ -6,7 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Missing, PodPhase } from "../../harness/contract.ts";
+import { Missing, PodPhase } from "../../harness/core/contract.ts";
 import { queryInstant } from "./api.ts";
 import { type Collector, createCollector } from "./collector.ts";
 import { PrometheusError, PrometheusErrorCode } from "./errors.ts";

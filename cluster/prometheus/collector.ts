@@ -39,7 +39,7 @@ import {
   type PodPhase,
   type PodTable,
   type Snapshot,
-} from "../../harness/contract.ts";
+} from "../../harness/core/contract.ts";
 import { queryInstant, sampleValue, type VectorSample } from "./api.ts";
 import {
   CRASH_WAITING_REASONS,

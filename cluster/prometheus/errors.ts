@@ -1,9 +1,9 @@
 /**
  * Typed failures of the Prometheus side, as data (code, transient) so the loop can tell a
  * blip it should retry from a bug it should stop on without reading message text. They are
- * `BackendFailure`s (harness/contract.ts): the loop's outcome switch reads `transient`.
+ * `BackendFailure`s (harness/core/contract.ts): the loop's outcome switch reads `transient`.
  */
-import type { BackendFailure } from "../../harness/contract.ts";
+import type { BackendFailure } from "../../harness/core/contract.ts";
 
 export const PrometheusErrorCode = {
   /** The binary is not installed (or not executable). Terminal: install the Debian package. */

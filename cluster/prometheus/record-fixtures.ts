@@ -30,7 +30,7 @@ const WINDOW_S = rateWindowSeconds(SCRAPE_S, STEP_S);
 const SETTLE = Math.ceil(WINDOW_S / SCRAPE_S) + 2;
 const MIB = 2 ** 20;
 
-export const FIXTURE_DIR = fileURLToPath(new URL("./fixtures/", import.meta.url));
+export const FIXTURE_DIR = fileURLToPath(new URL("./fixtures", import.meta.url));
 
 export const FIXTURE_PARAMS: QueryParams & { readonly scrapeIntervalS: number; readonly stepSeconds: number } = {
   namespace: NAMESPACE,

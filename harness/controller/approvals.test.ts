@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Action, createSnapshot } from "../contract.ts";
+import { Action, createSnapshot } from "../core/contract.ts";
 import { ApprovalError, ApprovalQueue } from "./approvals.ts";
 import { emptyState } from "./state.ts";
 

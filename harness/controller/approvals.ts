@@ -11,7 +11,7 @@
  * Every change is persisted through `persist` (controller/state.ts) before the call
  * returns, so a restarted controller finds the same queue.
  */
-import { ACTION_NAMES, type Action, type Snapshot } from "../contract.ts";
+import { ACTION_NAMES, type Action, type Snapshot } from "../core/contract.ts";
 import type { ApprovalGate, ApprovedRequest } from "../loop.ts";
 import type { Approval, ControllerState } from "./state.ts";
 

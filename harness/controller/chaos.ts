@@ -8,7 +8,7 @@
  */
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
-import type { Backend, FaultInjection, FaultSpec } from "../contract.ts";
+import type { Backend, FaultInjection, FaultSpec } from "../core/contract.ts";
 
 export interface ChaosOptions {
   readonly backend: Backend;

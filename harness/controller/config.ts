@@ -9,9 +9,9 @@ import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { POLICY_NAMES } from "../../policies/index.ts";
 import { localSectionSchema } from "../../scenarios/local.ts";
-import { faultSpecSchema } from "../contract.ts";
-import { GUARD_MODES, NOOP_FALLBACK } from "../guard.ts";
-import { ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "../scenario-errors.ts";
+import { faultSpecSchema } from "../core/contract.ts";
+import { ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "../core/errors.ts";
+import { GUARD_MODES, NOOP_FALLBACK } from "../core/guard.ts";
 import { nodeAt } from "../scenario-file.ts";
 import { scenarioErrorMap, zodIssuesToScenario } from "../scenario-issues.ts";
 

@@ -5,8 +5,8 @@
  * `committed N` after every committed batch, so the test can kill it at a known point.
  */
 import { seedReward } from "../../sim/reward.ts";
-import { Action } from "../contract.ts";
-import { guardLimitsSchema } from "../guard.ts";
+import { Action } from "../core/contract.ts";
+import { guardLimitsSchema } from "../core/guard.ts";
 import { TraceStore } from "../store.ts";
 import { runLongRunning } from "./long-run.ts";
 import { pacedSim } from "./paced-sim.ts";

@@ -9,8 +9,8 @@
  * committed at once), closed `completed` when the signal stops it cleanly, `failed` when
  * the loop throws; a process killed in between leaves it `aborted` with every committed batch.
  */
-import type { Action, Backend, CodecContext, Policy, ReplicaLimits, Slo, Snapshot } from "../contract.ts";
-import type { GuardLimits } from "../guard.ts";
+import type { Action, Backend, CodecContext, Policy, ReplicaLimits, Slo, Snapshot } from "../core/contract.ts";
+import type { GuardLimits } from "../core/guard.ts";
 import { type EpisodeSink, type GuardState, type LoopEvent, runEpisode, type StepRecord } from "../loop.ts";
 import type { EpisodeMeta, TraceStore } from "../store.ts";
 import { ApprovalQueue } from "./approvals.ts";

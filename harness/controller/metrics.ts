@@ -4,8 +4,8 @@
  * the service's own observed values (so that a dashboard has them on any backend).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { ACTION_NAMES, Action, type Slo } from "../contract.ts";
-import { GuardReason } from "../guard.ts";
+import { ACTION_NAMES, Action, type Slo } from "../core/contract.ts";
+import { GuardReason } from "../core/guard.ts";
 import type { EpisodeSink, LoopEvent, StepRecord } from "../loop.ts";
 import { sloPressure } from "../loop.ts";
 

@@ -5,7 +5,7 @@
  * advances by whole steps: the dynamics are the simulator's.
  */
 import { SimBackend, type SimBackendOptions } from "../../sim/backend.ts";
-import type { Backend } from "../contract.ts";
+import type { Backend } from "../core/contract.ts";
 
 export function pacedSim(o: SimBackendOptions, pauseMs = 1): Backend {
   const sim = new SimBackend(o);

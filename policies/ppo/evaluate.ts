@@ -6,7 +6,7 @@
  * evaluation (`harness run scenarios/full-matrix.yaml`) is the real verdict; this is a sanity
  * figure that travels with the model.
  */
-import { ACTION_COUNT, OBS_V1 } from "../../harness/contract.ts";
+import { ACTION_COUNT, OBS_V1 } from "../../harness/core/contract.ts";
 import { ActorCritic } from "./mlp.ts";
 import type { RunningMeanStd } from "./obs-norm.ts";
 import type { PpoOptions } from "./options.ts";

@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from "node:http";
 import { Gauge, Registry } from "prom-client";
-import { ACTION_NAMES } from "../../harness/contract.ts";
+import { ACTION_NAMES } from "../../harness/core/contract.ts";
 import type { UpdateMetrics } from "./train.ts";
 
 type ScalarKey = {

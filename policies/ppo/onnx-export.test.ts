@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OBS_V1 } from "../../harness/contract.ts";
+import { OBS_V1 } from "../../harness/core/contract.ts";
 import { writeModelCard } from "../model-card.ts";
 import { loadOnnxModel, roundTrip } from "../onnx-model.ts";
 import { initParams } from "./init.ts";

@@ -16,7 +16,7 @@
  * so the model takes raw `obs-v1` vectors like every other policy.
  */
 import protobuf from "protobufjs";
-import { ACTION_COUNT, OBS_V1 } from "../../harness/contract.ts";
+import { ACTION_COUNT, OBS_V1 } from "../../harness/core/contract.ts";
 import type { CardOutput, CardTensor } from "../model-card.ts";
 import { type MlpSpec, paramLayout } from "./mlp.ts";
 import { OBS_NORM_EPS } from "./obs-norm.ts";

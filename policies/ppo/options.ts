@@ -9,9 +9,10 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { FAULT_TYPES } from "../../harness/contract.ts";
-import { guardLimitsSchema } from "../../harness/guard.ts";
-import { frequencySchema, WORKLOAD_PATTERNS } from "../../sim/params.ts";
+import { FAULT_TYPES } from "../../harness/core/contract.ts";
+import { guardLimitsSchema } from "../../harness/core/guard.ts";
+import { frequencySchema } from "../../harness/core/schedule.ts";
+import { WORKLOAD_PATTERNS } from "../../sim/params.ts";
 import { REWARD_NAMES } from "../../sim/reward.ts";
 
 /** Training episodes use seeds from here upward; evaluation scenarios use small seeds (1..20). */
@@ -142,7 +143,7 @@ export const ppoOptionsSchema = z
     // prefault: an absent value is parsed as {}, so the defaults are the schema's own.
     guard: guardLimitsSchema
       .prefault({})
-      .describe("The guard training acts through (harness/guard.ts): refused actions become noop."),
+      .describe("The guard training acts through (harness/core/guard.ts): refused actions become noop."),
     slo: z
       .object({
         latencyMs: z.number().positive().default(300),
@@ -195,11 +196,6 @@ export const ppoOptionsSchema = z
 
 export type PpoOptionsInput = z.input<typeof ppoOptionsSchema>;
 export type PpoOptions = z.output<typeof ppoOptionsSchema>;
-
-/** The defaults, resolved. */
-export function defaultPpoOptions(): PpoOptions {
-  return ppoOptionsSchema.parse({});
-}
 
 /** Sizes derived once from the options (cleanrl's `batch_size`, `minibatch_size`, `num_iterations`). */
 export interface DerivedSizes {

@@ -1,10 +1,10 @@
 /**
  * The trainer's random stream: pure-rand's xoroshiro128+ (as the simulator's streams),
- * stepped without allocation through sim/rng.ts's `drawUniforms`, its state four int32s
+ * stepped without allocation through harness/core/rng.ts's `drawUniforms`, its state four int32s
  * that a checkpoint stores and restores. Never `Math.random`.
  */
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
-import { drawUniforms, mixSeed } from "../../sim/rng.ts";
+import { drawUniforms, mixSeed } from "../../harness/core/rng.ts";
 
 export class TrainRng {
   readonly state = new Int32Array(4);

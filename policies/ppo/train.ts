@@ -16,8 +16,7 @@
  * arithmetic in a fixed order. Same options, same seed: the same curve, bit for bit, and a
  * run resumed from a checkpoint continues exactly as the uninterrupted run (checkpoint.ts).
  */
-import { ACTION_COUNT, OBS_V1 } from "../../harness/contract.ts";
-import type { TrainingUpdateRow } from "../../harness/store-training.ts";
+import { ACTION_COUNT, OBS_V1 } from "../../harness/core/contract.ts";
 import { type AdamState, adamStep, clipGradNorm, createAdamState } from "./adam.ts";
 import { computeGae } from "./gae.ts";
 import { ParallelActorCritic } from "./grad-worker.ts";
@@ -34,7 +33,46 @@ export function mlpSpecFor(o: PpoOptions): MlpSpec {
 }
 
 /** What `train` reports after each update: the training curve, one point per update (a `training_updates` row). */
-export type UpdateMetrics = TrainingUpdateRow;
+export interface UpdateMetrics {
+  readonly update: number;
+  readonly globalStep: number;
+  /** Wall seconds since the run started (excluding time before a resume). */
+  readonly wallTimeS: number;
+  /** Env steps per second of this update, rollout and optimisation included. */
+  readonly stepsPerS: number;
+  readonly learningRate: number;
+  /** Episodes finished during this update's rollout. */
+  readonly episodes: number;
+  /** Episode returns and lengths (null when no episode finished). */
+  readonly epRewardMean: number | null;
+  readonly epRewardMin: number | null;
+  readonly epRewardMax: number | null;
+  readonly epLengthMean: number | null;
+  /** Share of rollout steps with the SLO held. */
+  readonly sloHeldShare: number;
+  /**
+   * Mean time from a fault injection to the start of the first SLO-held run of 3 steps
+   * after it, seconds (an approximation of the harness's recovery time); null when none.
+   */
+  readonly recoveryTimeMeanS: number | null;
+  readonly recoveries: number;
+  /** Mean desired replicas over the rollout (cost). */
+  readonly replicasMean: number;
+  /** Share of each action among the policy's proposals (by action id). */
+  readonly actionShare: readonly number[];
+  /** Share of each action among what the guard let through. */
+  readonly executedShare: readonly number[];
+  /** Share of steps where the guard refused a proposal. */
+  readonly refusedShare: number;
+  readonly policyLoss: number;
+  readonly valueLoss: number;
+  readonly entropy: number;
+  readonly approxKl: number;
+  readonly clipFrac: number;
+  readonly explainedVariance: number;
+  /** Epochs run (fewer than nEpochs when targetKl stopped the update). */
+  readonly epochs: number;
+}
 
 /** The whole trainer state a checkpoint holds (checkpoint.ts serialises it). */
 export interface TrainerState {

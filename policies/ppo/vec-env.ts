@@ -1,7 +1,7 @@
 /**
  * Vectorised training environments: `nEnvs` simulators stepped together (SB3's
  * `DummyVecEnv`), each action passed through the same guard as the controller loop
- * (harness/guard.ts), each episode drawn from the randomised training distribution on its
+ * (harness/core/guard.ts), each episode drawn from the randomised training distribution on its
  * own training seed, with auto-reset.
  *
  * Training distribution (per episode, from its seed alone, so a seed names an episode):
@@ -23,10 +23,10 @@ import {
   type Slo,
   type Snapshot,
   sloHolds,
-} from "../../harness/contract.ts";
-import { type GuardLimits, guard } from "../../harness/guard.ts";
+} from "../../harness/core/contract.ts";
+import { type GuardLimits, guard } from "../../harness/core/guard.ts";
+import { mixSeed } from "../../harness/core/rng.ts";
 import { SimEnv, type SimEnvConfig } from "../../sim/env.ts";
-import { mixSeed } from "../../sim/rng.ts";
 import type { PpoOptions, TrainingFault } from "./options.ts";
 
 /** What one finished episode contributes to the training metrics. */

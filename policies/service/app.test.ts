@@ -5,7 +5,7 @@ import type { FastifyInstance } from "fastify";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failure } from "../../harness/cli.ts";
-import { ACTION_NAMES, OBS_V1 } from "../../harness/contract.ts";
+import { ACTION_NAMES, OBS_V1 } from "../../harness/core/contract.ts";
 import { createPolicy, preparePolicy } from "../index.ts";
 import { loadOnnxModel, ModelError, ModelErrorCode, type OnnxPolicyModel } from "../onnx-model.ts";
 import { DEFAULT_MODEL, resolveModelPath } from "../rl.ts";

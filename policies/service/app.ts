@@ -22,11 +22,13 @@ import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { z } from "zod";
-import { ACTION_COUNT, OBS_V1 } from "../../harness/contract.ts";
+import { ACTION_COUNT, OBS_V1 } from "../../harness/core/contract.ts";
 import type { OnnxPolicyModel } from "../onnx-model.ts";
 import { type Coalescer, coalescer } from "./coalesce.ts";
 import { modelRefJson, predictBatchJson, predictJson } from "./encode.ts";
 import { createServiceMetrics, type ServiceMetrics } from "./metrics.ts";
+import { registerOnlineRoutes } from "./online/routes.ts";
+import { type OnlineOptions, OnlineUpdater } from "./online/updater.ts";
 import { notFoundProblem, PROBLEM_MEDIA_TYPE, problemFor, sendProblem } from "./problem.ts";
 import {
   BODY_LIMIT_BYTES,
@@ -52,6 +54,8 @@ export interface AgentAppOptions {
   readonly metrics?: ServiceMetrics;
   /** fastify's logger option. @default false: the service logs nothing per request */
   readonly logger?: boolean;
+  /** Online learning (`POST /update`, `GET /updates`, `POST /rollback`); off without it. */
+  readonly online?: OnlineOptions;
 }
 
 /** The model being served, with what each request needs of it made once. */
@@ -132,10 +136,22 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
   });
 
   let serving: Serving | null = null;
-  const loaded = Promise.resolve(options.model).then((m) => {
+  let updater: OnlineUpdater | null = null;
+  /** Serves `m` from the next request on: one assignment, so a request sees one model or the other. */
+  const swap = (m: OnnxPolicyModel) => {
     serving = servingOf(m);
+    metrics.modelInfo.reset();
     metrics.modelInfo.labels(m.sha256, m.card?.codec ?? OBS_V1.name, m.file).set(1);
-    return serving;
+  };
+  const loaded = Promise.resolve(options.model).then(async (m) => {
+    if (options.online) {
+      updater = await OnlineUpdater.open(options.online, m, swap);
+      swap(updater.current);
+    } else swap(m);
+    return serving!;
+  });
+  app.addHook("onClose", async () => {
+    await (updater as OnlineUpdater | null)?.close();
   });
   // A failed load keeps /ready at 503 and fails each request that needs the model (500);
   // the caller that passed the promise sees the rejection itself.
@@ -238,6 +254,17 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
       return metrics.registry.metrics();
     },
   );
+
+  if (options.online) {
+    registerOnlineRoutes(
+      app,
+      async () => {
+        await current();
+        return updater!;
+      },
+      problemResponses,
+    );
+  }
 
   app.get("/openapi.json", { schema: { hide: true } }, async (_request, reply) => {
     reply.type("application/json");

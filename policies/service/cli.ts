@@ -14,7 +14,12 @@ interface ServeArgs {
   readonly model: string;
   readonly port: number;
   readonly host: string;
+  readonly online?: string;
+  readonly minTransitions?: number;
 }
+
+/** The online-learning job's worker (it runs the harness's loop, so it lives in harness/). */
+const ONLINE_JOB_ENTRY = new URL("../../harness/agent-online-worker.mjs", import.meta.url);
 
 /** The line printed once the service listens; the bench and tests parse the URL from it. */
 export const LISTENING_LINE = /^agent service listening on (http:\/\/\S+)/m;
@@ -25,7 +30,12 @@ export async function serve(args: Omit<ServeArgs, "action">): Promise<void> {
   });
   // fastify is loaded here, not at import: every other harness command imports this file.
   const { buildAgentApp } = await import("./app.ts");
-  const app = await buildAgentApp({ model });
+  const app = await buildAgentApp({
+    model,
+    ...(args.online
+      ? { online: { dir: args.online, minTransitions: args.minTransitions ?? 256, jobEntry: ONLINE_JOB_ENTRY } }
+      : {}),
+  });
   const url = await app.listen({ port: args.port, host: args.host });
   process.stdout.write(
     `agent service listening on ${url} (model ${args.model}, sha256 ${model.sha256.slice(0, 12)})\n`,
@@ -48,6 +58,15 @@ export const agentCommand: CommandModule<object, ServeArgs> = {
       .option("model", { type: "string", default: DEFAULT_MODEL, describe: "ONNX model (obs-v1), card beside it" })
       .option("port", { type: "number", default: 8080, describe: "Port (0: a free one)" })
       .option("host", { type: "string", default: "127.0.0.1", describe: "Address to listen on" })
+      .option("online", {
+        type: "string",
+        describe: "Folder for online learning (POST /update, GET /updates, POST /rollback); off without it",
+      })
+      .option("min-transitions", {
+        type: "number",
+        default: 256,
+        describe: "Transitions stored before the first fine-tuning job (with --online)",
+      })
       .example("$0 agent serve --model models/ppo-obs-v1.onnx --port 8080", "") as unknown as Argv<ServeArgs>,
   handler: async (argv) => serve(argv),
 };

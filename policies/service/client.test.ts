@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OBS_V1 } from "../../harness/contract.ts";
+import { OBS_V1 } from "../../harness/core/contract.ts";
 import { createPolicy, preparePolicy } from "../index.ts";
 import { loadOnnxModel, type OnnxPolicyModel } from "../onnx-model.ts";
 import { DEFAULT_MODEL, resolveModelPath } from "../rl.ts";

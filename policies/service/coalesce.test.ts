@@ -1,6 +1,6 @@
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OBS_V1 } from "../../harness/contract.ts";
+import { OBS_V1 } from "../../harness/core/contract.ts";
 import { loadOnnxModel, type OnnxPolicyModel } from "../onnx-model.ts";
 import { DEFAULT_MODEL, resolveModelPath } from "../rl.ts";
 import { coalescer } from "./coalesce.ts";

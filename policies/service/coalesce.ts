@@ -8,7 +8,7 @@
  *
  * Each caller gets the batch's decisions and its row; rows are never shared between calls.
  */
-import { OBS_V1 } from "../../harness/contract.ts";
+import { OBS_V1 } from "../../harness/core/contract.ts";
 import type { BatchDecisions, OnnxPolicyModel } from "../onnx-model.ts";
 
 export interface Row {

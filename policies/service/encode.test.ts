@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ACTION_COUNT } from "../../harness/contract.ts";
+import { ACTION_COUNT } from "../../harness/core/contract.ts";
 import type { BatchDecisions } from "../onnx-model.ts";
 import { decisionAt, modelRefJson, predictBatchJson, predictJson } from "./encode.ts";
 import { predictBatchResponseSchema, predictResponseSchema } from "./schemas.ts";

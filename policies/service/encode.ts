@@ -7,7 +7,7 @@
  * schema's object form (encode.test.ts), and `predictResponseSchema` /
  * `predictBatchResponseSchema` (schemas.ts) still describe it.
  */
-import { ACTION_COUNT, ACTION_NAMES } from "../../harness/contract.ts";
+import { ACTION_COUNT, ACTION_NAMES } from "../../harness/core/contract.ts";
 import type { BatchDecisions } from "../onnx-model.ts";
 import type { DecisionBody } from "./schemas.ts";
 

@@ -8,7 +8,7 @@
  *   process and Node.js metrics (prom-client defaults, prefixed agent_)
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { ACTION_NAMES } from "../../harness/contract.ts";
+import { ACTION_NAMES } from "../../harness/core/contract.ts";
 
 export interface ServiceMetrics {
   readonly registry: Registry;

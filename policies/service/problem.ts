@@ -22,6 +22,7 @@ export const PROBLEM_TYPES = {
   unsupportedMediaType: "/problems/unsupported-media-type",
   notFound: "/problems/not-found",
   modelFailed: "/problems/model-failed",
+  noPreviousModel: "/problems/no-previous-model",
 } as const;
 
 /** `state[3]`, `states[2][0]`, or `body` for the body itself. */

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { OBS_V1 } from "../../harness/contract.ts";
+import { OBS_V1 } from "../../harness/core/contract.ts";
 import { predictBatchRequestSchema, predictRequestSchema } from "./schemas.ts";
 import { compileBodyValidator } from "./validation.ts";
 

@@ -8,7 +8,7 @@
  * line sits where the eye can compare it with either.
  */
 import type { TopLevelSpec } from "vega-lite";
-import { ACTION_NAMES } from "../../harness/contract.ts";
+import { ACTION_NAMES } from "../../harness/core/contract.ts";
 import type { Timeline } from "../load.ts";
 import { logTicks, TICK_LABEL } from "./scales.ts";
 import { ACTION_COLORS, CONFIG, policyColor, SCHEMA } from "./theme.ts";

@@ -15,7 +15,7 @@
  * heuristic 305. In the `often` cell every one of the 6 pairs differs the same way (+0.2
  * uptime), one pair per seed, so the exact sign-flip p-value over the 6 seeds is 2/64.
  */
-import { Action } from "../../harness/contract.ts";
+import { Action } from "../../harness/core/contract.ts";
 import { TraceStore } from "../../harness/store.ts";
 import { makeMeta, makeRunContext, makeTrace, type StepValues } from "../../harness/store-fixtures.ts";
 import type { TraceEvent } from "../../harness/trace.ts";

@@ -26,11 +26,32 @@
  * times change. A compound injection takes the gap, then one target per spec, in list order.
  */
 import { z } from "zod";
-import { type FaultInjection, type FaultSpec, type FaultSpecInput, faultSpecSchema } from "../harness/contract.ts";
-import { type Frequency, type FrequencyInput, frequencySchema, type ParseCache, parseOnce } from "./params.ts";
+import { type FaultInjection, type FaultSpec, type FaultSpecInput, faultSpecSchema } from "./contract.ts";
+import { type ParseCache, parseOnce } from "./parse-once.ts";
 import { type Rng, Stream, streamRng, uniform01 } from "./rng.ts";
 
-export { type Frequency, type FrequencyInput, frequencySchema };
+/**
+ * How often faults are injected: every `intervalS` seconds starting at `offsetS`, or as a
+ * Poisson process with mean gap `meanIntervalS`. Scenario files name levels of it
+ * (e.g. `low`, `high`) on their `frequency` axis; generateSchedule below turns it into times.
+ */
+export const frequencySchema = z.discriminatedUnion("kind", [
+  z
+    .object({
+      kind: z.literal("fixed"),
+      intervalS: z.number().positive().describe("Seconds between injections."),
+      offsetS: z.number().min(0).optional().describe("Time of the first injection, seconds; defaults to intervalS."),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal("poisson"),
+      meanIntervalS: z.number().positive().describe("Mean seconds between injections (exponential gaps)."),
+    })
+    .strict(),
+]);
+export type FrequencyInput = z.input<typeof frequencySchema>;
+export type Frequency = z.output<typeof frequencySchema>;
 
 /** A schedule longer than this is refused (a frequency far too high for the episode). */
 export const MAX_INJECTIONS = 100_000;

@@ -5,7 +5,7 @@
  * | stream | consumer | draws |
  * |---|---|---|
  * | `Workload` | the offered request rate (sim/workload.ts) | a fixed 3 per step, whatever happens |
- * | `Schedule` | the fault schedule (sim/schedule.ts) | a fixed 3 per injection, before the episode |
+ * | `Schedule` | the fault schedule (harness/core/schedule.ts) | a fixed 3 per injection, before the episode |
  * | `Dynamics` | pod start-up times, overload crashes (sim/dynamics.ts) | as the state requires |
  *
  * The workload and schedule streams never see an action, so every policy run with the

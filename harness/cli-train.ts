@@ -20,17 +20,23 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { SingleBar } from "cli-progress";
 import type { Argv, CommandModule, Options } from "yargs";
-import { gitRevision } from "../../harness/provenance.ts";
-import { TrainingStore } from "../../harness/store-training.ts";
-import { sha256Hex, writeModelCard } from "../model-card.ts";
-import { checkpointPath, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
-import { quickEvaluate } from "./evaluate.ts";
-import { TrainingMetrics } from "./metrics.ts";
-import { ActorCritic } from "./mlp.ts";
-import { RunningMeanStd } from "./obs-norm.ts";
-import { EXPORT_INPUT, EXPORT_OUTPUTS, exportOnnx } from "./onnx-export.ts";
-import { derivedSizes, loadPpoOptions, type PpoOptions, type PpoOptionsInput, ppoOptionsSchema } from "./options.ts";
-import { createEngine, mlpSpecFor, newRunId, PpoTrainer, train, type UpdateMetrics } from "./train.ts";
+import { sha256Hex, writeModelCard } from "../policies/model-card.ts";
+import { checkpointPath, loadCheckpoint, saveCheckpoint } from "../policies/ppo/checkpoint.ts";
+import { quickEvaluate } from "../policies/ppo/evaluate.ts";
+import { TrainingMetrics } from "../policies/ppo/metrics.ts";
+import { ActorCritic } from "../policies/ppo/mlp.ts";
+import { RunningMeanStd } from "../policies/ppo/obs-norm.ts";
+import { EXPORT_INPUT, EXPORT_OUTPUTS, exportOnnx } from "../policies/ppo/onnx-export.ts";
+import {
+  derivedSizes,
+  loadPpoOptions,
+  type PpoOptions,
+  type PpoOptionsInput,
+  ppoOptionsSchema,
+} from "../policies/ppo/options.ts";
+import { createEngine, mlpSpecFor, newRunId, PpoTrainer, train, type UpdateMetrics } from "../policies/ppo/train.ts";
+import { gitRevision } from "./provenance.ts";
+import { TrainingStore } from "./store-training.ts";
 
 /** A flag per option, or null where the option is set in a YAML file only. */
 const FLAGS: { readonly [K in keyof PpoOptions]: Options | null } = {

@@ -24,16 +24,10 @@ export type Action = (typeof Action)[keyof typeof Action];
 
 /** Names by action id; model cards and reports use these. */
 export const ACTION_NAMES = ["noop", "restart-pod", "scale-up", "scale-down", "drain-pod"] as const;
-export type ActionName = (typeof ACTION_NAMES)[number];
 export const ACTION_COUNT = ACTION_NAMES.length;
 
 export function isAction(n: number): n is Action {
   return Number.isInteger(n) && n >= 0 && n < ACTION_COUNT;
-}
-
-/** Actions that hit one pod, chosen by {@link pickTargetPod}. */
-export function actionTargetsPod(action: Action): boolean {
-  return action === Action.RestartPod || action === Action.DrainPod;
 }
 
 // ---------------------------------------------------------------------------
@@ -58,7 +52,6 @@ export const PodPhase = {
   Terminating: 5,
 } as const;
 export type PodPhase = (typeof PodPhase)[keyof typeof PodPhase];
-export const POD_PHASE_NAMES = ["healthy", "degraded", "crashed", "pending", "restarting", "terminating"] as const;
 
 /**
  * Per-pod rows as a struct of arrays (length >= `count`; rows past `count` are unused),
