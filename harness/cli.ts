@@ -35,6 +35,7 @@ import { approveCommand, controllerCommand } from "./controller/cli.ts";
 import { ScenarioError } from "./core/errors.ts";
 import { parseShard } from "./core/runs.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
+import { planCommand } from "./plan-cli.ts";
 import { progressReporter } from "./progress.ts";
 import { replayCommand, replayDecisionsCommand } from "./replay-cli.ts";
 import { type RunSummary, runScenario } from "./runner.ts";
@@ -58,6 +59,7 @@ const COMMANDS = [
   "report",
   "compare",
   "merge",
+  "plan",
   "export",
   "train",
   "testbed",
@@ -160,7 +162,7 @@ async function runCommand(argv: {
   compileScenarioGates(loaded);
   let shard = null;
   try {
-    shard = argv.shard === undefined ? null : parseShard(argv.shard);
+    shard = argv.shard === undefined ? null : parseShard(argv.shard, process.env);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -489,7 +491,11 @@ export function buildCli(args: string[]) {
             default: false,
             describe: "Continue the latest run of this plan, skipping stored episodes",
           })
-          .option("shard", { type: "string", describe: "Run the deterministic slice i/N of the matrix" })
+          .option("shard", {
+            type: "string",
+            describe:
+              "Run the deterministic slice i/N of the matrix (job/N: i is $JOB_COMPLETION_INDEX + 1, in an Indexed Job)",
+          })
           .option("report", {
             type: "string",
             describe: "Then write the report and check the gates (folder default: <db folder>/<scenario>-report)",
@@ -680,6 +686,7 @@ export function buildCli(args: string[]) {
         process.stdout.write(`${files.join("\n")}\n`);
       },
     )
+    .command(planCommand)
     .command(trainCommand)
     .command(testbedCommand)
     .command(replayCommand)

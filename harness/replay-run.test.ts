@@ -162,3 +162,56 @@ describe("decision replay on the recording", () => {
     }
   }, 120_000);
 });
+
+/**
+ * A local-testbed recording (harness/fixtures/replay-local.json): one cpu-stress on real
+ * processes under heuristic, 13 steps of 2 s, recorded on a 2-core machine at load ~44, so
+ * the service was overloaded throughout (the SLO never held): a real trace, not a pretty one.
+ */
+describe("a local-testbed recording", () => {
+  const local = readTraceFixture(join(import.meta.dirname, "fixtures", "replay-local.json"));
+  const file = join(root, "local.duckdb");
+  beforeAll(async () => {
+    const store = await TraceStore.open(file);
+    try {
+      await loadRun(store, local);
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
+
+  it("replays in the simulator on its recorded fault and load, and says the difference includes the simulator's", async () => {
+    const out = join(root, "local-replay.duckdb");
+    const r = await replayRun({ db: file, policy: "none", dbOut: out, jobs: 1 });
+    expect(r.summary.completed).toBe(1);
+    expect(r.identical).toBeNull();
+    expect(r.notes.join(" ")).toMatch(/backend local; the replay runs its faults and load in the simulator/);
+    const uptime = r.counterfactuals[0]!.rows.find((x) => x.metric === "uptime")!;
+    expect(uptime.recorded).toBe(0);
+    expect(uptime.difference.n).toBe(1);
+    const store = await TraceStore.open(out);
+    try {
+      const [spans] = await store.query("SELECT fault_type, status, fault FROM fault_spans");
+      const recorded = local.episodes[0]!.events.find((e) => e.kind === "fault-injected")!;
+      expect(spans).toEqual({ fault_type: "cpu-stress", status: "injected", fault: recorded.fault });
+      const [load] = await store.query("SELECT list(load_rps ORDER BY step) AS load FROM steps");
+      expect(load!.load).toEqual(local.episodes[0]!.steps.load_rps);
+    } finally {
+      await store.close();
+    }
+  }, 300_000);
+
+  it("decision replay works on it: none agrees exactly where the recorded heuristic proposed noop", async () => {
+    const store = await TraceStore.open(file);
+    try {
+      const run = (await store.listRuns())[0]!;
+      const r = await replayDecisions(store, { run, policy: "none" });
+      const proposed = local.episodes[0]!.steps.proposed!.map(Number);
+      expect(r.steps).toBe(13);
+      expect(r.agreed).toBe(proposed.filter((a) => a === 0).length);
+      expect(r.agreed).toBeLessThan(13);
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
+});

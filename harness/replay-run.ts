@@ -280,6 +280,7 @@ export function deriveScenario(
   const doc = parseDocument(text);
   doc.set("backend", "sim");
   doc.delete("cluster");
+  doc.delete("local");
   doc.set(
     "seeds",
     [...new Set(selected.map((e) => e.seed))].sort((a, b) => a - b),

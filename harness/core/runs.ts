@@ -51,13 +51,32 @@ export interface Shard {
   readonly count: number;
 }
 
-/** Parses `i/N` (1 <= i <= N). */
-export function parseShard(text: string): Shard {
+/**
+ * `--shard i/N` (1 <= i <= N), or the Job form `job/N`: shard `JOB_COMPLETION_INDEX + 1` of N,
+ * the 0-based index Kubernetes sets in each pod of an Indexed Job (harness/k8s-job.ts), so one
+ * pod template serves every shard. `env` is where to read it (the CLI passes `process.env`).
+ */
+export function parseShard(text: string, env: Readonly<Record<string, string | undefined>> = {}): Shard {
+  const job = /^job\/(\d+)$/.exec(text.trim());
+  if (job) {
+    const count = Number(job[1]);
+    const raw = env.JOB_COMPLETION_INDEX;
+    if (raw === undefined || !/^\d+$/.test(raw)) {
+      throw new Error(
+        `--shard ${text} takes its index from JOB_COMPLETION_INDEX (set in each pod of a Kubernetes Indexed Job), got ${raw === undefined ? "none" : JSON.stringify(raw)}`,
+      );
+    }
+    const index = Number(raw) + 1;
+    if (!(count >= 1 && index <= count)) {
+      throw new Error(`--shard ${text}: JOB_COMPLETION_INDEX ${raw} is not below the shard count ${count}`);
+    }
+    return { index, count };
+  }
   const m = /^(\d+)\/(\d+)$/.exec(text.trim());
   const index = m ? Number(m[1]) : Number.NaN;
   const count = m ? Number(m[2]) : Number.NaN;
   if (!(index >= 1 && count >= 1 && index <= count)) {
-    throw new Error(`Expected --shard as i/N with 1 <= i <= N (e.g. 2/4), got ${JSON.stringify(text)}`);
+    throw new Error(`Expected --shard as i/N with 1 <= i <= N (e.g. 2/4) or job/N, got ${JSON.stringify(text)}`);
   }
   return { index, count };
 }
@@ -73,7 +92,7 @@ export function formatShard(shard: Shard | null): string | null {
  */
 export function missingShards(present: string | null): string[] {
   if (present === null) return [];
-  const shards = present.split(",").map(parseShard);
+  const shards = present.split(",").map((s) => parseShard(s));
   const count = shards[0]?.count ?? 0;
   const have = new Set(shards.map((s) => s.index));
   return Array.from({ length: count }, (_, k) => k + 1)
