@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { POLICY_NAMES } from "../policies/index.ts";
@@ -300,9 +301,9 @@ describe("parseScenario: valid files", () => {
     const files = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
     expect(files).toEqual(expect.arrayContaining(["quickstart.yaml", "ci-smoke.yaml", "full-matrix.yaml"]));
     for (const f of files) {
-      const r = await loadScenario(`${dir}${f}`);
+      const r = await loadScenario(join(dir, f));
       expect(r.success ? [] : r.errors, f).toEqual([]);
-      const text = readFileSync(`${dir}${f}`, "utf8");
+      const text = readFileSync(join(dir, f), "utf8");
       expect(text.startsWith("# yaml-language-server: $schema=./scenario.schema.json\n"), f).toBe(true);
     }
   });
