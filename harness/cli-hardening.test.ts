@@ -247,6 +247,15 @@ describe("run refuses what cannot run, before creating a database", { timeout: S
     expect(r.stderr).toMatch(/cluster\.kubeconfig .*missing-kubeconfig: ENOENT/);
   });
 
+  it("--dry-run on a backend other than cluster, before creating a database", async () => {
+    const file = scenario("drysim", `${MATRIX}  policy: [none]\n`);
+    const db = join(root, "drysim.duckdb");
+    const r = await harness("run", file, "--db", db, "--dry-run");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--dry-run applies to backend cluster only \(this scenario's backend is sim\)/);
+    expect(existsSync(db)).toBe(false);
+  });
+
   it("an rl model that does not load stops the run before any episode (missing, or not ONNX)", async () => {
     const missing = scenario(
       "nomodel",
