@@ -239,6 +239,7 @@ describe("agent service: health, readiness, model, metrics, OpenAPI", () => {
     const doc = (await app.inject({ url: "/openapi.json" })).json();
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths).sort()).toEqual([
+      "/explain",
       "/health",
       "/metrics",
       "/model",

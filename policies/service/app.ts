@@ -26,12 +26,15 @@ import { ACTION_COUNT, OBS_V1 } from "../../harness/core/contract.ts";
 import type { OnnxPolicyModel } from "../onnx-model.ts";
 import { type Coalescer, coalescer } from "./coalesce.ts";
 import { modelRefJson, predictBatchJson, predictJson } from "./encode.ts";
+import { explain, HEALTHY_BACKGROUND } from "./explain.ts";
 import { createServiceMetrics, type ServiceMetrics } from "./metrics.ts";
 import { registerOnlineRoutes } from "./online/routes.ts";
 import { type OnlineOptions, OnlineUpdater } from "./online/updater.ts";
 import { notFoundProblem, PROBLEM_MEDIA_TYPE, problemFor, sendProblem } from "./problem.ts";
 import {
   BODY_LIMIT_BYTES,
+  explainRequestSchema,
+  explainResponseSchema,
   healthResponseSchema,
   modelResponseSchema,
   type PredictBatchResponse,
@@ -208,6 +211,28 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
       });
       reply.header("content-type", json);
       return predictBatchJson(out, n, s.refJson) as unknown as PredictBatchResponse;
+    },
+  );
+
+  app.post(
+    "/explain",
+    {
+      schema: {
+        description:
+          "Exact Shapley values of the 9 features for the probability of the chosen action (2^9 coalitions in one model run), against a stated background.",
+        body: explainRequestSchema,
+        response: { 200: explainResponseSchema, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const s = serving ?? (await current());
+      const e = await explain(s.model, request.body.state, request.body.background ?? HEALTHY_BACKGROUND);
+      return {
+        ...e,
+        attributions: [...e.attributions],
+        background: e.background.map((b) => [...b]),
+        model: modelRef(s.model),
+      };
     },
   );
 

@@ -185,3 +185,30 @@ export const rollbackResponseSchema = z.object({
   serving: modelRefSchema.extend({ file: z.string() }),
   replaced: z.object({ sha256: z.string(), file: z.string() }),
 });
+
+export const explainRequestSchema = z
+  .object({
+    state: stateSchema,
+    background: z
+      .array(stateSchema)
+      .min(1)
+      .max(64)
+      .optional()
+      .describe("Reference states (e.g. recorded while the service was healthy). Default: one healthy steady state."),
+  })
+  .strict();
+
+export const explainResponseSchema = z.object({
+  action: z.int(),
+  actionName: z.enum(ACTION_NAMES),
+  output: z.number().describe("Probability of the chosen action for `state`."),
+  base: z
+    .number()
+    .describe("Mean probability of that action over the background; the attributions sum to output - base."),
+  attributions: z
+    .array(z.object({ feature: z.string(), index: z.int(), value: z.number(), phi: z.number() }))
+    .length(OBS_V1.dim)
+    .describe("Exact Shapley value of each feature, in codec order."),
+  background: z.array(z.array(z.number())),
+  model: modelRefSchema,
+});
