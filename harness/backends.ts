@@ -41,6 +41,11 @@ export interface BackendFactory {
    * processes and signal handling belong to the main thread). @default false
    */
   readonly inProcess?: boolean;
+  /**
+   * In-process episodes that may run at once, each on its own deployment (a testbed of its
+   * own); `--jobs` can only lower it. @default 1
+   */
+  maxConcurrency?(scenario: Scenario): number;
   /** The reward recorded with each step (the simulator's reward registry). */
   readonly reward: (prev: Readonly<Snapshot>, cur: Readonly<Snapshot>, action: Action, limits: ReplicaLimits) => number;
 }
@@ -59,7 +64,7 @@ export const backends: Record<Scenario["backend"], BackendFactory | null> = {
   local: {
     // Imported on use: the simulator path (and its worker threads) never loads the testbed.
     open: async (scenario, seed, signal, _where, loadSeries) => {
-      const { scrapeIntervalS, ...deployment } = scenario.local ?? { scrapeIntervalS: 1 };
+      const { scrapeIntervalS, parallelEpisodes: _, ...deployment } = scenario.local ?? { scrapeIntervalS: 1 };
       return (await import("../cluster/local/backend.ts")).LocalBackend.open({
         deployment,
         scrapeIntervalS,
@@ -71,6 +76,7 @@ export const backends: Record<Scenario["backend"], BackendFactory | null> = {
       });
     },
     inProcess: true,
+    maxConcurrency: (scenario) => scenario.local?.parallelEpisodes ?? 1,
     reward: seedReward,
   },
   cluster: {

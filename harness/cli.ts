@@ -18,14 +18,15 @@ import { hideBin } from "yargs/helpers";
 import { testbedCommand } from "../cluster/local/testbed-cli.ts";
 import { ModelError } from "../policies/onnx-model.ts";
 import { agentCommand } from "../policies/service/cli.ts";
+import { compareBackends } from "../reports/backends.ts";
 import { compareRuns } from "../reports/compare.ts";
 import { gateCase, type JunitCase } from "../reports/gates-junit.ts";
-import { ReportInputError } from "../reports/load.ts";
+import { loadReportData, ReportInputError } from "../reports/load.ts";
 import { writeReport } from "../reports/report.ts";
 import { compileScenarioGates } from "../reports/scenario-gates.ts";
 import { formatCompare, formatGates } from "../reports/terminal.ts";
 import type { CellMetricsRow } from "../reports/views.ts";
-import type { Scenario } from "../scenarios/schema.ts";
+import { BACKENDS, type Scenario } from "../scenarios/schema.ts";
 import { appendStepSummary, writeJunit } from "./ci-output.ts";
 import { EXIT, OperationError, oneLine, UsageError } from "./cli-errors.ts";
 import { exportParquetFiles } from "./cli-export.ts";
@@ -39,7 +40,7 @@ import { planCommand } from "./plan-cli.ts";
 import { progressReporter } from "./progress.ts";
 import { replayCommand, replayDecisionsCommand } from "./replay-cli.ts";
 import { type RunSummary, runScenario } from "./runner.ts";
-import { loadScenarioOrThrow, parseScenario } from "./scenario-file.ts";
+import { loadScenarioOrThrow, parseScenario, withBackend } from "./scenario-file.ts";
 import { assertRunnable } from "./scenario-runnable.ts";
 import { mergeStores, type TraceStore } from "./store.ts";
 import { MergeRefusedError } from "./store-merge.ts";
@@ -153,9 +154,11 @@ async function runCommand(argv: {
   shard?: string;
   report?: string;
   junit?: string;
+  backend?: Scenario["backend"];
   dryRun?: boolean;
 }): Promise<number> {
-  let loaded = await loadScenarioOrThrow(argv.scenario);
+  const file = await loadScenarioOrThrow(argv.scenario);
+  let loaded = argv.backend === undefined ? file : withBackend(file, argv.backend);
   assertRunnable(loaded);
   if (argv.dryRun) loaded = withDryRun(loaded);
   // A gate naming a policy or metric the matrix lacks is found now, not after the run.
@@ -456,6 +459,31 @@ async function compareCommand(argv: {
   }
 }
 
+async function compareBackendsCommand(argv: {
+  sim: string;
+  real: string;
+  "sim-run"?: string;
+  "real-run"?: string;
+  out?: string;
+  resamples?: number;
+  seed?: number;
+  json: boolean;
+}): Promise<number> {
+  const resamples = positiveInt("resamples", argv.resamples);
+  const outcome = await withStore(argv.sim, (simStore) =>
+    withStore(argv.real, async (realStore) => {
+      const sim = await loadReportData(simStore, { runId: argv["sim-run"], charts: false });
+      const real = await loadReportData(realStore, { runId: argv["real-run"], charts: false });
+      return compareBackends(sim, real, { out: argv.out, resamples, seed: argv.seed });
+    }),
+  ).catch(asUsageError);
+  process.stdout.write(
+    argv.json ? `${JSON.stringify({ ...outcome, markdown: undefined }, null, 2)}\n` : outcome.markdown,
+  );
+  appendStepSummary(outcome.markdown);
+  return EXIT.ok;
+}
+
 /** Opens an existing store (never creates one), runs `f`, closes it. */
 async function withStore<T>(db: string, f: (store: TraceStore) => Promise<T>): Promise<T> {
   const store = await openExistingStore(db);
@@ -496,6 +524,10 @@ export function buildCli(args: string[]) {
             describe:
               "Run the deterministic slice i/N of the matrix (job/N: i is $JOB_COMPLETION_INDEX + 1, in an Indexed Job)",
           })
+          .option("backend", {
+            choices: BACKENDS,
+            describe: "Run on this backend instead of the scenario's (the stored scenario text says which ran)",
+          })
           .option("report", {
             type: "string",
             describe: "Then write the report and check the gates (folder default: <db folder>/<scenario>-report)",
@@ -514,7 +546,11 @@ export function buildCli(args: string[]) {
           .example("$0 run scenarios/quickstart.yaml", "Run the quickstart into runs/quickstart.duckdb")
           .example("$0 run scenarios/quickstart.yaml --report", "... and write runs/quickstart-report/")
           .example("$0 run scenarios/full-matrix.yaml --jobs 2 --resume", "Continue an interrupted run")
-          .example("$0 run scenarios/full-matrix.yaml --shard 1/4 --db shard1.duckdb", "One of four shards"),
+          .example("$0 run scenarios/full-matrix.yaml --shard 1/4 --db shard1.duckdb", "One of four shards")
+          .example(
+            "$0 run scenarios/testbed-calibration.yaml --backend sim --db runs/cal-sim.duckdb",
+            "The local testbed's cells on the simulator",
+          ),
       async (argv) => {
         process.exitCode = await runCommand(argv as Parameters<typeof runCommand>[0]);
       },
@@ -636,6 +672,31 @@ export function buildCli(args: string[]) {
           .example("$0 compare --db runs/quickstart.duckdb --run <old> --run <new> --out out/", ""),
       async (argv) => {
         process.exitCode = await compareCommand(argv as Parameters<typeof compareCommand>[0]);
+      },
+    )
+    .command(
+      "compare-backends",
+      "The simulator against a real backend on one scenario: uptime, MTTR and cost per fault type, with intervals",
+      (y) =>
+        y
+          .option("sim", { type: "string", demandOption: true, describe: "DuckDB file of the run on backend sim" })
+          .option("real", {
+            type: "string",
+            demandOption: true,
+            describe: "DuckDB file of the run on a real backend (local)",
+          })
+          .option("sim-run", { type: "string", describe: "Run id in --sim (default: the latest)" })
+          .option("real-run", { type: "string", describe: "Run id in --real (default: the latest)" })
+          .option("out", { type: "string", describe: "Folder for backends.md" })
+          .option("resamples", { type: "number", describe: "Bootstrap resamples (default 2000)" })
+          .option("seed", { type: "number", describe: "Bootstrap seed (default 0)" })
+          .option("json", { type: "boolean", default: false, describe: "The comparison as JSON on stdout" })
+          .example(
+            "$0 compare-backends --sim runs/cal-sim.duckdb --real runs/cal-local.duckdb",
+            "After running scenarios/testbed-calibration.yaml with --backend sim and --backend local",
+          ),
+      async (argv) => {
+        process.exitCode = await compareBackendsCommand(argv as Parameters<typeof compareBackendsCommand>[0]);
       },
     )
     .command(

@@ -76,7 +76,10 @@ export interface RunStart {
   readonly total: number;
   /** Already stored by an earlier attempt; not run again. */
   readonly skipped: number;
-  /** Worker threads used: `jobsRequested` capped at the cores and the episodes to run. */
+  /**
+   * Worker threads used: `jobsRequested` capped at the cores and the episodes to run; for an
+   * in-process backend, episodes at once (its `maxConcurrency`, capped by `--jobs`).
+   */
   readonly jobs: number;
   /** What was asked (`--jobs`, else the core count). */
   readonly jobsRequested: number;
@@ -142,7 +145,12 @@ export async function runScenario(o: RunOptions): Promise<RunSummary> {
     else await store.markRunning(runId);
 
     const todo = slice.filter((e) => !stored.has(e.key));
-    const jobs = Math.max(1, Math.min(jobsRequested, cores, todo.length));
+    // Worker threads for the simulator; for an in-process backend, episodes at once (each
+    // mostly waits on the wall clock, so the backend's own limit applies, not the cores).
+    const factory = backendFor(scenario);
+    const jobs = factory.inProcess
+      ? Math.max(1, Math.min(factory.maxConcurrency?.(scenario) ?? 1, o.jobs ?? Number.POSITIVE_INFINITY, todo.length))
+      : Math.max(1, Math.min(jobsRequested, cores, todo.length));
     const start: RunStart = {
       runId,
       resumed: previous !== null,
@@ -231,12 +239,24 @@ async function dispatch(
   write: (outcome: EpisodeOutcome) => Promise<void>,
   runId: string,
 ): Promise<void> {
-  // A real testbed: one episode at a time, in this thread, with the run's abort signal.
+  // A real testbed: in this thread, with the run's abort signal, `jobs` episodes at once
+  // (each on its own deployment); writes one at a time (one DuckDB connection).
   if (backendFor(o.loaded.scenario).inProcess) {
-    for (const e of todo) {
-      if (o.signal?.aborted) break;
-      await write(await runPlannedEpisode(o.loaded.scenario, e, o.signal, recordedFor(o, e), runId));
-    }
+    let next = 0;
+    let writing = Promise.resolve();
+    const lane = async () => {
+      while (next < todo.length && !o.signal?.aborted) {
+        const e = todo[next++]!;
+        const outcome = await runPlannedEpisode(o.loaded.scenario, e, o.signal, recordedFor(o, e), runId);
+        const written = writing.then(() => write(outcome));
+        writing = written;
+        await written;
+      }
+    };
+    // Every lane ends before the first error is thrown: none may write to a closed store.
+    const ended = await Promise.allSettled(Array.from({ length: jobs }, lane));
+    const failed = ended.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
     return;
   }
   // Batches small enough for a smooth progress bar, large enough to amortise messaging.

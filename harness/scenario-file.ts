@@ -142,6 +142,22 @@ export async function loadScenarioOrThrow(path: string): Promise<LoadedScenario>
   return r.data;
 }
 
+/**
+ * The scenario run on another backend (`harness run --backend`): `backend:` set, and a
+ * `local:` section dropped when the backend is not local (only the testbed reads it), then
+ * parsed again, so that the run stores and hashes the text that ran and the schema's
+ * cross-field checks apply to the new backend.
+ */
+export function withBackend(loaded: LoadedScenario, backend: Scenario["backend"]): LoadedScenario {
+  if (loaded.scenario.backend === backend) return loaded;
+  const doc = parseDocument(loaded.text);
+  doc.set("backend", backend);
+  if (backend !== "local") doc.delete("local");
+  const r = parseScenario(doc.toString({ lineWidth: 0, flowCollectionPadding: false }), loaded.fileName);
+  if (!r.success) throw new ScenarioError(loaded.fileName, r.errors);
+  return r.data;
+}
+
 // ---------------------------------------------------------------------------
 // Positions
 

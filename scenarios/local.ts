@@ -78,6 +78,15 @@ export const localSectionSchema = deploymentSpecSchema
       .max(60)
       .default(1)
       .describe("Prometheus's scrape interval, seconds; the collector's rate window follows from it and stepSeconds."),
+    parallelEpisodes: z
+      .number()
+      .int()
+      .min(1)
+      .max(16)
+      .default(1)
+      .describe(
+        "Episodes run at once, each on a testbed of its own (replicas, balancer, load generator, Prometheus); --jobs can only lower it. They share the machine's CPU: raise it only where the cores leave room.",
+      ),
   })
   .strict()
   .describe(

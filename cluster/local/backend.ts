@@ -59,6 +59,8 @@ export class LocalBackend implements Backend {
   private loadFactor = 1;
   private rateSent = Number.NaN;
   private closed: Promise<void> | null = null;
+  /** How long `close` took, ms (NaN before). */
+  closeMs = Number.NaN;
   /** Pod name -> stable id (creation order), for event and action rows. */
   private readonly ids = new Map<string, number>();
   /** Which faults are live, and what ends each (contract.ts `FaultEndCause`). */
@@ -92,19 +94,32 @@ export class LocalBackend implements Backend {
   }
 
   static async open(o: LocalBackendOptions): Promise<LocalBackend> {
+    const t0 = performance.now();
     const testbed = await Testbed.start({ deployment: o.deployment ?? {}, scrapeIntervalS: o.scrapeIntervalS ?? 1 });
     try {
+      const started = performance.now();
       const b = new LocalBackend(testbed, o);
       await b.applyRate();
       // Every target scraped once (discovery takes up to ~5 s), then a full rate window of
       // data, so that the first observation has every value.
       const prom = testbed.prometheus!;
-      await prom.waitForScrape({ timeoutMs: 30_000 });
+      await prom.waitForScrape({ timeoutMs: 60_000 });
+      const scraped = performance.now();
       await new Promise((r) => setTimeout(r, b.collector.windowS * 1000));
-      await prom.waitForScrape({ timeoutMs: 30_000 });
+      await prom.waitForScrape({ timeoutMs: 60_000 });
+      const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+      const parts = Object.entries(testbed.startedAfterMs)
+        .map(([k, v]) => `${k} ${s(v)}`)
+        .join(", ");
       b.clock.restart();
       b.events = [];
       b.note("testbed", -1, `mechanisms ${JSON.stringify(testbed.mechanisms)}`);
+      // Where an episode's set-up time goes (the smoke suite's per-phase figures come from these rows).
+      b.note(
+        "testbed",
+        -1,
+        `open ${s(performance.now() - t0)}: start ${s(started - t0)} (${parts}), first scrape ${s(scraped - started)}, rate window ${s(performance.now() - scraped)}`,
+      );
       return b;
     } catch (err) {
       const left = await testbed.stop();
@@ -246,8 +261,10 @@ export class LocalBackend implements Backend {
   /** Clears every fault and stops the testbed; throws naming what was left behind. Idempotent. */
   close(): Promise<void> {
     this.closed ??= (async () => {
+      const t0 = performance.now();
       const failed = await this.faults.clearAll();
       const left = await this.testbed.stop();
+      this.closeMs = performance.now() - t0;
       const problems = [...failed.map((f) => `fault not cleared: ${f}`), ...left];
       if (problems.length > 0) throw new Error(`local backend cleanup: ${problems.join("; ")}`);
     })();

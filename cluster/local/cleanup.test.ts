@@ -49,14 +49,15 @@ describe.skipIf(!ready)("a local run leaves nothing behind", () => {
       dirs.push(run.tmp);
       // Up means: harness, balancer, load generator, replicas, Prometheus, and the stressor.
       await waitFor(() => markedProcesses(run.marker).some((p) => isStressNg(p)), {
-        timeoutMs: 90_000,
+        // Opening the testbed comes first: a minute or more on a busy 2-core machine.
+        timeoutMs: 180_000,
         what: "the cpu-stress fault to be live",
       });
       run.kill(signal);
       const r = await run.exited;
       expect(r.code, r.stderr.slice(-1500)).toBe(130);
       expect(cliLeftovers(run)).toEqual([]);
-    }, 150_000);
+    }, 240_000);
   }
 
   it("when a replica never becomes ready: one clear error, exit 1", async () => {

@@ -18,14 +18,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { request } from "node:http";
-import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { type BundleHold, holdBundles } from "./bundle.ts";
 import { type CgroupDriver, joinCommand, openCgroups, type PodCgroup } from "./cgroups.ts";
 import { type DeploymentSpec, type DeploymentSpecInput, deploymentSpecSchema } from "./spec.ts";
-
-const SERVICE_MAIN = fileURLToPath(new URL("../service/main.ts", import.meta.url));
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 
 export type ContainerState = "waiting" | "running";
 export type WaitingReason = "ContainerCreating" | "CrashLoopBackOff";
@@ -106,6 +102,8 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent]; endpoin
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private lastEndpoints = "";
+  /** The service's bundled entry, held from start to close. */
+  private bundle: BundleHold | null = null;
 
   constructor(
     input: DeploymentSpecInput,
@@ -124,6 +122,11 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent]; endpoin
 
   /** Starts the control loop; resolves when `desired` replicas are ready, or throws after `startTimeoutMs`. */
   async start(): Promise<void> {
+    this.bundle ??= await holdBundles();
+    if (this.closed) {
+      this.bundle.release();
+      throw new Error("supervisor closed");
+    }
     this.timer = setInterval(() => this.reconcile(), TICK_MS);
     this.reconcile();
     await this.waitReady(this.desired, this.spec.startTimeoutMs);
@@ -256,6 +259,7 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent]; endpoin
       if (p.exited) waits.push(p.exited);
     }
     await Promise.all(waits);
+    this.bundle?.release();
     const errors: string[] = [];
     for (const p of this.pods.values()) {
       try {
@@ -378,7 +382,8 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent]; endpoin
   }
 
   private startContainer(p: PodState): void {
-    const argv = joinCommand(p.cgroup, [process.execPath, "--import", TSX, SERVICE_MAIN]);
+    if (this.bundle === null) throw new Error("supervisor not started");
+    const argv = joinCommand(p.cgroup, [process.execPath, this.bundle.path("service")]);
     const proc = spawn(argv[0]!, argv.slice(1), {
       env: {
         ...process.env,

@@ -15,9 +15,11 @@
  *   server-side `http_*` series stay apart from the ingress's `pod`-labelled ones.
  */
 import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { availableParallelism, totalmem } from "node:os";
 import { PrometheusError, PrometheusErrorCode } from "../prometheus/errors.ts";
 import { findExecutable, type RunningPrometheus, type ScrapeTarget, startPrometheus } from "../prometheus/runner.ts";
-import type { CgroupMode } from "./cgroups.ts";
+import type { CgroupMode, PodCgroup } from "./cgroups.ts";
 import { CADVISOR_PATH, type Exporter, KSM_PATH, startExporter } from "./exporter.ts";
 import { leftovers } from "./leftovers.ts";
 import type { DeploymentSpecInput } from "./spec.ts";
@@ -106,6 +108,21 @@ export class Testbed {
   private readonly ports = new Set<number>();
   private prometheusDir: string | null = null;
   private readonly scrapeIntervalS: number;
+  /**
+   * The group the balancer, the load generator and Prometheus run in (no limits): on a
+   * cluster each is a pod with a cgroup of its own. Left in the harness's session they would
+   * share its scheduling group (autogroup), and on a busy machine starve the harness, which
+   * serves the kube-state-metrics and cAdvisor series, of its share of the CPU.
+   */
+  private system: PodCgroup | null = null;
+  /** How long each part took to start, ms from the start of `start()` (run metadata, benchmarks). */
+  readonly startedAfterMs: Record<"exporter" | "balancer" | "replicas" | "prometheus" | "loadgen", number> = {
+    exporter: Number.NaN,
+    balancer: Number.NaN,
+    replicas: Number.NaN,
+    prometheus: Number.NaN,
+    loadgen: Number.NaN,
+  };
 
   private constructor(o: TestbedOptions) {
     // The process's pid first: a leftover check can tell one harness's groups from another's.
@@ -125,23 +142,25 @@ export class Testbed {
     const t = new Testbed(o);
     live.add(t);
     installHandlers();
+    const t0 = performance.now();
+    const done = (part: keyof Testbed["startedAfterMs"]) => {
+      t.startedAfterMs[part] = performance.now() - t0;
+    };
     try {
       const s = t.supervisor;
+      t.system = s.cgroups.create("system", { cpuCores: availableParallelism(), memoryBytes: totalmem() });
       t.exporter = await startExporter(s, o.exporterPort ?? 0);
+      done("exporter");
       t.ports.add(t.exporter.port);
-      t.balancer = await TrafficProcess.start("balancer", {
-        namespace: s.spec.namespace,
-        port: o.balancerPort ?? 0,
-      });
-      t.pids.add(t.balancer.pid);
-      t.ports.add(t.balancer.port).add(t.balancer.metricsPort);
       s.on("endpoints", (eps) => t.pushEndpoints(eps));
       s.on("event", () => {
         for (const p of s.all()) if (p.pid) t.pids.add(p.pid);
         t.pushTargets();
       });
-      // Prometheus starts while the replicas do: its first discovery round (~5 s) overlaps
-      // their start-up instead of following it. Replica targets follow as they appear.
+      // Replicas, Prometheus and the traffic processes start at once: each is seconds of
+      // process start-up on a busy machine, and none needs another to start. Prometheus's
+      // first discovery round (~5 s) overlaps the replicas' start-up; the balancer's and the
+      // replicas' targets follow as they appear.
       const prometheus =
         o.prometheus === false
           ? Promise.resolve(null)
@@ -154,17 +173,33 @@ export class Testbed {
               t.prometheusDir = prom.dir;
               t.pids.add(prom.pid);
               t.ports.add(prom.port);
+              t.adopt(prom.pid);
+              done("prometheus");
               return prom;
             });
-      // Both settle before a failure is thrown, so that stop() knows of a Prometheus that did start.
-      const settled = await Promise.allSettled([s.start(), prometheus]);
+      // The load generator (idle until it is given a rate) needs the balancer's address.
+      const traffic = TrafficProcess.start("balancer", { namespace: s.spec.namespace, port: o.balancerPort ?? 0 }).then(
+        async (lb) => {
+          t.balancer = lb;
+          t.pids.add(lb.pid);
+          t.adopt(lb.pid);
+          t.ports.add(lb.port).add(lb.metricsPort);
+          done("balancer");
+          t.pushTargets();
+          const lg = await TrafficProcess.start("loadgen", { url: `${t.balancerUrl}/api/work` });
+          t.loadgen = lg;
+          t.pids.add(lg.pid);
+          t.adopt(lg.pid);
+          done("loadgen");
+        },
+      );
+      // All settle before a failure is thrown, so that stop() knows of whatever did start.
+      const settled = await Promise.allSettled([s.start().then(() => done("replicas")), prometheus, traffic]);
       const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) throw failed.reason;
       for (const p of s.all()) if (p.pid) t.pids.add(p.pid);
       await t.pushEndpoints(s.endpoints());
       t.pushTargets();
-      t.loadgen = await TrafficProcess.start("loadgen", { url: `${t.balancerUrl}/api/work` });
-      t.pids.add(t.loadgen.pid);
       return t;
     } catch (err) {
       const left = await t.stop();
@@ -237,6 +272,7 @@ export class Testbed {
       await attempt("load generator", () => this.loadgen?.stop());
       await attempt("prometheus", () => this.prometheus?.stop());
       await attempt("balancer", () => this.balancer?.stop());
+      await attempt("system cgroup", () => this.system?.remove());
       await attempt("replicas", () => this.supervisor.close());
       await attempt("exporter", () => this.exporter?.close());
       live.delete(this);
@@ -260,13 +296,25 @@ export class Testbed {
         // Gone.
       }
     }
-    for (const p of this.supervisor.all()) {
+    for (const p of [...this.supervisor.all().map((x) => x.cgroup), ...(this.system ? [this.system] : [])]) {
       try {
-        p.cgroup.killAll();
+        p.killAll();
       } catch {
         // Gone.
       }
     }
+  }
+
+  /** Moves a started process into the system group; where that fails it stays where it is (only its CPU share differs). */
+  private adopt(pid: number): void {
+    for (const f of this.system?.procsFiles ?? []) {
+      try {
+        writeFileSync(f, String(pid));
+      } catch {
+        // Gone already, or the group is not writable: the process runs outside it.
+      }
+    }
+    this.system?.track(pid);
   }
 
   /** What a leftover check needs to know about this testbed. */

@@ -5,13 +5,9 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
-import { createRequire } from "node:module";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { type BundleHold, holdBundles } from "./bundle.ts";
 import type { ClientWindow } from "./loadgen.ts";
 import { type ToBalancer, type ToLoadgen, type ToParent, toParentSchema } from "./traffic-ipc.ts";
-
-const MAIN = fileURLToPath(new URL("./traffic-main.ts", import.meta.url));
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 
 type Reply = Extract<ToParent, { seq: number }>;
 /** A request without its sequence number (distributes over the union, unlike `Omit`). */
@@ -25,7 +21,7 @@ export class TrafficProcess {
   port = 0;
   metricsPort = 0;
 
-  private constructor(child: ChildProcess) {
+  private constructor(child: ChildProcess, bundle: BundleHold) {
     this.child = child;
     child.on("message", (raw) => {
       const msg = toParentSchema.parse(raw);
@@ -36,6 +32,7 @@ export class TrafficProcess {
     });
     child.once("exit", () => {
       this.exited = true;
+      bundle.release();
     });
   }
 
@@ -44,11 +41,12 @@ export class TrafficProcess {
   }
 
   static async start(role: "balancer" | "loadgen", config: object, timeoutMs = 30_000): Promise<TrafficProcess> {
-    const child = fork(MAIN, [role, JSON.stringify(config)], {
-      execArgv: ["--import", TSX],
+    const bundle = await holdBundles();
+    const child = fork(bundle.path("traffic"), [role, JSON.stringify(config)], {
+      execArgv: [],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
-    const t = new TrafficProcess(child);
+    const t = new TrafficProcess(child, bundle);
     const listening = new Promise<Extract<ToParent, { type: "listening" }>>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${role} did not start within ${timeoutMs} ms`)), timeoutMs);
       child.on("message", (raw) => {

@@ -59,7 +59,8 @@ export interface RunningPrometheus {
   setTargets(targets: readonly ScrapeTarget[], signal?: AbortSignal): Promise<void>;
   /**
    * Resolves once every active target has been scraped after `sinceMs` (epoch ms; default:
-   * now): the event to wait for after changing what an exporter shows. With `requireUp`
+   * now), each seen so at some check, not necessarily all at the same one: the event to wait
+   * for after changing what an exporter shows. With `requireUp`
    * (default true) every scrape must have succeeded; without, a target that is down (a
    * frozen or killed replica) counts once Prometheus has tried it. A timeout is a transient
    * `PrometheusError`.
@@ -337,14 +338,29 @@ async function startOnPort(
     async waitForScrape(o = {}) {
       const since = o.sinceMs ?? Date.now();
       const requireUp = o.requireUp ?? true;
+      // What the last check still missed, for the timeout's message.
+      let lacking = "";
+      // A target counts once one check saw it scraped since `since`: on a busy machine the
+      // targets' scrapes may fail and succeed in turn, and need not all be up at one instant.
+      const seen = new Set<string>();
       const check = async () => {
         const have = await activeTargets(url, callOpts);
-        return (
-          have.length === currentTargets.length &&
-          have.every((t) => (t.health === "up" || !requireUp) && Date.parse(t.lastScrape) >= since)
-        );
+        for (const t of have) {
+          if ((t.health === "up" || !requireUp) && Date.parse(t.lastScrape) >= since) seen.add(t.scrapeUrl);
+        }
+        const behind = have.filter((t) => !seen.has(t.scrapeUrl));
+        lacking =
+          have.length !== currentTargets.length
+            ? `${have.length} of ${currentTargets.length} targets discovered`
+            : behind.map((t) => `${t.scrapeUrl} ${t.health}${t.lastError ? ` (${t.lastError})` : ""}`).join(", ");
+        return have.length === currentTargets.length && behind.length === 0;
       };
-      await until(check, "scrape every target", o.timeoutMs ?? readyTimeoutMs, o.signal);
+      try {
+        await until(check, "scrape every target", o.timeoutMs ?? readyTimeoutMs, o.signal);
+      } catch (e) {
+        if (e instanceof PrometheusError && lacking !== "") e.message += `: ${lacking}`;
+        throw e;
+      }
     },
     stop: () => entry.stop(),
     [Symbol.asyncDispose]: () => entry.stop(),
