@@ -32,6 +32,7 @@ import { EXIT, OperationError, oneLine, UsageError } from "./cli-errors.ts";
 import { exportParquetFiles } from "./cli-export.ts";
 import { openExistingStore, openTrainingStore, pickRun, requireStoreFile, storeError } from "./cli-store.ts";
 import { trainCommand } from "./cli-train.ts";
+import { approveCommand, controllerCommand } from "./controller/cli.ts";
 import { ScenarioError } from "./core/errors.ts";
 import { parseShard } from "./core/runs.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
@@ -67,6 +68,8 @@ const COMMANDS = [
   "replay-decisions",
   "agent",
   "chaos",
+  "controller",
+  "approve",
   "completion",
 ] as const;
 
@@ -750,6 +753,8 @@ export function buildCli(args: string[]) {
     .command(replayCommand)
     .command(replayDecisionsCommand)
     .command(agentCommand)
+    .command(controllerCommand)
+    .command(approveCommand)
     .command(
       "chaos cleanup <scenario>",
       "Remove the Chaos Mesh objects and load-generator patches a cluster run left behind (by label)",

@@ -166,7 +166,7 @@ export function withBackend(loaded: LoadedScenario, backend: Scenario["backend"]
  * key points at its parent mapping). When `key` is set the last step returns the key node
  * rather than its value (unknown keys are errors about the key itself).
  */
-function nodeAt(doc: Document, path: Path, key = false): Node | null {
+export function nodeAt(doc: Document, path: Path, key = false): Node | null {
   let node: unknown = doc.contents;
   let found = node as Node | null;
   for (let i = 0; i < path.length; i++) {

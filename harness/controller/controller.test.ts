@@ -1,0 +1,169 @@
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { TraceStore } from "../store.ts";
+import { type ControllerConfigInput, controllerConfigSchema } from "./config.ts";
+import { type AuditRecord, type ControllerHandle, startController } from "./controller.ts";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+type AgentMode = "ok" | "500" | "hang";
+
+/** The agent service at the HTTP level: a valid /predict reply, a 500, or no reply at all. */
+async function fakeAgent(action: number): Promise<{ url: string; set(m: AgentMode): void }> {
+  let mode: AgentMode = "ok";
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      if (mode === "hang") return; // never answers
+      if (mode === "500") {
+        res.writeHead(500, { "content-type": "application/json" });
+        res.end('{"title":"boom"}');
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          action,
+          actionName: ["noop", "restart-pod", "scale-up", "scale-down", "drain-pod"][action],
+          confidence: 0.9,
+          probs: null,
+          value: null,
+          model: { sha256: "x", codec: "obs-v1" },
+        }),
+      );
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  cleanups.push(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    set: (m) => {
+      mode = m;
+    },
+  };
+}
+
+async function start(over: Partial<ControllerConfigInput>): Promise<{ ctl: ControllerHandle; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "controller-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const config = controllerConfigSchema.parse({
+    name: "t",
+    backend: "sim",
+    intervalS: 0.05,
+    minIntervalS: 0,
+    listen: { port: 0 },
+    batchSteps: 5,
+    ...over,
+  });
+  const ctl = await startController({ config, fileName: "t.yaml", text: "" }, { cwd: dir, simPauseMs: 20 });
+  cleanups.push(async () => void (await ctl.stop()));
+  return { ctl, dir };
+}
+
+/** Resolves once `n` audit records matching `pred` have arrived after the call. */
+function waitFor(ctl: ControllerHandle, pred: (r: AuditRecord) => boolean, n = 1): Promise<AuditRecord[]> {
+  return new Promise((resolve) => {
+    const got: AuditRecord[] = [];
+    const off = ctl.onAudit((r) => {
+      if (!pred(r)) return;
+      got.push(r);
+      if (got.length >= n) {
+        off();
+        resolve(got);
+      }
+    });
+  });
+}
+
+const stepWith = (reason: string) => (r: AuditRecord) =>
+  r.type === "step" && (r.record as { reason: string }).reason === reason;
+
+describe("harness controller", () => {
+  it("survives an agent that answers 500 or not at all: falls back, keeps observing, recovers by itself", async () => {
+    const agent = await fakeAgent(0);
+    const { ctl, dir } = await start({
+      mode: "autonomous",
+      agentUrl: agent.url,
+      agentTimeoutMs: 100,
+      fallback: "heuristic",
+    });
+    await waitFor(ctl, stepWith("Noop"), 3);
+    agent.set("500");
+    const errors500 = waitFor(ctl, (r) => r.type === "event" && r.event.kind === "policy-error", 2);
+    await waitFor(ctl, stepWith("PolicyUnavailable"), 3);
+    expect((await errors500)[0]).toMatchObject({ event: { detail: expect.stringContaining("HTTP 500") } });
+    agent.set("hang");
+    const timeouts = await waitFor(
+      ctl,
+      (r) =>
+        r.type === "event" && r.event.kind === "policy-error" && r.event.detail.includes("no answer within 100 ms"),
+      2,
+    );
+    expect(timeouts).toHaveLength(2);
+    agent.set("ok");
+    await waitFor(ctl, stepWith("Noop"), 3);
+    const res = await fetch(`${ctl.url}/ready`);
+    expect(res.status).toBe(200);
+    expect(await ctl.stop()).toEqual([]);
+    // The same tables as a run: every step and the policy errors, in the controller's run.
+    const store = await TraceStore.open(join(dir, "runs/controller.duckdb"));
+    try {
+      const [ep] = await store.query("SELECT status, steps FROM episodes");
+      expect(ep!.status).toBe("completed");
+      const reasons = await store.query(
+        "SELECT r.reason, count(*)::INTEGER AS n FROM steps s JOIN guard_reasons r ON r.code = s.reason GROUP BY ALL",
+      );
+      const by = Object.fromEntries(reasons.map((r) => [r.reason, r.n]));
+      expect(by.Noop).toBeGreaterThanOrEqual(6);
+      expect(by.PolicyUnavailable).toBeGreaterThanOrEqual(3);
+      const [m] = await store.query("SELECT count(*)::INTEGER AS n FROM episode_metrics");
+      expect(m!.n).toBe(1);
+    } finally {
+      await store.close();
+    }
+  }, 180_000);
+
+  it("in approve mode queues a request, runs it once approved over HTTP, and pauses by the kill-switch file", async () => {
+    const agent = await fakeAgent(2); // always scale up
+    const { ctl, dir } = await start({ mode: "approve", agentUrl: agent.url, maxReplicas: 10 });
+    const [req] = await waitFor(ctl, (r) => r.type === "approval" && r.approval.status === "pending");
+    const id = (req as Extract<AuditRecord, { type: "approval" }>).approval.id;
+    const pending = (await (await fetch(`${ctl.url}/pending`)).json()) as { id: string; actionName: string }[];
+    expect(pending).toEqual([expect.objectContaining({ id, actionName: "scale-up" })]);
+    expect((await fetch(`${ctl.url}/approve/999`, { method: "POST" })).status).toBe(404);
+    const executed = waitFor(ctl, (r) => r.type === "approval" && r.approval.status === "executed");
+    const ok = await fetch(`${ctl.url}/approve/${id}?by=alice`, { method: "POST" });
+    expect(ok.status).toBe(200);
+    const [done] = await executed;
+    expect(done).toMatchObject({ approval: { id, decidedBy: "alice", status: "executed" } });
+    expect((await fetch(`${ctl.url}/approve/${id}`, { method: "POST" })).status).toBe(409);
+
+    const killSwitch = join(dir, "runs/t.pause");
+    writeFileSync(killSwitch, "");
+    await waitFor(ctl, stepWith("Paused"), 2);
+    unlinkSync(killSwitch);
+    await waitFor(ctl, stepWith("AwaitingApproval"), 2);
+    const resumed = await fetch(`${ctl.url}/pause`, { method: "POST" });
+    expect(await resumed.json()).toMatchObject({ paused: true });
+    await waitFor(ctl, stepWith("Paused"), 1);
+    await fetch(`${ctl.url}/resume`, { method: "POST" });
+    await waitFor(ctl, stepWith("AwaitingApproval"), 1);
+
+    const metrics = await (await fetch(`${ctl.url}/metrics`)).text();
+    expect(metrics).toMatch(/controller_actions_total\{action="scale-up",reason="Allowed"\} 1/);
+    expect(metrics).toMatch(/controller_guard_refusals_total\{reason="AwaitingApproval"\} [1-9]/);
+    expect(metrics).toMatch(/controller_guard_refusals_total\{reason="Paused"\} [1-9]/);
+    expect(metrics).toMatch(/controller_process_cpu_seconds_total/);
+    expect(await ctl.stop()).toEqual([]);
+  }, 180_000);
+});
