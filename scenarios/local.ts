@@ -24,6 +24,14 @@ export const deploymentSpecSchema = z
     workMs: z.number().min(0).max(1000).default(2).describe("CPU time one /api/work request costs, ms."),
     allocKiB: z.number().int().min(0).default(128).describe("Memory one /api/work request allocates, KiB."),
     readinessPeriodMs: z.number().int().positive().default(1000).describe("Readiness probe period, ms (10 s / 10)."),
+    startupDelayMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(2000)
+      .describe(
+        "Time a started container waits before its first readiness probe, ms: a cluster's container start plus the probe's initialDelaySeconds, 20 s / 10 (the simulator's new pod takes 2-4 steps of 10 s). Without it a replacement is ready in about a second, faster than one observation.",
+      ),
     readinessTimeoutMs: z
       .number()
       .int()

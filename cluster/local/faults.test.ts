@@ -45,6 +45,7 @@ describe.skipIf(!hasStressNg)("faults on real processes", () => {
         replicas: 2,
         memoryMiB: 96,
         readinessPeriodMs: 300,
+        startupDelayMs: 300,
         readinessTimeoutMs: 500,
         readinessFailureThreshold: 2,
         backoffBaseMs: 300,

@@ -9,6 +9,7 @@ const FAST = {
   memoryMiB: 256,
   workMs: 1,
   readinessPeriodMs: 200,
+  startupDelayMs: 200,
   readinessTimeoutMs: 300,
   readinessFailureThreshold: 2,
   backoffBaseMs: 300,
@@ -62,10 +63,14 @@ describe("supervisor: a ReplicaSet and kubelet for real processes", () => {
     const log = events(sup);
     await sup.start();
     const [a, b] = sup.list();
+    const killedAt = Date.now();
     sup.kill(a!.name);
     await waitFor(() => sup!.readyCount() === 2 && !sup!.pod(a!.name), { timeoutMs: 30_000, what: "a replacement" });
     expect(sup.list().map((p) => p.name)).not.toContain(a!.name);
     expect(sup.list()).toHaveLength(2);
+    // Not ready before its start-up delay: the replacement's first probe waits startupDelayMs.
+    const replacement = sup.list().find((p) => p.name !== b!.name)!;
+    expect(replacement.readySince - killedAt).toBeGreaterThanOrEqual(FAST.startupDelayMs);
 
     // A crash: the process dies on its own (not through the supervisor).
     process.kill(b!.pid!, "SIGKILL");
@@ -78,6 +83,14 @@ describe("supervisor: a ReplicaSet and kubelet for real processes", () => {
     expect(kinds).toContain("pod-restarted");
     const crash = log.find((e) => e.pod === b!.name && e.kind === "pod-crashed")!;
     expect(crash.detail).toMatch(/restart 1 in 300 ms/);
+  });
+
+  it("keeps a started container out of rotation for its start-up delay", async () => {
+    // Longer than a bundled replica takes to listen and pass a probe (about a second).
+    sup = new Supervisor({ ...FAST, replicas: 1, startupDelayMs: 3000 });
+    const startedAt = Date.now();
+    await sup.start();
+    expect(sup.list()[0]!.readySince - startedAt).toBeGreaterThanOrEqual(3000);
   });
 
   it("scales up and down, deletes (restart action) and drains out of rotation", async () => {

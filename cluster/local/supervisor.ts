@@ -332,7 +332,8 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent]; endpoin
           p.lastTermination = "OOMKilled";
           p.cgroup.killAll();
         }
-        if (p.port !== null && !p.probing) this.probe(p);
+        const startedUp = now - p.runningSince >= this.spec.startupDelayMs;
+        if (p.port !== null && !p.probing && startedUp) this.probe(p);
       }
     }
     this.publishEndpoints();
