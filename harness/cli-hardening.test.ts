@@ -329,7 +329,7 @@ describe("small things", { timeout: SPAWN_TEST_MS }, () => {
     const none = await harness();
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(
-      /Name a command: run, runs, metrics, report, compare, merge, export, train, .* or completion/,
+      /Name a command: run, runs, metrics, report, compare, merge, plan, export, train, .* or completion/,
     );
     const c = await harness("completion");
     expect(c.code).toBe(0);
