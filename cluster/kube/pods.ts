@@ -8,7 +8,14 @@
  * contract's fault targeting expects.
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import { createPodTable, Missing, PodPhase, type PodTable, type Snapshot } from "../../harness/core/contract.ts";
+import {
+  countPodPhases,
+  createPodTable,
+  Missing,
+  PodPhase,
+  type PodTable,
+  type Snapshot,
+} from "../../harness/core/contract.ts";
 import type { CollectedSnapshot } from "../prometheus/collector.ts";
 
 export interface PodRef {
@@ -108,31 +115,7 @@ export function mergePods(
   t.count = sorted.length;
 
   const s: Snapshot = { ...collected, podTable: t };
-  let healthy = 0;
-  let degraded = 0;
-  let crashed = 0;
-  let pending = 0;
-  let terminating = 0;
-  let drained = 0;
-  for (let i = 0; i < t.count; i++) {
-    const ph = t.phase[i]!;
-    if (ph === PodPhase.Terminating) {
-      terminating++;
-      continue;
-    }
-    if (ph === PodPhase.Healthy) healthy++;
-    else if (ph === PodPhase.Degraded) degraded++;
-    else if (ph === PodPhase.Crashed) crashed++;
-    else pending++;
-    if (t.drained[i] === 1) drained++;
-  }
-  s.pods = t.count - terminating;
-  s.healthy = healthy;
-  s.degraded = degraded;
-  s.crashed = crashed;
-  s.pending = pending;
-  s.terminating = terminating;
-  s.drained = drained;
+  countPodPhases(t, s);
   // The pod rows came from the API, not the scrape: present even when kube-state-metrics is not.
   s.missing &= ~Missing.Pods;
   if (!Number.isFinite(s.readyReplicas) || (collected.missing & Missing.Pods) !== 0) s.readyReplicas = ready;

@@ -32,6 +32,7 @@
  * Prometheus down, timing out or answering 5xx throws a transient {@link PrometheusError}.
  */
 import {
+  countPodPhases,
   createPodTable,
   createSnapshot,
   fillMissing,
@@ -376,32 +377,15 @@ function aggregatePods(
   memoryFresh: boolean,
   options: AssemblyOptions,
 ): void {
-  let healthy = 0;
-  let degraded = 0;
-  let crashed = 0;
-  let pending = 0;
-  let terminating = 0;
-  let drained = 0;
+  countPodPhases(t, snap);
   let serving = 0;
   let cpuSum = 0;
   let cpuN = 0;
   let memSum = 0;
   let memN = 0;
   for (let i = 0; i < t.count; i++) {
-    const ph = t.phase[i]!;
-    if (ph === Phase.Terminating) {
-      terminating++;
-      continue;
-    }
-    if (ph === Phase.Healthy) healthy++;
-    else if (ph === Phase.Degraded) degraded++;
-    else if (ph === Phase.Crashed) crashed++;
-    else pending++;
-    if (t.drained[i] === 1) {
-      drained++;
-      continue;
-    }
-    if (ph > Phase.Degraded) continue;
+    // Serving: ready (healthy or degraded, which also excludes terminating) and not drained.
+    if (t.phase[i]! > Phase.Degraded || t.drained[i] === 1) continue;
     serving++;
     // A pod without the value (rate not yet computable after a start) is left out of the mean.
     if (known.cpu[i] === 1) {
@@ -413,13 +397,6 @@ function aggregatePods(
       memN++;
     }
   }
-  snap.pods = t.count - terminating;
-  snap.healthy = healthy;
-  snap.degraded = degraded;
-  snap.crashed = crashed;
-  snap.pending = pending;
-  snap.terminating = terminating;
-  snap.drained = drained;
   if (serving === 0) {
     snap.cpu = 0;
     snap.memory = 0;

@@ -90,6 +90,38 @@ export function createPodTable(capacity: number): PodTable {
   };
 }
 
+/**
+ * The Snapshot's pod counts from its pod rows, written into `into`: a terminating pod is no
+ * longer one of the deployment's pods; a drained one still is (and keeps its phase count).
+ */
+export function countPodPhases(t: Readonly<PodTable>, into: Snapshot): void {
+  let healthy = 0;
+  let degraded = 0;
+  let crashed = 0;
+  let pending = 0;
+  let terminating = 0;
+  let drained = 0;
+  for (let i = 0; i < t.count; i++) {
+    const ph = t.phase[i]!;
+    if (ph === PodPhase.Terminating) {
+      terminating++;
+      continue;
+    }
+    if (ph === PodPhase.Healthy) healthy++;
+    else if (ph === PodPhase.Degraded) degraded++;
+    else if (ph === PodPhase.Crashed) crashed++;
+    else pending++;
+    if (t.drained[i] === 1) drained++;
+  }
+  into.pods = t.count - terminating;
+  into.healthy = healthy;
+  into.degraded = degraded;
+  into.crashed = crashed;
+  into.pending = pending;
+  into.terminating = terminating;
+  into.drained = drained;
+}
+
 /** Rank of a pod as a restart/drain target: lower is picked first. */
 function targetClass(phase: number): number {
   if (phase === PodPhase.Crashed) return 0;
