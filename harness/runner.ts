@@ -266,14 +266,23 @@ async function dispatch(
   for (let i = 0; i < todo.length; i += size) batches.push(todo.slice(i, i + size).map((e) => e.index));
 
   const pool = new Piscina({ filename: WORKER, minThreads: jobs, maxThreads: jobs });
+  // Piscina emits "error" for a worker's answer to a task it no longer tracks (a pool
+  // destroyed with that task in flight); unheard, the emitter would throw it uncaught.
+  let poolError: unknown;
+  pool.on("error", (err: unknown) => {
+    if (!o.stop?.aborted) poolError ??= err;
+  });
   const stopNow = () => {
     pool.destroy().catch(() => {});
   };
   o.stop?.addEventListener("abort", stopNow, { once: true });
+  // A lane that fails halts the others before their next batch; the pool is destroyed
+  // only once every lane has ended, so no answer arrives for a task the pool dropped.
+  let halted = false;
   let next = 0;
   let writing = Promise.resolve();
   const lane = async () => {
-    while (next < batches.length && !o.signal?.aborted && !o.stop?.aborted) {
+    while (next < batches.length && !halted && !o.signal?.aborted && !o.stop?.aborted) {
       const task: WorkerTask = {
         scenarioText: o.loaded.text,
         fileName: o.loaded.fileName,
@@ -287,19 +296,25 @@ async function dispatch(
           : {}),
       };
       next++;
-      const result = (await pool.run(task)) as WorkerResult;
-      const written = writing.then(async () => {
-        for (const outcome of result.outcomes) await write(outcome);
-      });
-      writing = written;
-      await written;
+      try {
+        const result = (await pool.run(task)) as WorkerResult;
+        const written = writing.then(async () => {
+          for (const outcome of result.outcomes) await write(outcome);
+        });
+        writing = written;
+        await written;
+      } catch (err) {
+        halted = true;
+        throw err;
+      }
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.min(jobs + 1, batches.length) }, lane));
-  } catch (err) {
+    const ended = await Promise.allSettled(Array.from({ length: Math.min(jobs + 1, batches.length) }, lane));
+    const failed = ended.find((r): r is PromiseRejectedResult => r.status === "rejected");
     // The tasks of a pool destroyed on purpose reject: that is the stop, not a failure.
-    if (!o.stop?.aborted) throw err;
+    if (failed && !o.stop?.aborted) throw failed.reason;
+    if (poolError !== undefined) throw poolError;
   } finally {
     o.stop?.removeEventListener("abort", stopNow);
     await writing.catch(() => {});
