@@ -70,6 +70,7 @@ const FLAGS: { readonly [K in keyof PpoOptions]: Options | null } = {
   workloads: { type: "array", string: true } as Options,
   episodeSteps: { type: "number" },
   trainingSeedStart: { type: "number" },
+  randomise: null,
   guard: null,
   slo: null,
   out: { type: "string" },

@@ -15,6 +15,7 @@ import { guardLimitsSchema } from "../../harness/core/guard.ts";
 import { frequencySchema } from "../../harness/core/schedule.ts";
 import { WORKLOAD_PATTERNS } from "../../sim/params.ts";
 import { REWARD_NAMES } from "../../sim/reward.ts";
+import { randomiseSchema } from "./randomise.ts";
 
 /** Training episodes use seeds from here upward; evaluation scenarios use small seeds (1..20). */
 export const TRAINING_SEED_START = 1_000_000;
@@ -140,6 +141,12 @@ export const ppoOptionsSchema = z
       .default(TRAINING_SEED_START)
       .describe(
         "Episode k of training runs on seed trainingSeedStart + k: disjoint from the evaluation seeds (1..20 in the committed scenarios).",
+      ),
+    randomise: randomiseSchema
+      .nullable()
+      .default(null)
+      .describe(
+        "Domain randomisation (randomise.ts): per-episode simulator parameters, load, replica counts, fault parameters and compound faults, drawn from the episode seed; null: off (every episode on the default deployment).",
       ),
     // prefault: an absent value is parsed as {}, so the defaults are the schema's own.
     guard: guardLimitsSchema
