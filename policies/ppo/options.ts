@@ -156,6 +156,11 @@ export const ppoOptionsSchema = z
       .object({
         latencyMs: z.number().positive().default(300),
         errorRate: z.number().min(0).max(1).default(0.01),
+        confirmWindowS: z
+          .number()
+          .positive()
+          .default(30)
+          .describe("Seconds the SLO must hold again to count a recovery (the scenarios' confirmation window)."),
       })
       .strict()
       .prefault({})

@@ -12,6 +12,9 @@
  * With `randomise` set, each episode also draws its own deployment, load, replica counts and
  * fault parameters on top of its cell, from the same seed (randomise.ts).
  *
+ * Each env takes the controller loop's step (harness/core/step.ts): the guard judges the
+ * proposal on the observation the policy saw, with the same context as the loop; SLO and
+ * recovery tracking read the env's `stepSeconds` and the options' confirmation window.
  * The guard sees the env's virtual clock: a proposal it refuses (too soon after the last
  * action, replica limits) is executed as noop, as it would be on a cluster. PPO learns from
  * the proposed action (the policy's choice); the environment, guard included, decides
@@ -27,6 +30,7 @@ import {
   sloHolds,
 } from "../../harness/core/contract.ts";
 import { type GuardLimits, guard } from "../../harness/core/guard.ts";
+import { createGuardContext, fillGuardContext, SloTracker } from "../../harness/core/step.ts";
 import { mixSeed } from "../../harness/core/rng.ts";
 import { SimEnv, type SimEnvConfig } from "../../sim/env.ts";
 import type { PpoOptions, TrainingFault } from "./options.ts";
@@ -50,14 +54,11 @@ export interface EnvEpisodeState {
   lastActionAt: number | null;
   /** Time of the earliest fault injection not yet recovered from, or null. */
   pendingFaultAt: number | null;
-  /** Consecutive steps with the SLO held (recovery needs `RECOVERY_CONFIRM_STEPS`). */
+  /** Consecutive observations with the SLO held (a recovery needs them to cover the confirmation window). */
   heldRun: number;
   /** Executed actions of the episode so far, for replay on resume. */
   executed: number[];
 }
-
-/** Steps the SLO must hold after a fault to count as recovered (the scenarios' 30 s window at 10 s steps). */
-export const RECOVERY_CONFIRM_STEPS = 3;
 
 /** The scenario cells of the training distribution, in a fixed order. */
 export interface TrainingScenario {
@@ -136,8 +137,11 @@ export class VecEnv {
   private readonly envLimits: GuardLimits[];
   private readonly randomise: Randomise | null;
   private readonly slo: Slo;
+  private readonly confirmWindowS: number;
   private readonly seedStart: number;
-  private stepSeconds: number;
+  private readonly trackers: SloTracker[] = [];
+  private readonly guardContext = createGuardContext();
+  private readonly proposal: { action: Action } = { action: Action.Noop };
 
   constructor(o: PpoOptions) {
     this.n = o.nEnvs;
@@ -153,8 +157,8 @@ export class VecEnv {
     this.envLimits = Array.from({ length: this.n }, () => o.guard);
     this.randomise = o.randomise;
     this.slo = { latencyMs: o.slo.latencyMs, errorRate: o.slo.errorRate };
+    this.confirmWindowS = o.slo.confirmWindowS;
     this.seedStart = o.trainingSeedStart;
-    this.stepSeconds = 10;
     this.state = Array.from({ length: this.n }, () => ({
       seed: 0,
       scenario: 0,
@@ -190,7 +194,7 @@ export class VecEnv {
     const r = this.envs[e].reset(seed, this.episodeConfig(e, seed, scenario));
     // The env's info snapshot is one reused object: it always holds the latest observation.
     this.snaps[e] = r.info.snapshot;
-    this.stepSeconds = this.envs[e].state.params.stepSeconds;
+    this.trackerFor(e).reset();
     this.obs.set(r.obs, e * OBS_V1.dim);
     const s = this.state[e];
     s.seed = seed;
@@ -217,15 +221,11 @@ export class VecEnv {
       let executed: Action = a;
       if (a !== Action.Noop) {
         const snap = this.snaps[e];
+        this.proposal.action = a;
         const g = guard(
-          { action: a },
-          {
-            now: snap.time,
-            lastActionAt: s.lastActionAt,
-            desiredReplicas: snap.desiredReplicas,
-            missing: snap.missing,
-          },
-          this.envLimits[e],
+          this.proposal,
+          fillGuardContext(this.guardContext, snap.time, snap, s.lastActionAt),
+          this.envLimits[e]!,
         );
         executed = g.action;
         if (executed === Action.Noop) this.refused++;
@@ -259,26 +259,32 @@ export class VecEnv {
     }
   }
 
+  /** The env's SLO tracker, for the step and confirmation window of its episode's scenario. */
+  private trackerFor(e: number): SloTracker {
+    const stepSeconds = this.envs[e]!.state.params.stepSeconds;
+    let t = this.trackers[e];
+    if (t === undefined || t.stepSeconds !== stepSeconds) {
+      t = new SloTracker(stepSeconds, this.confirmWindowS);
+      this.trackers[e] = t;
+    }
+    return t;
+  }
+
   /** SLO, cost and recovery bookkeeping of one step. */
   private track(e: number, snap: Snapshot, events: readonly { kind: string; time: number }[]): void {
-    const s = this.state[e];
+    const s = this.state[e]!;
+    const t = this.trackers[e]!;
     this.steps++;
     this.replicaSum += snap.desiredReplicas;
     for (const ev of events) {
-      if (ev.kind === "fault-injected" && s.pendingFaultAt === null) s.pendingFaultAt = ev.time;
+      if (ev.kind === "fault-injected") t.faultInjected(ev.time);
     }
-    if (sloHolds(snap, this.slo)) {
-      this.sloHeldSteps++;
-      s.heldRun++;
-      if (s.pendingFaultAt !== null && s.heldRun >= RECOVERY_CONFIRM_STEPS) {
-        // Recovered when the held run that is now confirmed began.
-        const start = snap.time - (RECOVERY_CONFIRM_STEPS - 1) * this.stepSeconds;
-        this.recoveries.push(Math.max(0, start - s.pendingFaultAt));
-        s.pendingFaultAt = null;
-      }
-    } else {
-      s.heldRun = 0;
-    }
+    const ok = sloHolds(snap, this.slo);
+    if (ok) this.sloHeldSteps++;
+    t.observe(snap.time, ok);
+    if (t.faultRecoveryS >= 0) this.recoveries.push(t.faultRecoveryS);
+    s.pendingFaultAt = t.pendingFaultAt;
+    s.heldRun = t.heldSamples;
   }
 
   /** Clears the metrics gathered since the last call. */
@@ -318,7 +324,8 @@ export class VecEnv {
       let obs = r.obs;
       for (const a of src.executed) obs = env.step(a as Action).obs;
       this.obs.set(obs, e * D);
-      Object.assign(this.state[e], { ...src, executed: [...src.executed] });
+      Object.assign(this.state[e]!, { ...src, executed: [...src.executed] });
+      this.trackerFor(e).restore(r.info.snapshot.time, src.heldRun, src.pendingFaultAt);
     });
     this.episodeCounter = saved.episodeCounter;
   }
