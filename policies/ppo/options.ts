@@ -194,6 +194,11 @@ export const ppoOptionsSchema = z
       .nullable()
       .default(null)
       .describe("Serve live Prometheus /metrics on this port while training (null: off)."),
+    metricsHost: z
+      .string()
+      .min(1)
+      .default("127.0.0.1")
+      .describe("Address the /metrics server listens on (0.0.0.0: every interface, for a Prometheus elsewhere)."),
     progress: z.boolean().default(true).describe("Show a progress bar on stderr."),
   })
   .strict()
