@@ -16,6 +16,7 @@ import { basename, dirname, extname, join, resolve } from "node:path";
 import type { Logger } from "pino";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { probeLimits } from "../cluster/local/cgroups.ts";
 import { testbedCommand } from "../cluster/local/testbed-cli.ts";
 import { agentCommand } from "../policies/service/cli.ts";
 import { compareBackends } from "../reports/backends.ts";
@@ -171,6 +172,11 @@ async function runCommand(argv: {
   const db = argv.db ?? defaultDb(argv.scenario);
   if (statSync(db, { throwIfNoEntry: false })?.isDirectory()) {
     throw new UsageError(`--db ${resolve(db)} is a directory; expected a DuckDB file`);
+  }
+  const requested = loaded.scenario.local?.cgroups ?? "auto";
+  if (loaded.scenario.backend === "local" && requested !== "none") {
+    const limits = probeLimits(requested);
+    if (limits.mode === "none") log.warn(`testbed limits: ${limits.detail}`);
   }
   const controller = new AbortController();
   const stop = new AbortController();

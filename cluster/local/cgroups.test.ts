@@ -1,10 +1,14 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type CgroupDriver,
   joinCommand,
+  NONE_FALLBACK,
   openCgroups,
   parseMountinfo,
   parseProcCgroup,
@@ -89,4 +93,45 @@ describe.skipIf(!real)(`real cgroups (${probe.mode})`, () => {
     g.remove();
     expect(strayCgroups(`chaos-rl-t-${process.pid}-cpu`).filter((p) => p.endsWith("pod-b"))).toEqual([]);
   });
+});
+
+// The kernel itself refusing: the same hierarchy, opened by an unprivileged user (nobody).
+// Needs root to switch user, and a hierarchy root can write (else nothing would be refused).
+const canDrop = real && process.getuid?.() === 0 && existsSync("/usr/bin/setpriv");
+
+describe.skipIf(!canDrop)("cgroups present but the write refused", () => {
+  it("falls back to none, naming the refusal and what stands in, and leaves no group", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "chaos-rl-nobody-"));
+    chmodSync(tmp, 0o777);
+    try {
+      const script = join(tmp, "probe.ts");
+      writeFileSync(
+        script,
+        `import { probeLimits } from ${JSON.stringify(fileURLToPath(new URL("./cgroups.ts", import.meta.url)))};\n` +
+          "console.log(JSON.stringify(probeLimits()));\n",
+      );
+      const child = spawn(
+        "setpriv",
+        ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--import", "tsx", script],
+        { cwd: fileURLToPath(new URL("../..", import.meta.url)), env: { ...process.env, TMPDIR: tmp } },
+      );
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr.on("data", (d: Buffer) => {
+        err += d.toString();
+      });
+      const [code] = (await once(child, "exit")) as [number | null];
+      expect(code, err).toBe(0);
+      const probed = JSON.parse(out.trim()) as { mode: string; detail: string };
+      expect(probed.mode).toBe("none");
+      expect(probed.detail).toMatch(/EACCES|permission denied/i);
+      expect(probed.detail).toContain(NONE_FALLBACK);
+      expect(strayCgroups("chaos-rl-")).not.toContainEqual(expect.stringContaining("-probe"));
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
