@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +15,7 @@ import {
   parseProcCgroup,
   strayCgroups,
 } from "./cgroups.ts";
+import { cliLeftovers, runCli } from "./cli-run.ts";
 import { waitFor } from "./wait.ts";
 
 const MOUNTINFO_V1 = `31 30 0:28 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
@@ -134,4 +136,37 @@ describe.skipIf(!canDrop)("cgroups present but the write refused", () => {
       rmSync(tmp, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe.skipIf(!canDrop)("harness run --backend local without permission for cgroups", () => {
+  it("says so in one line naming the fallback before its first episode; stopped, it leaves nothing", async () => {
+    const dbDir = mkdtempSync(join(tmpdir(), "chaos-rl-nobody-db-"));
+    chmodSync(dbDir, 0o777);
+    const run = runCli(
+      ["run", "scenarios/local-smoke.yaml", "--seeds", "1", "--policies", "none", "--db", join(dbDir, "t.duckdb")],
+      randomUUID(),
+      {},
+      65534,
+    );
+    try {
+      // The line comes before the run starts; the run is then stopped, not waited for.
+      const warning = () =>
+        run
+          .output()
+          .split("\n")
+          .find((l) => l.includes("testbed limits:"));
+      await waitFor(() => warning() !== undefined, { timeoutMs: 90_000, what: "the testbed limits warning" });
+      const line = warning()!;
+      run.kill("SIGTERM");
+      const r = await run.exited;
+      expect(line).toMatch(/no writable cgroups \(.*EACCES/);
+      expect(line).toContain(NONE_FALLBACK);
+      expect(r.code).not.toBe(0);
+      expect(cliLeftovers(run)).toEqual([]);
+    } finally {
+      run.kill("SIGKILL");
+      rmSync(dbDir, { recursive: true, force: true });
+      rmSync(run.tmp, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
