@@ -35,6 +35,7 @@ import { openExistingStore, openTrainingStore, pickRun, requireStoreFile } from 
 import { trainCommand } from "./cli-train.ts";
 import { approveCommand, controllerCommand } from "./controller/cli.ts";
 import { parseShard } from "./core/runs.ts";
+import { explainCommand } from "./explain-cli.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
 import { planCommand } from "./plan-cli.ts";
 import { progressReporter } from "./progress.ts";
@@ -65,6 +66,7 @@ const COMMANDS = [
   "testbed",
   "replay",
   "replay-decisions",
+  "explain",
   "agent",
   "chaos",
   "controller",
@@ -737,6 +739,7 @@ export function buildCli(args: string[]) {
     .command(testbedCommand)
     .command(replayCommand)
     .command(replayDecisionsCommand)
+    .command(explainCommand)
     .command(agentCommand)
     .command(controllerCommand)
     .command(approveCommand)
