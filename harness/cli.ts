@@ -35,6 +35,8 @@ import { openExistingStore, openTrainingStore, pickRun, requireStoreFile } from 
 import { trainCommand } from "./cli-train.ts";
 import { approveCommand, controllerCommand } from "./controller/cli.ts";
 import { parseShard } from "./core/runs.ts";
+import { dashboardCommand } from "./dashboard/cli.ts";
+import { explainCommand } from "./explain-cli.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
 import { planCommand } from "./plan-cli.ts";
 import { progressReporter } from "./progress.ts";
@@ -65,10 +67,12 @@ const COMMANDS = [
   "testbed",
   "replay",
   "replay-decisions",
+  "explain",
   "agent",
   "chaos",
   "controller",
   "approve",
+  "dashboard",
   "completion",
 ] as const;
 
@@ -737,9 +741,11 @@ export function buildCli(args: string[]) {
     .command(testbedCommand)
     .command(replayCommand)
     .command(replayDecisionsCommand)
+    .command(explainCommand)
     .command(agentCommand)
     .command(controllerCommand)
     .command(approveCommand)
+    .command(dashboardCommand)
     .command(
       "chaos cleanup <scenario>",
       "Remove the Chaos Mesh objects and load-generator patches a cluster run left behind (by label)",
