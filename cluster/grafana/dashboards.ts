@@ -132,7 +132,7 @@ function controllerDashboard(): Dashboard {
         .datasource(DATASOURCE)
         .enable(true)
         .iconColor("red")
-        .expr("changes(controller_chaos_experiments_total[$__interval]) > 0")
+        .expr("changes(controller_chaos_experiments_total[$__rate_interval]) > 0")
         .titleFormat("chaos: {{fault}}")
         .step("$__interval"),
     )
@@ -142,7 +142,7 @@ function controllerDashboard(): Dashboard {
         .datasource(DATASOURCE)
         .enable(true)
         .iconColor("green")
-        .expr('changes(controller_events_total{kind="recovered"}[$__interval]) > 0')
+        .expr('changes(controller_events_total{kind="recovered"}[$__rate_interval]) > 0')
         .titleFormat("recovered")
         .step("$__interval"),
     )
