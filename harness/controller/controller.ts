@@ -124,8 +124,8 @@ export async function startController(
   } | null = null;
   if (c.backend === "local") {
     const { LocalBackend } = await import("../../cluster/local/backend.ts");
-    // parallelEpisodes is the runner's (episodes at once), not the deployment's: the testbed refuses unknown keys.
-    const { rps, scrapeIntervalS, parallelEpisodes: _runnerOnly, ...deployment } = c.local;
+    // The config's local section has no parallelEpisodes (config.ts omits it: one testbed here).
+    const { rps, scrapeIntervalS, ...deployment } = c.local;
     const local = await LocalBackend.open({
       deployment: { ...deployment, namespace: c.namespace, name: c.deployment },
       scrapeIntervalS,
