@@ -30,8 +30,8 @@ import {
   sloHolds,
 } from "../../harness/core/contract.ts";
 import { type GuardLimits, guard } from "../../harness/core/guard.ts";
-import { createGuardContext, fillGuardContext, SloTracker } from "../../harness/core/step.ts";
 import { mixSeed } from "../../harness/core/rng.ts";
+import { createGuardContext, fillGuardContext, SloTracker } from "../../harness/core/step.ts";
 import { SimEnv, type SimEnvConfig } from "../../sim/env.ts";
 import type { PpoOptions, TrainingFault } from "./options.ts";
 import { type Randomise, randomiseEpisode } from "./randomise.ts";
