@@ -20,6 +20,7 @@ interface CalibrateArgs {
   report?: string;
   holdout?: number[];
   fit?: string[];
+  "from-defaults": boolean;
   budget: number;
   samples: number;
   seed: number;
@@ -49,7 +50,13 @@ export const calibrateCommand: CommandModule<object, CalibrateArgs> = {
         array: true,
         describe: `Parameters to fit (default all): ${CALIBRATION_KEYS.join(", ")}`,
       })
-      .option("budget", { type: "number", default: 400, describe: "Loss evaluations of the search" })
+      .option("from-defaults", {
+        type: "boolean",
+        default: false,
+        describe:
+          "Start the fit (and the report's 'before') from the simulator's defaults, not the scenario's sim: values",
+      })
+      .option("budget", { type: "number", default: 600, describe: "Loss evaluations of the search" })
       .option("samples", { type: "number", default: 48, describe: "Random points before the pattern search" })
       .option("seed", { type: "number", default: 1, describe: "Seed of the search's random points" })
       .option("sim-db", { type: "string", describe: "Keep the simulator runs of the fault table in this DuckDB file" })
@@ -73,6 +80,7 @@ export const calibrateCommand: CommandModule<object, CalibrateArgs> = {
       ...(argv.run === undefined ? {} : { runId: argv.run }),
       ...(argv.holdout === undefined ? {} : { holdoutSeeds: argv.holdout }),
       ...(argv.fit === undefined ? {} : { fit: argv.fit }),
+      from: argv["from-defaults"] ? "defaults" : "scenario",
       search: {
         seed: argv.seed,
         budget: argv.budget,

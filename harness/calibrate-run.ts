@@ -26,6 +26,7 @@ import { formatInterval } from "../reports/format.ts";
 import { loadReportData } from "../reports/load.ts";
 import { renderMarkdown } from "../reports/markdown.ts";
 import type { Scenario } from "../scenarios/schema.ts";
+import { simParamsSchema } from "../sim/params.ts";
 import { formatSimParamsFile, type SimParamsFile } from "../sim/params-file.ts";
 import { workloadSeries } from "../sim/workload.ts";
 import {
@@ -36,6 +37,7 @@ import {
   search,
   simulationError,
   toUnit,
+  withParams,
 } from "./calibrate.ts";
 import { UsageError } from "./cli-errors.ts";
 import { openExistingStore, pickRun } from "./cli-store.ts";
@@ -59,6 +61,12 @@ export interface CalibrateOptions {
   readonly holdoutSeeds?: readonly number[];
   /** Parameters to fit (harness/calibrate.ts CALIBRATION_SPACE keys). @default all */
   readonly fit?: readonly string[];
+  /**
+   * Where the fit starts, and the "before" of the report: `scenario`, the recorded scenario's
+   * own `sim:` values; `defaults`, the simulator's defaults (sim/params.ts) for the fitted
+   * parameters. @default "scenario"
+   */
+  readonly from?: "scenario" | "defaults";
   readonly search?: SearchOptions;
   /** Where the simulator runs of the fault table go. @default a temporary file, removed */
   readonly simDb?: string;
@@ -181,12 +189,14 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationOutcome
   const holdEps = episodes.filter((e) => holdout.includes(e.seed));
 
   // 3. The fit.
-  const scenario = loaded.scenario;
-  const before = Object.fromEntries(dims.map((d) => [d.key, scenario.sim[d.key]])) as SimParamsFile;
+  const defaults = simParamsSchema.parse({});
+  const origin = o.from === "defaults" ? defaults : loaded.scenario.sim;
+  const before = Object.fromEntries(dims.map((d) => [d.key, origin[d.key]])) as SimParamsFile;
+  const scenario = withParams(loaded.scenario, before);
   const fitBefore = await simulationError(scenario, fitEps, {});
   const result = await search(
     dims,
-    dims.map((d) => toUnit(d, scenario.sim[d.key] as number | readonly number[])),
+    dims.map((d) => toUnit(d, before[d.key] as number | readonly number[])),
     async (params) => (await simulationError(scenario, fitEps, params)).loss(),
     o.search,
   );
@@ -211,7 +221,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationOutcome
 
   // 4. Per fault type, on the held-out seeds (all seeds when none is held out).
   const checkSeeds = holdout.length > 0 ? holdout : fitSeeds;
-  const faults = await faultTable(o, run, episodes, after, checkSeeds);
+  const faults = await faultTable(o, run, episodes, before, after, checkSeeds);
 
   const notes: string[] = [];
   if (holdout.length === 0)
@@ -267,6 +277,7 @@ async function faultTable(
   o: CalibrateOptions,
   run: Awaited<ReturnType<typeof pickRun>>,
   episodes: readonly Recorded[],
+  before: SimParamsFile,
   after: SimParamsFile,
   seeds: readonly number[],
 ): Promise<FaultRow[]> {
@@ -285,7 +296,7 @@ async function faultTable(
       });
       return summary.runId;
     };
-    const beforeRun = await simRun({});
+    const beforeRun = await simRun(before);
     const afterRun = await simRun(after);
     const realStore = await openExistingStore(o.db);
     const simStore = await openExistingStore(simDb);

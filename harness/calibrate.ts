@@ -11,9 +11,10 @@
  *
  * Search, in the unit cube of the chosen dimensions (log scale where a parameter spans
  * decades): the starting point (the scenario's own values), `samples` points drawn from a
- * seeded xoroshiro128+, then a coordinate pattern search from the best point (each
+ * seeded xoroshiro128+, then, from the best point, a coordinate pattern search (each
  * dimension moved by ±h in turn, a move kept when it lowers the loss; h halves when no move
- * helps, down to `minStep`), within `budget` loss evaluations.
+ * helps, down to `minStep`) and Nelder-Mead in turn while either improves, within `budget`
+ * loss evaluations. Every step is deterministic, so a seed gives one answer.
  */
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import type { Scenario } from "../scenarios/schema.ts";
@@ -125,7 +126,7 @@ export async function simulationError(
 export interface SearchOptions {
   /** The random points' seed. @default 1 */
   readonly seed?: number;
-  /** Loss evaluations in all. @default 400 */
+  /** Loss evaluations in all. @default 600 */
   readonly budget?: number;
   /** Random points before the pattern search. @default 48 */
   readonly samples?: number;
@@ -150,7 +151,7 @@ export async function search(
   loss: (params: SimParamsFile) => Promise<number>,
   o: SearchOptions = {},
 ): Promise<SearchResult> {
-  const budget = o.budget ?? 400;
+  const budget = o.budget ?? 600;
   const samples = o.samples ?? 48;
   const minStep = o.minStep ?? 1 / 512;
   const rng = xoroshiro128plus(mixSeed(o.seed ?? 1));
@@ -179,24 +180,86 @@ export async function search(
     const v = await evaluate(u);
     if (v < bestLoss) [best, bestLoss] = [u, v];
   }
-  let h = 0.25;
-  while (h >= minStep && evaluations < budget) {
-    let moved = false;
-    for (let i = 0; i < dims.length && evaluations < budget; i++) {
-      for (const sign of [1, -1]) {
-        if (evaluations >= budget) break;
-        const u = [...best];
-        u[i] = Math.min(Math.max(u[i]! + sign * h, 0), 1);
-        if (u[i] === best[i]) continue;
-        const v = await evaluate(u);
-        if (v < bestLoss) {
-          [best, bestLoss] = [u, v];
-          moved = true;
-          break;
+  const clamp = (x: number) => Math.min(Math.max(x, 0), 1);
+  const left = () => evaluations < budget;
+
+  // Nelder-Mead from the best point: it follows the valleys where parameters trade off (a
+  // higher base latency against a lower gain) that moving one coordinate at a time cannot.
+  const nelderMead = async (scale: number): Promise<void> => {
+    const n = dims.length;
+    const simplex: { u: number[]; v: number }[] = [{ u: [...best], v: bestLoss }];
+    for (let i = 0; i < n && left(); i++) {
+      const u = [...best];
+      u[i] = u[i]! + scale <= 1 ? u[i]! + scale : u[i]! - scale;
+      simplex.push({ u, v: await evaluate(u) });
+    }
+    if (simplex.length < n + 1) return;
+    while (left()) {
+      simplex.sort((a, b) => a.v - b.v);
+      const size = Math.max(
+        ...simplex.slice(1).map((p) => Math.max(...p.u.map((x, i) => Math.abs(x - simplex[0]!.u[i]!)))),
+      );
+      if (size < minStep) break;
+      const worst = simplex[n]!;
+      const centroid = dims.map((_, i) => simplex.slice(0, n).reduce((a, p) => a + p.u[i]!, 0) / n);
+      const along = (t: number) => centroid.map((c, i) => clamp(c + t * (worst.u[i]! - c)));
+      const r = along(-1);
+      const vr = await evaluate(r);
+      if (vr < simplex[0]!.v && left()) {
+        const e = along(-2);
+        const ve = await evaluate(e);
+        simplex[n] = ve < vr ? { u: e, v: ve } : { u: r, v: vr };
+      } else if (vr < simplex[n - 1]!.v) {
+        simplex[n] = { u: r, v: vr };
+      } else if (left()) {
+        const c = vr < worst.v ? along(-0.5) : along(0.5);
+        const vc = await evaluate(c);
+        if (vc < Math.min(vr, worst.v)) {
+          simplex[n] = { u: c, v: vc };
+        } else {
+          // Shrink towards the best vertex.
+          for (let k = 1; k <= n && left(); k++) {
+            const u = simplex[k]!.u.map((x, i) => simplex[0]!.u[i]! + 0.5 * (x - simplex[0]!.u[i]!));
+            simplex[k] = { u, v: await evaluate(u) };
+          }
         }
       }
     }
-    if (!moved) h /= 2;
+    for (const p of simplex) if (p.v < bestLoss) [best, bestLoss] = [p.u, p.v];
+  };
+
+  // Coordinate pattern search: each dimension moved by ±h in turn (an integer step count
+  // that Nelder-Mead's continuous moves step over is found here); h halves when nothing helps.
+  const pattern = async (h0: number): Promise<void> => {
+    let h = h0;
+    while (h >= minStep && left()) {
+      let moved = false;
+      for (let i = 0; i < dims.length && left(); i++) {
+        for (const sign of [1, -1]) {
+          if (!left()) break;
+          const u = [...best];
+          u[i] = clamp(u[i]! + sign * h);
+          if (u[i] === best[i]) continue;
+          const v = await evaluate(u);
+          if (v < bestLoss) {
+            [best, bestLoss] = [u, v];
+            moved = true;
+            break;
+          }
+        }
+      }
+      if (!moved) h /= 2;
+    }
+  };
+
+  // Alternate the two from the best point while either still improves it.
+  let scale = 0.2;
+  while (left()) {
+    const before = bestLoss;
+    await pattern(0.25);
+    await nelderMead(scale);
+    if (!(bestLoss < before)) break;
+    scale = Math.max(scale / 2, 4 * minStep);
   }
   return { start: paramsAt(dims, start), startLoss, best: paramsAt(dims, best), bestLoss, evaluations };
 }
