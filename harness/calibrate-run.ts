@@ -93,6 +93,11 @@ export interface FaultRow {
   readonly mttrError: number | null;
   /** Within ±{@link MTTR_TOLERANCE}, or why not said. */
   readonly verdict: string;
+  /**
+   * Where the calibrated simulator is furthest from the real trajectories of this fault type
+   * (its checked episodes): the series with the largest error, and that error.
+   */
+  readonly worstSeries: { readonly series: (typeof SERIES)[number]; readonly error: number } | null;
 }
 
 export interface CalibrationOutcome {
@@ -221,7 +226,23 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationOutcome
 
   // 4. Per fault type, on the held-out seeds (all seeds when none is held out).
   const checkSeeds = holdout.length > 0 ? holdout : fitSeeds;
-  const faults = await faultTable(o, run, episodes, before, after, checkSeeds);
+  const checked = episodes.filter((e) => checkSeeds.includes(e.seed));
+  const worst = new Map<string, FaultRow["worstSeries"]>();
+  for (const fault of new Set(checked.map((e) => e.planned.fault.label))) {
+    const err = await simulationError(
+      scenario,
+      checked.filter((e) => e.planned.fault.label === fault),
+      after,
+    );
+    const top = SERIES.map((x) => ({ series: x, error: err.mean(x) }))
+      .filter((x) => Number.isFinite(x.error))
+      .sort((a, b) => b.error - a.error)[0];
+    worst.set(fault, top ?? null);
+  }
+  const faults = (await faultTable(o, run, episodes, before, after, checkSeeds)).map((f) => ({
+    ...f,
+    worstSeries: worst.get(f.fault) ?? null,
+  }));
 
   const notes: string[] = [];
   if (holdout.length === 0)
@@ -329,7 +350,16 @@ async function faultTable(
               ? "within ±20%"
               : `off by ${mttrError > 0 ? "+" : ""}${(100 * mttrError).toFixed(0)}%`
             : `no MTTR to compare: real ${recoveries(est.rows(arm("real"), { fault }))}, sim ${recoveries(est.rows(arm("after"), { fault }))}`;
-        return { fault, n: est.rows(arm("real"), { fault }).length, real, before: b, after: a, mttrError, verdict };
+        return {
+          fault,
+          n: est.rows(arm("real"), { fault }).length,
+          real,
+          before: b,
+          after: a,
+          mttrError,
+          verdict,
+          worstSeries: null,
+        };
       });
     } finally {
       await realStore.close();
@@ -425,8 +455,9 @@ function calibrationDocument(c: Omit<CalibrationOutcome, "markdown" | "blocks">)
       "uptime after",
       "cost real",
       "cost after",
+      "largest series error after",
     ],
-    align: "lrrrrlrrrrr",
+    align: "lrrrrlrrrrrl",
     rows: c.faults.map((f) => [
       plain(f.fault),
       plain(String(f.n)),
@@ -442,6 +473,7 @@ function calibrationDocument(c: Omit<CalibrationOutcome, "markdown" | "blocks">)
       plain(formatInterval("uptime", f.after.uptime)),
       plain(formatInterval("cost", f.real.cost)),
       plain(formatInterval("cost", f.after.cost)),
+      plain(f.worstSeries === null ? "-" : `${SERIES_TITLES[f.worstSeries.series]}: ${fmt(f.worstSeries.error)}`),
     ]),
   };
   const checked =
@@ -460,7 +492,7 @@ function calibrationDocument(c: Omit<CalibrationOutcome, "markdown" | "blocks">)
     { kind: "heading", level: 2, text: `Per fault type, ${checked} (all policies, 95% seed-bootstrap intervals)` },
     {
       kind: "paragraph",
-      text: `"MTTR after vs real": the calibrated simulator's MTTR against the real one; within ±${100 * MTTR_TOLERANCE}% counts as a match.`,
+      text: `"MTTR after vs real": the calibrated simulator's MTTR against the real one; within ±${100 * MTTR_TOLERANCE}% counts as a match. "Largest series error after": where the calibrated simulator's trajectories are furthest from the real ones for that fault type (mean absolute error on [0, 1]), i.e. what it does not reproduce.`,
     },
     { kind: "table", table: faultTable },
   ];

@@ -222,7 +222,10 @@ describe("a local-testbed recording", () => {
       expect(e.steps.map((x) => x.latencyMs[1])).toEqual(sim.map((x) => Number(x.latency_ms)));
       expect(e.steps.map((x) => x.ready[1])).toEqual(sim.map((x) => Number(x.ready_replicas)));
       // The SLO series' error is the share of complete steps where the two disagree.
-      const complete = rec.missing!.map((m, i) => [Number(m), i]).filter(([m]) => m === 0).map(([, i]) => i!);
+      const complete = rec
+        .missing!.map((m, i) => [Number(m), i])
+        .filter(([m]) => m === 0)
+        .map(([, i]) => i!);
       const disagree = complete.filter((i) => Number(rec.slo_ok![i]) !== (sim[i]!.slo_ok ? 1 : 0)).length;
       expect(sbs.errors[0]!.mae.slo).toBeCloseTo(disagree / complete.length, 12);
       expect(sbs.errors[0]!.steps).toBe(complete.length);
