@@ -70,6 +70,7 @@ const FLAGS: { readonly [K in keyof PpoOptions]: Options | null } = {
   workloads: { type: "array", string: true } as Options,
   episodeSteps: { type: "number" },
   trainingSeedStart: { type: "number" },
+  randomise: null,
   guard: null,
   slo: null,
   out: { type: "string" },
@@ -78,6 +79,7 @@ const FLAGS: { readonly [K in keyof PpoOptions]: Options | null } = {
   checkpointDir: { type: "string" },
   db: { type: "string" },
   metricsPort: { type: "number" },
+  metricsHost: { type: "string" },
   progress: { type: "boolean" },
 };
 
@@ -91,6 +93,7 @@ const RESUMABLE: readonly (keyof PpoOptions)[] = [
   "checkpointDir",
   "db",
   "metricsPort",
+  "metricsHost",
   "progress",
 ];
 
@@ -202,8 +205,9 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
   const store = o.db === null ? null : await TrainingStore.open(o.db);
   const metrics = new TrainingMetrics(trainer.runId);
   if (o.metricsPort !== null) {
-    const port = await metrics.listen(o.metricsPort);
-    log(`train: serving /metrics on http://127.0.0.1:${port}/metrics`);
+    const port = await metrics.listen(o.metricsPort, o.metricsHost);
+    const host = o.metricsHost.includes(":") ? `[${o.metricsHost}]` : o.metricsHost;
+    log(`train: serving /metrics on http://${host}:${port}/metrics`);
   }
   const bar =
     o.progress && process.stderr.isTTY

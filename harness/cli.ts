@@ -16,6 +16,7 @@ import { basename, dirname, extname, join, resolve } from "node:path";
 import type { Logger } from "pino";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { probeLimits } from "../cluster/local/cgroups.ts";
 import { testbedCommand } from "../cluster/local/testbed-cli.ts";
 import { agentCommand } from "../policies/service/cli.ts";
 import { compareBackends } from "../reports/backends.ts";
@@ -35,6 +36,7 @@ import { openExistingStore, openTrainingStore, pickRun, requireStoreFile } from 
 import { trainCommand } from "./cli-train.ts";
 import { approveCommand, controllerCommand } from "./controller/cli.ts";
 import { parseShard } from "./core/runs.ts";
+import { explainCommand } from "./explain-cli.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
 import { planCommand } from "./plan-cli.ts";
 import { progressReporter } from "./progress.ts";
@@ -65,6 +67,7 @@ const COMMANDS = [
   "testbed",
   "replay",
   "replay-decisions",
+  "explain",
   "agent",
   "chaos",
   "controller",
@@ -170,6 +173,11 @@ async function runCommand(argv: {
   const db = argv.db ?? defaultDb(argv.scenario);
   if (statSync(db, { throwIfNoEntry: false })?.isDirectory()) {
     throw new UsageError(`--db ${resolve(db)} is a directory; expected a DuckDB file`);
+  }
+  const requested = loaded.scenario.local?.cgroups ?? "auto";
+  if (loaded.scenario.backend === "local" && requested !== "none") {
+    const limits = probeLimits(requested);
+    if (limits.mode === "none") log.warn(`testbed limits: ${limits.detail}`);
   }
   const controller = new AbortController();
   const stop = new AbortController();
@@ -733,6 +741,7 @@ export function buildCli(args: string[]) {
     .command(replayCommand)
     .command(replayDecisionsCommand)
     .command(calibrateCommand)
+    .command(explainCommand)
     .command(agentCommand)
     .command(controllerCommand)
     .command(approveCommand)

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SimBackend } from "../sim/backend.ts";
+import { OBS_V1_CODEC, registerCodec, type StateCodec } from "./core/codecs.ts";
 import { Action, type Decision, type FaultInjection, type Policy } from "./core/contract.ts";
 import { type GuardLimitsInput, guardLimitsSchema } from "./core/guard.ts";
 import { generateSchedule } from "./core/schedule.ts";
@@ -285,5 +286,84 @@ describe("controller loop properties", () => {
       }),
       { numRuns: 30 },
     );
+  });
+});
+
+describe("codec per policy", () => {
+  const errorCodec: StateCodec = {
+    name: "test-loop-errors",
+    code: 210,
+    dim: 1,
+    features: ["error rate x 2"],
+    create: () => ({
+      encode: (s, out) => {
+        out[0] = s.errorRate * 2;
+        return out;
+      },
+    }),
+  };
+  registerCodec(errorCodec);
+
+  it("feeds a policy its own codec's vector, records that codec per step and keeps obs-v1 in the trace", async () => {
+    const seen: number[][] = [];
+    const policy: Policy = {
+      name: "reads-errors",
+      codec: errorCodec.name,
+      decide: (state) => {
+        seen.push([...state]);
+        return { action: Action.Noop, confidence: 1 };
+      },
+    };
+    const codes: number[] = [];
+    const traced: number[][] = [];
+    const errors: number[] = [];
+    await runEpisode(
+      {
+        backend: new SimBackend({ seed: 3 }),
+        policy,
+        fallback: null,
+        schedule: [],
+        steps: 5,
+        stepSeconds: 10,
+        codec: { maxReplicas: 10, episodeSeconds: 50 },
+        limits: guardLimitsSchema.parse({}),
+        slo,
+        confirmWindowS: 30,
+      },
+      {
+        onStep: (r) => {
+          codes.push(r.codec);
+          traced.push([...r.state]);
+          errors.push(r.snapshot.errorRate);
+        },
+      },
+    );
+    expect(seen.map((v) => v.length)).toEqual([1, 1, 1, 1, 1]);
+    expect(seen.map((v) => v[0])).toEqual(errors.map((e) => Math.fround(e * 2)));
+    expect(codes).toEqual([210, 210, 210, 210, 210]);
+    expect(traced.every((v) => v.length === OBS_V1_CODEC.dim)).toBe(true);
+  });
+
+  it("records the fallback's codec on a step the fallback decided, and 0 with no fallback policy", async () => {
+    let calls = 0;
+    const flaky: Policy = {
+      name: "flaky",
+      codec: errorCodec.name,
+      decide: () => {
+        if (calls++ % 2 === 1) throw new Error("every other call fails");
+        return { action: Action.Noop, confidence: 1 };
+      },
+    };
+    const withFallback = await run(flaky, { steps: 4, fallback: scripted([]) });
+    expect(withFallback.steps.map((s) => s.codec)).toEqual([210, OBS_V1_CODEC.code, 210, OBS_V1_CODEC.code]);
+    calls = 0;
+    const noFallback = await run(flaky, { steps: 2 });
+    expect(noFallback.steps.map((s) => s.codec)).toEqual([210, 0]);
+  });
+
+  it("refuses a policy whose codec is not registered before the first step", async () => {
+    await expect(run({ ...scripted([]), codec: "obs-v9" }, { steps: 2 })).rejects.toMatchObject({
+      code: "CodecUnknown",
+    });
   });
 });

@@ -10,6 +10,7 @@
  */
 
 import { type BackendCallOptions, BackendCalls, type CallSite, isRetryable } from "./backend-calls.ts";
+import { codecByName, OBS_V1_CODEC, type StateCodec } from "./core/codecs.ts";
 import {
   ACTION_NAMES,
   Action,
@@ -20,12 +21,10 @@ import {
   copySnapshotScalars,
   createSnapshot,
   type Decision,
-  encodeObsV1,
   type FaultInjection,
   isAction,
   type MaybePromise,
   Missing,
-  OBS_V1,
   type Policy,
   type ReplicaLimits,
   type Slo,
@@ -40,8 +39,13 @@ export interface StepRecord {
   /** Seconds since the episode start, at observation. */
   time: number;
   snapshot: Snapshot;
-  /** The encoded state the policy saw (`obs-v1`). */
+  /**
+   * The observation encoded as `obs-v1` (the trace's `obs_*` columns, comparable across
+   * policies whatever codec fed them): the state the policy saw when its codec is obs-v1.
+   */
   state: Float32Array;
+  /** Trace code of the codec that fed this step's decision (harness/core/codecs.ts); 0 when none did (noop fallback). */
+  codec: number;
   proposed: Action;
   confidence: number;
   /** What the guard let through (noop when refused). */
@@ -227,7 +231,11 @@ const NOOP_FALLBACK: Decision = Object.freeze({ action: Action.Noop, confidence:
 export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<EpisodeResult> {
   const { backend, policy, limits, slo } = o;
   const clock = backend.clock;
-  const state = new Float32Array(OBS_V1.dim);
+  // Each policy is fed its own codec; the trace keeps obs-v1 beside it (see StepRecord.state).
+  const policyFeed = feedFor(policy, o.codec);
+  const fallbackFeed = o.fallback === null ? null : feedFor(o.fallback, o.codec, policyFeed);
+  const traceFeed =
+    policyFeed.codec === OBS_V1_CODEC ? policyFeed : feedFor({ codec: OBS_V1_CODEC.name }, o.codec, fallbackFeed);
   const record = {} as StepRecord;
   const emit = (time: number, kind: LoopEventKind, detail: string, action = -1, podId = -1, faultId = -1) =>
     sink.onEvent?.({ time, kind, detail, action, podId, faultId });
@@ -336,11 +344,13 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
         blind.missing = ALL_MISSING;
         snapshot = blind;
       }
-      encodeObsV1(snapshot, o.codec, state);
+      const state = policyFeed.encode(snapshot, step);
+      traceFeed.encode(snapshot, step);
 
       // Decide; a policy that throws or times out hands over to the fallback.
       let decision: Decision;
       let policyError: string | undefined;
+      let fedBy = policyFeed.codec.code;
       try {
         const d = decideWithin(policy, state, snapshot, limits.policyTimeoutMs, o.signal);
         decision = isPromise(d) ? await d : d;
@@ -348,9 +358,11 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       } catch (err) {
         policyError = err instanceof Error ? err.message : String(err);
         emit(now, "policy-error", policyError);
-        const d = o.fallback
-          ? decideWithin(o.fallback, state, snapshot, limits.policyTimeoutMs, o.signal)
-          : NOOP_FALLBACK;
+        const d =
+          o.fallback && fallbackFeed
+            ? decideWithin(o.fallback, fallbackFeed.encode(snapshot, step), snapshot, limits.policyTimeoutMs, o.signal)
+            : NOOP_FALLBACK;
+        fedBy = fallbackFeed?.codec.code ?? 0;
         decision = isPromise(d) ? await d : d;
       }
 
@@ -429,7 +441,8 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       record.step = step;
       record.time = now;
       record.snapshot = snapshot;
-      record.state = state;
+      record.state = traceFeed.out;
+      record.codec = fedBy;
       record.proposed = decision.action;
       record.confidence = decision.confidence;
       record.executed = verdict.action;
@@ -513,6 +526,37 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       }
     }
   }
+}
+
+/** A codec's encoder for one episode and its reused output buffer. */
+interface Feed {
+  readonly codec: StateCodec;
+  readonly out: Float32Array;
+  /** Encodes `s` once per step (a feed shared by two policies encodes it once). */
+  encode(s: Snapshot, step: number): Float32Array;
+}
+
+/**
+ * The feed of `policy`'s codec; `shared` is reused when it is the same codec, so that a
+ * stateful encoder (a history window) sees each observation once.
+ */
+function feedFor(policy: Pick<Policy, "codec">, ctx: CodecContext, shared: Feed | null = null): Feed {
+  const codec = codecByName(policy.codec);
+  if (shared !== null && shared.codec === codec) return shared;
+  const encoder = codec.create(ctx);
+  const out = new Float32Array(codec.dim);
+  let encodedAt = -1;
+  return {
+    codec,
+    out,
+    encode(s, step) {
+      if (step !== encodedAt) {
+        encoder.encode(s, out);
+        encodedAt = step;
+      }
+      return out;
+    },
+  };
 }
 
 function fmt(x: number): string {

@@ -6,7 +6,13 @@ import { describe, expect, it } from "vitest";
 import { POLICY_NAMES } from "../policies/index.ts";
 import { exitCodeFor } from "./cli-errors.ts";
 import { formatIssue, ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "./core/errors.ts";
-import { loadScenario, loadScenarioOrThrow, parseScenario } from "./scenario-file.ts";
+import {
+  loadScenario,
+  loadScenarioOrThrow,
+  loadScenarioSuite,
+  parseScenario,
+  parseScenarioSuite,
+} from "./scenario-file.ts";
 
 /** A valid file, one entry per line, so tests can name lines by number (index + 1). */
 const BASE = [
@@ -302,7 +308,8 @@ describe("parseScenario: valid files", () => {
     const files = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
     expect(files).toEqual(expect.arrayContaining(["quickstart.yaml", "ci-smoke.yaml", "full-matrix.yaml"]));
     for (const f of files) {
-      const r = await loadScenario(join(dir, f));
+      // A suite (one scenario per document, e.g. generalization.yaml) parses document by document.
+      const r = await loadScenarioSuite(join(dir, f));
       expect(r.success ? [] : r.errors, f).toEqual([]);
       const text = readFileSync(join(dir, f), "utf8");
       expect(text.startsWith("# yaml-language-server: $schema=./scenario.schema.json\n"), f).toBe(true);
@@ -336,5 +343,55 @@ describe("loading from disk", () => {
     expect(exitCodeFor(e.code)).toBe(2);
     expect(e.issues[0].code).toBe(ScenarioErrorCode.Unreadable);
     expect(e.message).toMatch(/^Invalid scenario \/nonexistent\/scenario\.yaml:\n✖ Cannot read the scenario file: /);
+  });
+});
+
+describe("scenario suites (one scenario per YAML document)", () => {
+  const doc = (name: string, extra = "") =>
+    `name: ${name}\nseeds: [1]\n${extra}matrix:\n  fault: [pod-kill]\n  frequency: { f: { kind: fixed, intervalS: 60 } }\n  policy: [none]\n`;
+
+  it("parses each document on its own, keeping its leading comments and naming it file#name", () => {
+    const text = `# the suite\n${doc("a")}---\n# second\n${doc("b", "steps: 30\n")}`;
+    const r = parseScenarioSuite(text, "s.yaml");
+    expect(r.success ? [] : r.errors).toEqual([]);
+    if (!r.success) return;
+    expect(r.data.map((d) => [d.fileName, d.scenario.steps])).toEqual([
+      ["s.yaml#a", 200],
+      ["s.yaml#b", 30],
+    ]);
+    expect(r.data[0]!.text.startsWith("# the suite\nname: a\n")).toBe(true);
+    expect(r.data[1]!.text.startsWith("---\n# second\nname: b\n")).toBe(true);
+    // What a run stores parses to the same scenario again.
+    const again = parseScenario(r.data[1]!.text, "x.yaml");
+    expect(again.success && again.data.scenario).toEqual(r.data[1]!.scenario);
+  });
+
+  it("reports a mistake in a later document at its line in the whole file", () => {
+    const text = `${doc("a")}---\n${doc("b", "stepSeconds: fast\n")}`;
+    const r = parseScenarioSuite(text, "s.yaml");
+    expect(r.success).toBe(false);
+    if (r.success) return;
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0]).toMatchObject({ path: ["stepSeconds"], line: 10 });
+    expect(r.errors[0]!.message).toMatch(/^document 2: /);
+  });
+
+  it("refuses two documents of one name", () => {
+    const r = parseScenarioSuite(`${doc("a")}---\n${doc("a")}`, "s.yaml");
+    expect(r.success ? [] : r.errors.map((e) => [e.code, e.line])).toEqual([[ScenarioErrorCode.DuplicateName, 8]]);
+  });
+
+  it("loads one scenario of a suite as file#name, and names them all when the file is given alone", async () => {
+    const suite = fileURLToPath(new URL("../scenarios/generalization.yaml", import.meta.url));
+    const one = await loadScenario(`${suite}#gen-step-30s`);
+    expect(one.success && [one.data.scenario.name, one.data.scenario.stepSeconds]).toEqual(["gen-step-30s", 30]);
+    const whole = await loadScenario(suite);
+    expect(whole.success).toBe(false);
+    if (!whole.success)
+      expect(whole.errors[0]!.message).toMatch(/is a suite of \d+ scenarios \(gen-load-600, .*#gen-load-600$/);
+    const unknown = await loadScenario(`${suite}#nope`);
+    expect(unknown.success ? "" : unknown.errors[0]!.message).toMatch(
+      /^No scenario named "nope" in .* it holds gen-load-600, /,
+    );
   });
 });

@@ -7,7 +7,17 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { dirname, isAbsolute, resolve as resolvePath } from "node:path";
-import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseAllDocuments,
+  parseDocument,
+} from "yaml";
 import { type Scenario, scenarioSchema } from "../scenarios/schema.ts";
 import { parseSimParamsFile } from "../sim/params-file.ts";
 import { ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "./core/errors.ts";
@@ -165,8 +175,114 @@ function inlineSimParamsFile(
  */
 export const MAX_SCENARIO_BYTES = 1024 * 1024;
 
+// ---------------------------------------------------------------------------
+// Suites: several scenarios in one file
+
+export type SuiteResult =
+  | { readonly success: true; readonly data: readonly LoadedScenario[] }
+  | { readonly success: false; readonly errors: readonly ScenarioIssue[] };
+
+/**
+ * A suite: one complete scenario per YAML document (`---` between them), e.g.
+ * scenarios/generalization.yaml. Each document is validated by the scenario schema on its
+ * own, with positions in the whole file; comments before the first document belong to it.
+ * Each scenario's `fileName` is `<fileName>#<name>` and its `text` the document alone (what
+ * a run stores). Names must be unique within the file.
+ */
+export function parseScenarioSuite(text: string, fileName: string): SuiteResult {
+  const docs = parseAllDocuments(text);
+  if (!Array.isArray(docs)) return { success: false, errors: parseScenarioNoDoc(text, fileName) };
+  // Where each document's text starts: the first at 0 (its leading comments), the others at their range.
+  const starts = docs.map((d, i) => (i === 0 ? 0 : d.range[0]));
+  const out: LoadedScenario[] = [];
+  const errors: ScenarioIssue[] = [];
+  const names = new Map<string, number>();
+  for (let i = 0; i < docs.length; i++) {
+    const start = starts[i]!;
+    const end = i + 1 < docs.length ? starts[i + 1]! : text.length;
+    const body = text.slice(start, end);
+    // Blank lines in place of what came before keep the positions of the whole file.
+    const before = text.slice(0, start).split("\n").length - 1;
+    const r = parseScenario("\n".repeat(before) + body, fileName);
+    if (!r.success) {
+      errors.push(...r.errors.map((e) => ({ ...e, message: `document ${i + 1}: ${e.message}` })));
+      continue;
+    }
+    const name = r.data.scenario.name;
+    const line = r.data.locate(["name"]).line;
+    const first = names.get(name);
+    if (first !== undefined) {
+      errors.push({
+        code: ScenarioErrorCode.DuplicateName,
+        path: ["name"],
+        message: `document ${i + 1}: Scenario "${name}" appears twice in the suite (first at line ${first})`,
+        line,
+        column: 1,
+      });
+      continue;
+    }
+    names.set(name, line);
+    const own = parseScenario(body, `${fileName}#${name}`);
+    if (own.success) out.push(own.data);
+  }
+  return errors.length > 0 ? { success: false, errors } : { success: true, data: out };
+}
+
+/** The errors of a file that is not a suite either (parseAllDocuments found no documents). */
+function parseScenarioNoDoc(text: string, fileName: string): readonly ScenarioIssue[] {
+  const r = parseScenario(text, fileName);
+  return r.success ? [] : r.errors;
+}
+
+/** `file.yaml#name`: the scenario `name` of a suite file. */
+const SUITE_REF = /^(.+\.ya?ml)#([^#/\\]+)$/;
+
 /** Reads and parses a scenario file; an unreadable file is an error too, not an exception. */
 export async function loadScenario(path: string): Promise<ScenarioResult> {
+  const ref = SUITE_REF.exec(path);
+  if (ref !== null) return loadSuiteScenario(ref[1]!, ref[2]!);
+  const read = await readScenarioText(path);
+  if (!read.success) return read;
+  const text = read.text;
+  const result = parseScenario(text, path);
+  if (!result.success && result.errors.some((e) => /multiple documents/i.test(e.message))) {
+    const suite = parseScenarioSuite(text, path);
+    if (suite.success) {
+      const names = suite.data.map((d) => d.scenario.name);
+      const message = `${path} is a suite of ${names.length} scenarios (${names.join(", ")}): name one as ${path}#${names[0]}`;
+      return {
+        success: false,
+        errors: [{ code: ScenarioErrorCode.YamlSyntax, path: [], message, line: 1, column: 1 }],
+      };
+    }
+    return suite;
+  }
+  return result;
+}
+
+/** One scenario of a suite file, by name. */
+async function loadSuiteScenario(file: string, name: string): Promise<ScenarioResult> {
+  const read = await readScenarioText(file);
+  if (!read.success) return read;
+  const suite = parseScenarioSuite(read.text, file);
+  if (!suite.success) return suite;
+  const found = suite.data.find((d) => d.scenario.name === name);
+  if (found !== undefined) return { success: true, data: found };
+  const names = suite.data.map((d) => d.scenario.name).join(", ");
+  const message = `No scenario named "${name}" in ${file}; it holds ${names}`;
+  return { success: false, errors: [{ code: ScenarioErrorCode.InvalidValue, path: [], message, line: 1, column: 1 }] };
+}
+
+/** Reads and parses every scenario of a suite file (a single-scenario file is a suite of one). */
+export async function loadScenarioSuite(path: string): Promise<SuiteResult> {
+  const read = await readScenarioText(path);
+  if (!read.success) return read;
+  return parseScenarioSuite(read.text, path);
+}
+
+async function readScenarioText(
+  path: string,
+): Promise<{ success: true; text: string } | { success: false; errors: readonly ScenarioIssue[] }> {
   let text: string;
   try {
     const { size } = await stat(path);
@@ -179,7 +295,7 @@ export async function loadScenario(path: string): Promise<ScenarioResult> {
     const message = `Cannot read the scenario file: ${(e as Error).message}`;
     return { success: false, errors: [{ code: ScenarioErrorCode.Unreadable, path: [], message, line: 0, column: 0 }] };
   }
-  return parseScenario(text, path);
+  return { success: true, text };
 }
 
 /** {@link loadScenario} for callers that stop on the first bad file (the CLI: exit code 2). */

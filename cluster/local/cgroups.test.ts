@@ -1,15 +1,21 @@
 import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type CgroupDriver,
   joinCommand,
+  NONE_FALLBACK,
   openCgroups,
   parseMountinfo,
   parseProcCgroup,
   strayCgroups,
 } from "./cgroups.ts";
+import { cliLeftovers, runCli } from "./cli-run.ts";
 import { waitFor } from "./wait.ts";
 
 const MOUNTINFO_V1 = `31 30 0:28 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
@@ -89,4 +95,78 @@ describe.skipIf(!real)(`real cgroups (${probe.mode})`, () => {
     g.remove();
     expect(strayCgroups(`chaos-rl-t-${process.pid}-cpu`).filter((p) => p.endsWith("pod-b"))).toEqual([]);
   });
+});
+
+// The kernel itself refusing: the same hierarchy, opened by an unprivileged user (nobody).
+// Needs root to switch user, and a hierarchy root can write (else nothing would be refused).
+const canDrop = real && process.getuid?.() === 0 && existsSync("/usr/bin/setpriv");
+
+describe.skipIf(!canDrop)("cgroups present but the write refused", () => {
+  it("falls back to none, naming the refusal and what stands in, and leaves no group", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "chaos-rl-nobody-"));
+    chmodSync(tmp, 0o777);
+    try {
+      const script = join(tmp, "probe.ts");
+      writeFileSync(
+        script,
+        `import { probeLimits } from ${JSON.stringify(fileURLToPath(new URL("./cgroups.ts", import.meta.url)))};\n` +
+          "console.log(JSON.stringify(probeLimits()));\n",
+      );
+      const child = spawn(
+        "setpriv",
+        ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--import", "tsx", script],
+        { cwd: fileURLToPath(new URL("../..", import.meta.url)), env: { ...process.env, TMPDIR: tmp } },
+      );
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr.on("data", (d: Buffer) => {
+        err += d.toString();
+      });
+      const [code] = (await once(child, "exit")) as [number | null];
+      expect(code, err).toBe(0);
+      const probed = JSON.parse(out.trim()) as { mode: string; detail: string };
+      expect(probed.mode).toBe("none");
+      expect(probed.detail).toMatch(/EACCES|permission denied/i);
+      expect(probed.detail).toContain(NONE_FALLBACK);
+      expect(strayCgroups("chaos-rl-")).not.toContainEqual(expect.stringContaining("-probe"));
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe.skipIf(!canDrop)("harness run --backend local without permission for cgroups", () => {
+  it("says so in one line naming the fallback before its first episode; stopped, it leaves nothing", async () => {
+    const dbDir = mkdtempSync(join(tmpdir(), "chaos-rl-nobody-db-"));
+    chmodSync(dbDir, 0o777);
+    const run = runCli(
+      ["run", "scenarios/local-smoke.yaml", "--seeds", "1", "--policies", "none", "--db", join(dbDir, "t.duckdb")],
+      randomUUID(),
+      {},
+      65534,
+    );
+    try {
+      // The line comes before the run starts; the run is then stopped, not waited for.
+      const warning = () =>
+        run
+          .output()
+          .split("\n")
+          .find((l) => l.includes("testbed limits:"));
+      await waitFor(() => warning() !== undefined, { timeoutMs: 90_000, what: "the testbed limits warning" });
+      const line = warning()!;
+      run.kill("SIGTERM");
+      const r = await run.exited;
+      expect(line).toMatch(/no writable cgroups \(.*EACCES/);
+      expect(line).toContain(NONE_FALLBACK);
+      expect(r.code).not.toBe(0);
+      expect(cliLeftovers(run)).toEqual([]);
+    } finally {
+      run.kill("SIGKILL");
+      rmSync(dbDir, { recursive: true, force: true });
+      rmSync(run.tmp, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

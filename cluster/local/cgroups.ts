@@ -330,9 +330,13 @@ export interface CgroupOptions {
 }
 
 /** Picks and prepares the cgroup mechanism; never throws: what failed is kept in `detail` of `none`. */
+/** What stands in when no hierarchy is writable (named in the detail, so a run says it). */
+export const NONE_FALLBACK =
+  "fallback: CPU and memory limits not enforced, usage summed from /proc, pod-failure by SIGSTOP/SIGCONT";
+
 export function openCgroups(o: CgroupOptions): CgroupDriver {
   const want = o.mode ?? "auto";
-  if (want === "none") return createNone("cgroups not requested (mode none)");
+  if (want === "none") return createNone(`cgroups not requested (mode none); ${NONE_FALLBACK}`);
   const proc = o.procRoot ?? "/proc/self";
   const failures: string[] = [];
   let mounts: ReturnType<typeof parseMountinfo>;
@@ -364,7 +368,7 @@ export function openCgroups(o: CgroupOptions): CgroupDriver {
       }
     } else failures.push(`v1: controllers not mounted: ${missing.join(", ")}`);
   }
-  return createNone(`no writable cgroups, limits not enforced (${failures.join("; ")})`);
+  return createNone(`no writable cgroups (${failures.join("; ")}); ${NONE_FALLBACK}`);
 }
 
 /** Every `chaos-rl-*` group left under the v1 controllers or the v2 hierarchy (for leftover checks). */
@@ -403,4 +407,14 @@ export function joinCommand(g: PodCgroup, argv: readonly string[]): string[] {
   if (g.procsFiles.length === 0) return [...argv];
   const writes = g.procsFiles.map((f) => `echo $$ > '${f}'`).join(" && ");
   return ["/bin/sh", "-c", `${writes} && exec "$@"`, "sh", ...argv];
+}
+
+/**
+ * Which limit mechanism a testbed would get here, opened and closed at once: lets a run say
+ * before its first episode that limits fall back (and to what), instead of only in the trace.
+ */
+export function probeLimits(mode: CgroupMode | "auto" = "auto"): { mode: CgroupMode; detail: string } {
+  const d = openCgroups({ testbedId: `${process.pid}-probe`, mode });
+  d.close();
+  return { mode: d.mode, detail: d.detail };
 }

@@ -4,7 +4,7 @@
  * data directory) can be found afterwards by the marker, whoever else runs on the machine.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,15 +17,25 @@ export interface CliRun {
   readonly tmp: string;
   readonly exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
   readonly pid: number;
+  /** What it printed so far, stdout then stderr. */
+  output(): string;
   kill(signal: NodeJS.Signals): void;
 }
 
-export function runCli(args: readonly string[], marker: string, env: Record<string, string> = {}): CliRun {
+export function runCli(
+  args: readonly string[],
+  marker: string,
+  env: Record<string, string> = {},
+  /** Run as this uid (and gid): how a test meets the kernel refusing what root may do. */
+  asUser?: number,
+): CliRun {
   const tmp = mkdtempSync(join(tmpdir(), "chaos-rl-cli-"));
+  if (asUser !== undefined) chmodSync(tmp, 0o777);
   const child = spawn(process.execPath, ["scripts/harness.mjs", ...args], {
     cwd: ROOT,
     env: { ...process.env, TMPDIR: tmp, CHAOS_RL_MARK: marker, ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    ...(asUser !== undefined ? { uid: asUser, gid: asUser } : {}),
   });
   let stdout = "";
   let stderr = "";
@@ -38,7 +48,7 @@ export function runCli(args: readonly string[], marker: string, env: Record<stri
   const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
     child.once("exit", (code) => resolve({ code, stdout, stderr })),
   );
-  return { marker, tmp, exited, pid: child.pid ?? -1, kill: (s) => child.kill(s) };
+  return { marker, tmp, exited, pid: child.pid ?? -1, output: () => stdout + stderr, kill: (s) => child.kill(s) };
 }
 
 /** Live processes (not zombies) whose environment carries `marker`. */

@@ -102,6 +102,8 @@ export class Testbed {
   private endpointsChain: Promise<void> = Promise.resolve();
   private targetsChain: Promise<void> = Promise.resolve();
   private targetsKey = "";
+  /** Scrape targets beside the testbed's own: the controller and agent using it (addScrapeTargets). */
+  private extraTargets: readonly ScrapeTarget[] = [];
   private stopping: Promise<string[]> | null = null;
   /** Every process started, for the leftover check. */
   private readonly pids = new Set<number>();
@@ -347,7 +349,19 @@ export class Testbed {
         labels: { kubernetes_namespace: ns, kubernetes_pod_name: p.name, container: s.spec.name },
       });
     }
+    out.push(...this.extraTargets);
     return out;
+  }
+
+  /**
+   * Adds endpoints for the testbed's Prometheus to scrape beside its own (the controller and the
+   * agent service running against it, as a cluster's Prometheus scrapes their pods), so that
+   * one Prometheus holds every series the dashboards read. Resolves once Prometheus has them.
+   */
+  async addScrapeTargets(targets: readonly ScrapeTarget[]): Promise<void> {
+    this.extraTargets = [...this.extraTargets, ...targets];
+    this.pushTargets();
+    await this.targetsChain;
   }
 
   /** Replica targets follow the pods; Prometheus picks them up within its discovery batch (~5 s). */

@@ -207,3 +207,42 @@ export async function activeTargets(
   const json = await request(`${baseUrl}/api/v1/targets?state=active`, "GET", undefined, options, "targets");
   return parseWith(targetsReplySchema, json, "targets").data.activeTargets;
 }
+
+/** One range-vector element: labels and `[unix seconds, "value"]` pairs in time order. */
+export const matrixSeriesSchema = z.object({
+  metric: z.record(z.string(), z.string()),
+  values: z.array(z.tuple([z.number(), z.string()])),
+});
+export type MatrixSeries = z.infer<typeof matrixSeriesSchema>;
+
+/** A successful range query (its result is always a matrix). */
+export const matrixReplySchema = z.object({
+  status: z.literal("success"),
+  data: z.object({ resultType: z.literal("matrix"), result: z.array(matrixSeriesSchema) }),
+  warnings: z.array(z.string()).optional(),
+});
+export type MatrixReply = z.infer<typeof matrixReplySchema>;
+
+/** POST /api/v1/query_range: `query` evaluated every `stepS` from `startUnixS` to `endUnixS` (dashboards). */
+export async function queryRange(
+  baseUrl: string,
+  query: string,
+  range: { readonly startUnixS: number; readonly endUnixS: number; readonly stepS: number },
+  options: CallOptions,
+): Promise<MatrixReply> {
+  const body = new URLSearchParams({
+    query,
+    start: range.startUnixS.toFixed(3),
+    end: range.endUnixS.toFixed(3),
+    step: String(range.stepS),
+  }).toString();
+  const json = await request(`${baseUrl}/api/v1/query_range`, "POST", body, options, "range query");
+  return parseWith(matrixReplySchema, json, "range query");
+}
+
+/** Parses a value string of a range query's pair, as {@link sampleValue} does. */
+export function pairValue(v: string): number {
+  if (v === "+Inf") return Number.POSITIVE_INFINITY;
+  if (v === "-Inf") return Number.NEGATIVE_INFINITY;
+  return Number(v);
+}

@@ -19,6 +19,11 @@ export const controllerCommand: CommandModule<object, { config: string }> = {
     const loaded = await loadControllerConfig(argv.config);
     const ctl = await startController(loaded);
     process.stderr.write(`controller ${ctl.runId} running: ${ctl.url} (episode ${ctl.episodeId})\n`);
+    if (ctl.prometheusUrl) {
+      process.stderr.write(
+        `controller: the testbed's Prometheus ${ctl.prometheusUrl} scrapes the testbed, this controller and its agent (harness dashboard snapshot --prometheus ${ctl.prometheusUrl})\n`,
+      );
+    }
     const stopped = new Promise<string[]>((resolve) => {
       const onSignal = (sig: NodeJS.Signals) => {
         process.stderr.write(`controller: ${sig}, stopping (clearing chaos, closing the store)\n`);

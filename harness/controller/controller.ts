@@ -47,6 +47,8 @@ export interface ControllerHandle {
   readonly url: string;
   readonly runId: string;
   readonly episodeId: number;
+  /** The local testbed's Prometheus, which scrapes the testbed, this controller and its agent; null on other backends. */
+  readonly prometheusUrl: string | null;
   readonly metrics: ControllerMetrics;
   readonly approvals: ApprovalQueue;
   /** Every audit record, as written (for tests: wait on events, not time). */
@@ -114,9 +116,15 @@ export async function startController(
   let backend: Backend;
   let closeBackend: () => Promise<void> = async () => {};
   let clockOriginMs: () => number;
+  /** The local testbed's Prometheus: it also scrapes this controller and its agent (the dashboards read them). */
+  let testbedPrometheus: {
+    url: string;
+    addScrapeTargets(t: { address: string; job: string }[]): Promise<void>;
+  } | null = null;
   if (c.backend === "local") {
     const { LocalBackend } = await import("../../cluster/local/backend.ts");
-    const { rps, scrapeIntervalS, ...deployment } = c.local;
+    // parallelEpisodes is the runner's (episodes at once), not the deployment's: the testbed refuses unknown keys.
+    const { rps, scrapeIntervalS, parallelEpisodes: _runnerOnly, ...deployment } = c.local;
     const local = await LocalBackend.open({
       deployment: { ...deployment, namespace: c.namespace, name: c.deployment },
       scrapeIntervalS,
@@ -125,6 +133,10 @@ export async function startController(
     });
     backend = local;
     closeBackend = () => local.close();
+    testbedPrometheus = {
+      url: local.testbed.prometheus!.url,
+      addScrapeTargets: (t) => local.testbed.addScrapeTargets(t),
+    };
     clockOriginMs = () => local.clock.originUnixS * 1000;
   } else if (c.backend === "sim") {
     backend = pacedSim({ seed: 1 }, so.simPauseMs ?? c.intervalS * 1000);
@@ -218,6 +230,7 @@ export async function startController(
 
     let chaos: ChaosLoop | null = null;
     if (c.chaos) {
+      metrics.chaosConfigured(c.chaos.faults.map((f) => f.type));
       chaos = new ChaosLoop({
         backend,
         intervalS: c.chaos.intervalS,
@@ -276,7 +289,16 @@ export async function startController(
     });
     const addr = server.address() as AddressInfo;
     const url = `http://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`;
-    note("started", `${c.name}: ${c.mode}, ${c.backend}, listening on ${url}`);
+    if (testbedPrometheus) {
+      // As a cluster's Prometheus scrapes the controller's and the agent's pods.
+      const targets = [{ address: `${url.slice("http://".length)}`, job: "controller" }];
+      if (c.agentUrl) targets.push({ address: new URL(c.agentUrl).host, job: "agent" });
+      await testbedPrometheus.addScrapeTargets(targets);
+    }
+    note(
+      "started",
+      `${c.name}: ${c.mode}, ${c.backend}, listening on ${url}${testbedPrometheus ? `, Prometheus ${testbedPrometheus.url}` : ""}`,
+    );
 
     let stopping: Promise<string[]> | null = null;
     const stop = () => {
@@ -303,6 +325,7 @@ export async function startController(
     };
     return {
       url,
+      prometheusUrl: testbedPrometheus?.url ?? null,
       runId: c.name,
       episodeId,
       metrics,

@@ -9,6 +9,9 @@ import { GuardReason } from "../core/guard.ts";
 import type { EpisodeSink, LoopEvent, StepRecord } from "../loop.ts";
 import { sloPressure } from "../loop.ts";
 
+/** Event kinds whose counters exist from the start (the dashboards' annotations and counts). */
+const COUNTED_EVENTS = ["slo-breached", "recovered", "fault-injected", "fault-cleared", "action-executed"] as const;
+
 export class ControllerMetrics implements EpisodeSink {
   readonly registry = new Registry();
   private readonly decisions: Counter;
@@ -22,6 +25,7 @@ export class ControllerMetrics implements EpisodeSink {
   private readonly rewardTotal: Counter;
   private readonly chaos: Counter;
   private readonly incidents: Gauge;
+  private readonly faultsLive: Gauge;
   private readonly events: Counter;
   private readonly observed: Gauge;
   private readonly steps: Counter;
@@ -102,6 +106,11 @@ export class ControllerMetrics implements EpisodeSink {
       help: "SLO incidents open now (0 or 1 for one deployment)",
       registers: r,
     });
+    this.faultsLive = new Gauge({
+      name: "controller_faults_live",
+      help: "Faults whose effect is live at the last step (the loop's live spans)",
+      registers: r,
+    });
     this.events = new Counter({
       name: "controller_events_total",
       help: "Loop and backend events by kind (recovered, regression, fault-injected, ...)",
@@ -130,10 +139,19 @@ export class ControllerMetrics implements EpisodeSink {
       help: "Batches the trace store refused (kept and retried)",
       registers: r,
     });
-    // Every refusal reason exists from the start (at 0): a panel shows zero, not "No data".
+    // Every refusal reason, every action and the events the dashboards count exist from the
+    // start (at 0): a panel shows zero, not "No data", and increase() sees the first event
+    // (a counter that appears at 1 has no earlier sample to grow from).
     for (const reason of Object.values(GuardReason)) {
       if (reason !== "Allowed" && reason !== "Noop") this.refusals.inc({ reason }, 0);
     }
+    for (const action of ACTION_NAMES.slice(1)) this.actions.inc({ action, reason: GuardReason.Allowed }, 0);
+    for (const kind of COUNTED_EVENTS) this.events.inc({ kind }, 0);
+  }
+
+  /** The chaos loop's fault types, each at 0 until injected (see the constructor). */
+  chaosConfigured(faults: readonly string[]): void {
+    for (const fault of faults) this.chaos.inc({ fault }, 0);
   }
 
   onStep(rec: StepRecord): void {
@@ -148,6 +166,7 @@ export class ControllerMetrics implements EpisodeSink {
     this.confidence.set(rec.confidence);
     this.confidenceHist.observe(rec.confidence);
     this.reward.set(rec.reward);
+    this.faultsLive.set(rec.activeFaults);
     if (rec.reward >= 0) this.rewardTotal.inc({ sign: "positive" }, rec.reward);
     else this.rewardTotal.inc({ sign: "negative" }, -rec.reward);
     if (s.missing === 0) {

@@ -614,6 +614,11 @@ export type MaybePromise<T> = T | Promise<T>;
  */
 export interface Policy {
   readonly name: string;
+  /**
+   * The state codec this policy reads (harness/core/codecs.ts registers them by name);
+   * absent: `obs-v1`. The loop encodes every observation with it.
+   */
+  readonly codec?: string;
   /** Called at the start of every episode with that episode's seed. */
   reset?(seed: number): void;
   /**

@@ -1,11 +1,14 @@
 /**
  * Live training metrics for Prometheus: `harness train --metrics-port 9400` serves
  * `/metrics` (prom-client's text format) while training, so a Prometheus/Grafana pair can
- * watch the curve as it is drawn. One gauge per metric of `UpdateMetrics`, updated after
- * every update, plus the action mix labelled by action name.
+ * watch the curve as it is drawn. Counters for what counts (`ppo_global_step_total`,
+ * `ppo_updates_total`: rate() of the first is the training's steps per second), one gauge per
+ * other metric of `UpdateMetrics`, updated after every update, the action mix labelled by
+ * action name, and the process's own metrics (`ppo_process_*`, `ppo_nodejs_*`).
+ * cluster/grafana/training.json reads them.
  */
 import { createServer, type Server } from "node:http";
-import { Gauge, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { ACTION_NAMES } from "../../harness/core/contract.ts";
 import type { UpdateMetrics } from "./train.ts";
 
@@ -13,10 +16,20 @@ type ScalarKey = {
   [K in keyof UpdateMetrics]: UpdateMetrics[K] extends number | null ? K : never;
 }[keyof UpdateMetrics];
 
-/** Gauge name and help per scalar metric (every scalar of UpdateMetrics has one). */
-const GAUGES: { readonly [K in ScalarKey]: readonly [string, string] } = {
-  update: ["ppo_update", "Updates completed."],
-  globalStep: ["ppo_global_step", "Environment steps trained."],
+/** The scalars that only grow: counters. */
+type CountKey = "update" | "globalStep";
+
+/** Counter name and help per counting metric. */
+const COUNTERS: { readonly [K in CountKey]: readonly [string, string] } = {
+  update: ["ppo_updates_total", "Updates completed (a resumed run starts from the checkpoint's count)."],
+  globalStep: [
+    "ppo_global_step_total",
+    "Environment steps trained (a resumed run starts from the checkpoint's count).",
+  ],
+};
+
+/** Gauge name and help per other scalar metric (every scalar of UpdateMetrics has a counter or a gauge). */
+const GAUGES: { readonly [K in Exclude<ScalarKey, CountKey>]: readonly [string, string] } = {
   wallTimeS: ["ppo_wall_time_seconds", "Wall time since the run started."],
   stepsPerS: ["ppo_steps_per_second", "Env steps per second of the last update, optimisation included."],
   learningRate: ["ppo_learning_rate", "Adam step size of the last update."],
@@ -41,13 +54,24 @@ const GAUGES: { readonly [K in ScalarKey]: readonly [string, string] } = {
 
 export class TrainingMetrics {
   readonly registry = new Registry();
-  private readonly gauges = new Map<ScalarKey, Gauge>();
+  private readonly gauges = new Map<Exclude<ScalarKey, CountKey>, Gauge>();
+  private readonly counters = new Map<CountKey, { counter: Counter; last: number }>();
   private readonly actions: Gauge;
   private server: Server | null = null;
 
   constructor(runId: string) {
     this.registry.setDefaultLabels({ run_id: runId });
-    for (const [key, [name, help]] of Object.entries(GAUGES) as [ScalarKey, readonly [string, string]][]) {
+    collectDefaultMetrics({ register: this.registry, prefix: "ppo_" });
+    for (const [key, [name, help]] of Object.entries(COUNTERS) as [CountKey, readonly [string, string]][]) {
+      const counter = new Counter({ name, help, registers: [this.registry] });
+      // At 0 from the start: rate() and increase() then see the first update.
+      counter.inc(0);
+      this.counters.set(key, { counter, last: 0 });
+    }
+    for (const [key, [name, help]] of Object.entries(GAUGES) as [
+      Exclude<ScalarKey, CountKey>,
+      readonly [string, string],
+    ][]) {
       this.gauges.set(key, new Gauge({ name, help, registers: [this.registry] }));
     }
     this.actions = new Gauge({
@@ -59,6 +83,13 @@ export class TrainingMetrics {
   }
 
   record(m: UpdateMetrics): void {
+    for (const [key, c] of this.counters) {
+      const v = m[key];
+      if (Number.isFinite(v) && v > c.last) {
+        c.counter.inc(v - c.last);
+        c.last = v;
+      }
+    }
     for (const [key, gauge] of this.gauges) {
       const v = m[key];
       if (v !== null && Number.isFinite(v)) gauge.set(v);
@@ -69,7 +100,7 @@ export class TrainingMetrics {
     });
   }
 
-  /** Serves `/metrics` on `port` (0: any free port); resolves with the port. */
+  /** Serves `/metrics` on `host:port` (port 0: any free port; host 0.0.0.0: every interface); resolves with the port. */
   listen(port: number, host = "127.0.0.1"): Promise<number> {
     const server = createServer((req, res) => {
       if (req.url !== "/metrics") {

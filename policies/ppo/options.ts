@@ -15,6 +15,7 @@ import { guardLimitsSchema } from "../../harness/core/guard.ts";
 import { frequencySchema, INJECT_MODES } from "../../harness/core/schedule.ts";
 import { WORKLOAD_PATTERNS } from "../../sim/params.ts";
 import { REWARD_NAMES } from "../../sim/reward.ts";
+import { randomiseSchema } from "./randomise.ts";
 
 /** Training episodes use seeds from here upward; evaluation scenarios use small seeds (1..20). */
 export const TRAINING_SEED_START = 1_000_000;
@@ -161,6 +162,12 @@ export const ppoOptionsSchema = z
       .describe(
         "Episode k of training runs on seed trainingSeedStart + k: disjoint from the evaluation seeds (1..20 in the committed scenarios).",
       ),
+    randomise: randomiseSchema
+      .nullable()
+      .default(null)
+      .describe(
+        "Domain randomisation (randomise.ts): per-episode simulator parameters, load, replica counts, fault parameters and compound faults, drawn from the episode seed; null: off (every episode on the default deployment).",
+      ),
     // prefault: an absent value is parsed as {}, so the defaults are the schema's own.
     guard: guardLimitsSchema
       .prefault({})
@@ -207,6 +214,11 @@ export const ppoOptionsSchema = z
       .nullable()
       .default(null)
       .describe("Serve live Prometheus /metrics on this port while training (null: off)."),
+    metricsHost: z
+      .string()
+      .min(1)
+      .default("127.0.0.1")
+      .describe("Address the /metrics server listens on (0.0.0.0: every interface, for a Prometheus elsewhere)."),
     progress: z.boolean().default(true).describe("Show a progress bar on stderr."),
   })
   .strict()

@@ -204,7 +204,10 @@ describe("harness train (smoke)", () => {
       ).curve;
       m.record(first!);
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      expect(text).toContain('ppo_global_step{run_id="smoke"} 128');
+      expect(text).toContain('ppo_global_step_total{run_id="smoke"} 128');
+      expect(text).toContain('ppo_updates_total{run_id="smoke"} 1');
+      expect(text).toContain("# TYPE ppo_global_step_total counter");
+      expect(text).toMatch(/ppo_process_resident_memory_bytes\{run_id="smoke"\} \d+/);
       expect(text).toMatch(/ppo_action_share\{action="noop",kind="proposed",run_id="smoke"\}/);
     } finally {
       await m.close();

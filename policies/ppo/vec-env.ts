@@ -10,6 +10,8 @@
  * a frequency (fixed or Poisson), a workload pattern. Episode k of a run uses seed
  * `trainingSeedStart + k` (1,000,000 upward by default), disjoint from the evaluation
  * scenarios' seeds (1..20), so the agent is never scored on an episode it trained on.
+ * With `randomise` set, each episode also draws its own deployment, load, replica counts and
+ * fault parameters on top of its cell, from the same seed (randomise.ts).
  *
  * The guard sees the env's virtual clock: a proposal it refuses (too soon after the last
  * action, replica limits) is executed as noop, as it would be on a cluster. PPO learns from
@@ -30,6 +32,7 @@ import { mixSeed } from "../../harness/core/rng.ts";
 import type { InjectMode } from "../../harness/core/schedule.ts";
 import { SimEnv, type SimEnvConfig } from "../../sim/env.ts";
 import type { PpoOptions, TrainingFault } from "./options.ts";
+import { type Randomise, randomiseEpisode } from "./randomise.ts";
 
 /** What one finished episode contributes to the training metrics. */
 export interface EpisodeSummary {
@@ -136,6 +139,9 @@ export class VecEnv {
 
   private readonly snaps: Snapshot[] = [];
   private readonly limits: GuardLimits;
+  /** Guard limits per env: the episode's own replica ceiling when randomised. */
+  private readonly envLimits: GuardLimits[];
+  private readonly randomise: Randomise | null;
   private readonly slo: Slo;
   private readonly seedStart: number;
   private stepSeconds: number;
@@ -151,6 +157,8 @@ export class VecEnv {
     this.terminated = new Uint8Array(this.n);
     this.truncated = new Uint8Array(this.n);
     this.limits = o.guard;
+    this.envLimits = Array.from({ length: this.n }, () => o.guard);
+    this.randomise = o.randomise;
     this.slo = { latencyMs: o.slo.latencyMs, errorRate: o.slo.errorRate };
     this.seedStart = o.trainingSeedStart;
     this.stepSeconds = 10;
@@ -171,10 +179,22 @@ export class VecEnv {
     for (let e = 0; e < this.n; e++) this.startEpisode(e);
   }
 
+  /** The simulator config of an episode (randomised from its seed when asked), setting env e's guard limits. */
+  episodeConfig(e: number, seed: number, scenario: number): SimEnvConfig {
+    const base = this.scenarios[scenario].config;
+    if (this.randomise === null) {
+      this.envLimits[e] = this.limits;
+      return base;
+    }
+    const ep = randomiseEpisode(seed, base, this.limits, this.randomise);
+    this.envLimits[e] = ep.limits;
+    return ep.config;
+  }
+
   private startEpisode(e: number): void {
     const seed = this.seedStart + this.episodeCounter++;
     const scenario = scenarioIndexForSeed(seed, this.scenarios.length);
-    const r = this.envs[e].reset(seed, this.scenarios[scenario].config);
+    const r = this.envs[e].reset(seed, this.episodeConfig(e, seed, scenario));
     // The env's info snapshot is one reused object: it always holds the latest observation.
     this.snaps[e] = r.info.snapshot;
     this.stepSeconds = this.envs[e].state.params.stepSeconds;
@@ -212,7 +232,7 @@ export class VecEnv {
             desiredReplicas: snap.desiredReplicas,
             missing: snap.missing,
           },
-          this.limits,
+          this.envLimits[e],
         );
         executed = g.action;
         if (executed === Action.Noop) this.refused++;
@@ -300,7 +320,7 @@ export class VecEnv {
     const D = OBS_V1.dim;
     saved.envs.forEach((src, e) => {
       const env = this.envs[e];
-      const r = env.reset(src.seed, this.scenarios[src.scenario].config);
+      const r = env.reset(src.seed, this.episodeConfig(e, src.seed, src.scenario));
       this.snaps[e] = r.info.snapshot;
       let obs = r.obs;
       for (const a of src.executed) obs = env.step(a as Action).obs;
