@@ -33,7 +33,15 @@ const trainingCellSchema = z
   .object({
     name: z.string().min(1).describe("Label of the cell (training metrics, model card)."),
     faults: z
-      .array(z.union([z.enum(FAULT_TYPES).transform((type) => ({ type })), faultSpecSchema]))
+      .array(
+        z.union([
+          z
+            .enum(FAULT_TYPES)
+            .transform((type) => ({ type }))
+            .pipe(faultSpecSchema),
+          faultSpecSchema,
+        ]),
+      )
       .min(1)
       .describe("The cell's faults: fault types or full specs."),
     inject: z

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { SimEnv } from "../../sim/env.ts";
 import { ppoOptionsSchema } from "./options.ts";
+import { trainingSupport } from "./randomise.ts";
 import { trainingScenarios } from "./vec-env.ts";
 
 const compound = {
@@ -50,6 +51,25 @@ describe("training fault cells", () => {
   it("the named fault types and combined keep drawing one fault per injection", () => {
     const o = ppoOptionsSchema.parse({ faults: ["combined", "pod-kill"], workloads: ["constant"] });
     for (const c of trainingScenarios(o)) expect(c.config.inject).toBe("one");
+  });
+
+  it("a scenario cell equal to a named training cell counts as inside what training draws", () => {
+    const o = ppoOptionsSchema.parse({ faults: [compound], frequencies: [{ kind: "fixed", intervalS: 300 }] });
+    const specs = (o.faults[0] as Exclude<(typeof o.faults)[number], string>).faults;
+    const cell = {
+      sim: { initialReplicas: 3, minReplicas: 1, maxReplicas: 10 },
+      workload: { pattern: "diurnal", baseRps: 150 },
+      stepSeconds: 10,
+      steps: 200,
+      guard: o.guard,
+      fault: { label: "kill-and-stress", inject: "all" as const, faults: specs },
+      frequency: { kind: "fixed" as const, intervalS: 300 },
+    };
+    expect(trainingSupport(o).outside(cell)).toEqual([]);
+    // Drawn one at a time, the same faults are a cell training never saw.
+    expect(trainingSupport(o).outside({ ...cell, fault: { ...cell.fault, inject: "one" } })).toContain(
+      "fault cell kill-and-stress",
+    );
   });
 
   it("refuses a cell with an unknown inject mode, naming where", () => {
