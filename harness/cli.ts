@@ -36,6 +36,7 @@ import { openExistingStore, openTrainingStore, pickRun, requireStoreFile } from 
 import { trainCommand } from "./cli-train.ts";
 import { approveCommand, controllerCommand } from "./controller/cli.ts";
 import { parseShard } from "./core/runs.ts";
+import { dashboardCommand } from "./dashboard/cli.ts";
 import { explainCommand } from "./explain-cli.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./log.ts";
 import { planCommand } from "./plan-cli.ts";
@@ -72,6 +73,7 @@ const COMMANDS = [
   "chaos",
   "controller",
   "approve",
+  "dashboard",
   "completion",
 ] as const;
 
@@ -745,6 +747,7 @@ export function buildCli(args: string[]) {
     .command(agentCommand)
     .command(controllerCommand)
     .command(approveCommand)
+    .command(dashboardCommand)
     .command(
       "chaos cleanup <scenario>",
       "Remove the Chaos Mesh objects and load-generator patches a cluster run left behind (by label)",

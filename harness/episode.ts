@@ -5,6 +5,7 @@
  * with the error kept; it never takes the run down.
  */
 
+import { podCapacityRps } from "../cluster/local/spec.ts";
 import { createPolicy, type PolicyName, preparePolicy } from "../policies/index.ts";
 import type { Scenario } from "../scenarios/schema.ts";
 import { backendFor, type ClosableBackend } from "./backends.ts";
@@ -85,7 +86,11 @@ export async function runPlannedEpisode(
           }),
         steps: scenario.steps,
         stepSeconds: scenario.stepSeconds,
-        codec: { maxReplicas: limits.maxReplicas, episodeSeconds: scenario.durationS },
+        codec: {
+          maxReplicas: limits.maxReplicas,
+          episodeSeconds: scenario.durationS,
+          podCapacityRps: deploymentCapacityRps(scenario),
+        },
         limits,
         slo: scenario.slo,
         confirmWindowS: scenario.slo.confirmWindowS,
@@ -108,4 +113,14 @@ export async function runPlannedEpisode(
     wallMs: performance.now() - started,
     trace: recorder.trace,
   };
+}
+
+/**
+ * Per-pod capacity for the codecs that need it (obs-v2): the simulator's parameter, the
+ * testbed's CPU limit over a request's CPU time; a cluster says nothing (undefined).
+ */
+export function deploymentCapacityRps(scenario: Scenario): number | undefined {
+  if (scenario.backend === "sim") return scenario.sim.podCapacityRps;
+  if (scenario.backend === "local" && scenario.local !== undefined) return podCapacityRps(scenario.local);
+  return undefined;
 }

@@ -5,21 +5,29 @@ import { podCapacityRps } from "../cluster/local/spec.ts";
 import { parseVectorReply } from "../cluster/prometheus/api.ts";
 import { assembleSnapshot, createCollectorMemory } from "../cluster/prometheus/collector.ts";
 import type { ObservationFixture } from "../cluster/prometheus/record-fixtures.ts";
+import { codecByName } from "../harness/core/codecs.ts";
 import {
   Action,
   createPodTable,
   createSnapshot,
   encodeObsV1,
   PodPhase,
+  type Policy,
   type Snapshot,
 } from "../harness/core/contract.ts";
+import { guardLimitsSchema } from "../harness/core/guard.ts";
+import { deploymentCapacityRps } from "../harness/episode.ts";
+import { runEpisode } from "../harness/loop.ts";
 import { deploymentSpecSchema } from "../scenarios/local.ts";
+import { scenarioSchema } from "../scenarios/schema.ts";
+import { SimBackend } from "../sim/backend.ts";
 import { SimEnv } from "../sim/env.ts";
 import {
   clearObsV2History,
   createObsV2History,
   encodeObsV2,
   OBS_V2,
+  OBS_V2_CODEC,
   type ObsV2Context,
   ObsV2Encoder,
   pushObsV2History,
@@ -210,5 +218,68 @@ describe("obs-v2", () => {
     }
     // The second and third observations have a past: their trends are measured, not 0.
     expect(vs.slice(1).some(({ v }) => v.slice(15).some((x) => x !== 0))).toBe(true);
+  });
+});
+
+describe("obs-v2 in the codec registry", () => {
+  it("is registered under its name with trace code 2 and refuses a context without capacity", () => {
+    expect(codecByName("obs-v2")).toBe(OBS_V2_CODEC);
+    expect(OBS_V2_CODEC.code).toBe(2);
+    expect(() => OBS_V2_CODEC.create({ maxReplicas: 10, episodeSeconds: 100 })).toThrow(
+      /`podCapacityRps` to be a positive number for obs-v2 .*got undefined/,
+    );
+  });
+
+  it("feeds a policy that names it through the loop, one encoder per episode (trends start at 0)", async () => {
+    const seen: Float32Array[] = [];
+    const policy: Policy = {
+      name: "reads-obs-v2",
+      codec: "obs-v2",
+      decide: (state) => {
+        seen.push(state.slice());
+        return { action: Action.Noop, confidence: 1 };
+      },
+    };
+    const codes: number[] = [];
+    const episode = () =>
+      runEpisode(
+        {
+          backend: new SimBackend({ seed: 4 }),
+          policy,
+          fallback: null,
+          schedule: [],
+          steps: 6,
+          stepSeconds: 10,
+          codec: { maxReplicas: 10, episodeSeconds: 60, podCapacityRps: 100 },
+          limits: guardLimitsSchema.parse({}),
+          slo: { latencyMs: 300, errorRate: 0.01 },
+          confirmWindowS: 30,
+        },
+        { onStep: (r) => codes.push(r.codec) },
+      );
+    await episode();
+    await episode();
+    expect(seen).toHaveLength(12);
+    expect(seen.every((v) => v.length === OBS_V2.dim)).toBe(true);
+    expect(new Set(codes)).toEqual(new Set([2]));
+    // Each episode's first decision has no past; later ones do (the load wanders, so its trend moves).
+    expect([...seen[0]!.slice(15)].every((x) => x === 0)).toBe(true);
+    expect([...seen[6]!.slice(15)].every((x) => x === 0)).toBe(true);
+    expect(seen.slice(1, 6).some((v) => v.slice(15).some((x) => x !== 0))).toBe(true);
+    expect(seen[0]![12]).toBeCloseTo(0.15, 1);
+  });
+});
+
+describe("the capacity the harness hands the codecs", () => {
+  const base = {
+    name: "cap",
+    seeds: [1],
+    matrix: { fault: ["pod-kill"], frequency: { f: { kind: "fixed", intervalS: 60 } }, policy: ["none"] },
+  };
+  it("is the simulator's parameter, the testbed's spec, and nothing for a cluster", () => {
+    expect(deploymentCapacityRps(scenarioSchema.parse({ ...base, sim: { podCapacityRps: 80 } }))).toBe(80);
+    expect(
+      deploymentCapacityRps(scenarioSchema.parse({ ...base, backend: "local", local: { cpuCores: 1, workMs: 4 } })),
+    ).toBe(250);
   });
 });

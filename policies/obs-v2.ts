@@ -24,6 +24,7 @@
  * callers that encode one stream of observations. Non-finite inputs encode as obs-v1 does
  * (the contract's METRIC_DEFAULTS), so the vector never holds NaN.
  */
+import { registerCodec, type StateCodec } from "../harness/core/codecs.ts";
 import {
   type CodecContext,
   METRIC_DEFAULTS,
@@ -238,3 +239,26 @@ export class ObsV2Encoder {
     return out;
   }
 }
+
+/**
+ * obs-v2 in the codec registry (harness/core/codecs.ts), trace code 2. A context without
+ * `podCapacityRps` (a cluster, whose deployment states none) is refused when the encoder is
+ * created, before the first decision: a guessed capacity would make slots 11 and 12 lie.
+ */
+export const OBS_V2_CODEC: StateCodec = {
+  name: OBS_V2.name,
+  code: 2,
+  dim: OBS_V2.dim,
+  features: OBS_V2.features,
+  create(ctx) {
+    const cap = ctx.podCapacityRps;
+    if (cap === undefined || !(cap > 0)) {
+      throw new Error(
+        `Expected the codec context's \`podCapacityRps\` to be a positive number for obs-v2 (load against capacity), got ${String(cap)}: this backend does not state its pods' capacity`,
+      );
+    }
+    const enc = new ObsV2Encoder({ ...ctx, podCapacityRps: cap });
+    return { encode: (s, out) => enc.encode(s as Snapshot, out) };
+  },
+};
+registerCodec(OBS_V2_CODEC);

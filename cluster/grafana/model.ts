@@ -11,6 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { HarnessError } from "../../harness/core/errors.ts";
 
 const targetSchema = z.object({
   refId: z.string().optional(),
@@ -66,9 +67,11 @@ export const dashboardSchema = z.object({
 export type DashboardModel = z.infer<typeof dashboardSchema>;
 
 /** A dashboard file that is not JSON or not a dashboard: says which file and where. */
-export class DashboardFileError extends Error {
+export class DashboardFileError extends HarnessError {
   override name = "DashboardFileError";
-  readonly code = "dashboard_invalid";
+  constructor(message: string) {
+    super("dashboard_invalid", message);
+  }
 }
 
 export function parseDashboard(json: unknown, file: string): DashboardModel {

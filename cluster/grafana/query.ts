@@ -6,6 +6,7 @@
  * results.
  */
 import { pairValue, queryInstant, queryRange, sampleValue } from "../prometheus/api.ts";
+import { PrometheusError, PrometheusErrorCode } from "../prometheus/errors.ts";
 import { type DashboardModel, type DashboardQuery, dashboardQueries, expandQuery, legendOf } from "./model.ts";
 
 export interface QueryRange {
@@ -30,7 +31,7 @@ export interface QueryResult {
   /** The query as sent (variables expanded). */
   readonly expr: string;
   readonly series: readonly Series[];
-  /** Prometheus refused the query or could not be reached. */
+  /** Prometheus refused the query (or a variable is unknown); an unreachable Prometheus throws instead. */
   readonly error: string | null;
 }
 
@@ -72,6 +73,8 @@ export async function runQuery(q: DashboardQuery, o: RunOptions): Promise<QueryR
     return { query: q, expr, series, error: null };
   } catch (e) {
     if (o.signal?.aborted) throw e;
+    // Prometheus down or unreachable is the run's failure, not one panel's: say it once.
+    if (e instanceof PrometheusError && e.code === PrometheusErrorCode.Unavailable) throw e;
     return { query: q, expr, series: [], error: e instanceof Error ? e.message : String(e) };
   }
 }

@@ -351,6 +351,12 @@ export interface CodecContext {
   readonly maxReplicas: number;
   /** Episode (or horizon) length in seconds: "time since last failure" is divided by it. */
   readonly episodeSeconds: number;
+  /**
+   * Requests per second one pod serves at full CPU, where the deployment says (the
+   * simulator's parameter, the testbed's spec); codecs that relate load to capacity (obs-v2)
+   * need it and refuse a context without it. obs-v1 ignores it.
+   */
+  readonly podCapacityRps?: number;
 }
 
 export const OBS_V1 = {

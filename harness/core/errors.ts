@@ -44,6 +44,8 @@ export const ERROR_CODES = {
   InputMismatch: "input",
   OutputsUnrecognised: "input",
   CardMissing: "input",
+  /** A Grafana dashboard file that is not JSON or not a dashboard (cluster/grafana/model.ts). */
+  dashboard_invalid: "input",
   /** A policy or model names a state codec nobody registered (harness/core/codecs.ts). */
   CodecUnknown: "input",
   /** The store's file is locked by another process. */
