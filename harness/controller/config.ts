@@ -131,6 +131,15 @@ export const controllerConfigSchema = z
       })
       .strict()
       .prefault({}),
+    explainTop: z
+      .number()
+      .int()
+      .min(0)
+      .max(9)
+      .default(3)
+      .describe(
+        "With a model (agentUrl, or the rl policy's model): the largest Shapley attributions of each decision written to the audit beside its step; 0: none.",
+      ),
     approvalTtlS: z.number().positive().default(900).describe("Seconds an approval request stays open."),
     batchSteps: z.number().int().positive().default(6).describe("Steps per committed batch in the trace store."),
   })

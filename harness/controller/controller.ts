@@ -24,6 +24,7 @@ import { TraceStore } from "../store.ts";
 import { ApprovalError, type ApprovalQueue } from "./approvals.ts";
 import { ChaosLoop } from "./chaos.ts";
 import type { LoadedControllerConfig } from "./config.ts";
+import { DecisionExplainer, type DecisionExplanation } from "./explainer.ts";
 import { runLongRunning } from "./long-run.ts";
 import { ControllerMetrics } from "./metrics.ts";
 import { pacedSim } from "./paced-sim.ts";
@@ -41,6 +42,12 @@ export type AuditRecord =
     }
   | { readonly type: "event"; readonly at: string; readonly event: LoopEvent }
   | { readonly type: "approval"; readonly at: string; readonly approval: Approval }
+  | {
+      readonly type: "explanation";
+      readonly at: string;
+      readonly step: number;
+      readonly explanation: DecisionExplanation;
+    }
   | { readonly type: "controller"; readonly at: string; readonly what: string; readonly detail: string };
 
 export interface ControllerHandle {
@@ -105,6 +112,19 @@ export async function startController(
   const fallbackName = c.fallback === NOOP_FALLBACK ? null : (c.fallback as PolicyName);
   if (fallbackName) await preparePolicy(fallbackName, {});
   const fallback = fallbackName ? createPolicy(fallbackName, {}, ctx) : null;
+
+  // Attributions of every decision, for a model-backed policy: the agent or a local rl model.
+  let explainer: DecisionExplainer | null = null;
+  if (c.explainTop > 0) {
+    if (c.agentUrl) explainer = DecisionExplainer.forAgent(c.agentUrl, Math.max(1000, c.agentTimeoutMs), c.explainTop);
+    else if (policyName === "rl" && typeof (policyParams as { model?: unknown }).model === "string") {
+      const { resolveModelPath } = await import("../../policies/rl.ts");
+      explainer = await DecisionExplainer.forModel(
+        resolveModelPath((policyParams as { model: string }).model),
+        c.explainTop,
+      );
+    }
+  }
 
   const metrics = new ControllerMetrics(c.slo, {
     name: c.name,
@@ -227,6 +247,10 @@ export async function startController(
             metrics.paused.set(paused() ? 1 : 0);
             metrics.pendingApprovals.set(ctl?.approvals.open().length ?? 0);
             write({ type: "step", at: new Date().toISOString(), step: r.step, time: r.time, record: stepJson(r) });
+            const step = r.step;
+            explainer?.explain(r.state, (explanation) =>
+              write({ type: "explanation", at: new Date().toISOString(), step, explanation }),
+            );
           },
           onEvent: (e: LoopEvent) => write({ type: "event", at: new Date().toISOString(), event: e }),
         },
@@ -347,6 +371,7 @@ export async function startController(
         await openStore.finishRun(c.name, "interrupted").catch((e) => left.push(`store: ${String(e)}`));
         await openStore.close().catch((e) => left.push(`store: ${String(e)}`));
         note("stopped", left.length === 0 ? "clean" : left.join("; "));
+        await explainer?.close();
         await new Promise<void>((r) => audit.end(() => r()));
         return left;
       })();
@@ -367,6 +392,7 @@ export async function startController(
       done,
     };
   } catch (err) {
+    await explainer?.close();
     await pauseWatch?.stop();
     server?.close();
     await closeBackend().catch(() => {});
