@@ -38,7 +38,14 @@ import {
   type Snapshot,
 } from "../harness/core/contract.ts";
 import { streamRngs } from "../harness/core/rng.ts";
-import { type Frequency, type FrequencyInput, frequencySchema, scheduleFrom } from "../harness/core/schedule.ts";
+import {
+  type Frequency,
+  type FrequencyInput,
+  frequencySchema,
+  INJECT_MODES,
+  type InjectMode,
+  scheduleFrom,
+} from "../harness/core/schedule.ts";
 import { advance, applyAction, clearFault, injectFault, observe, resetState, SimState } from "./core.ts";
 import type { SimEvent } from "./events.ts";
 import {
@@ -61,6 +68,8 @@ export interface SimEnvConfig {
   /** Fault specs, with `frequency`: each episode's schedule is generated from its seed. */
   readonly faults?: readonly FaultSpecInput[];
   readonly frequency?: FrequencyInput;
+  /** With `faults`: `one` draws one spec per injection, `all` injects every spec at once. @default "one" */
+  readonly inject?: InjectMode;
   /** Reward function by name. @default "seed" */
   readonly reward?: RewardName;
 }
@@ -95,6 +104,7 @@ interface Resolved {
   readonly schedule: readonly FaultInjection[] | null;
   readonly faults: readonly FaultSpec[] | null;
   readonly frequency: Frequency | null;
+  readonly inject: InjectMode;
   readonly reward: RewardFn;
 }
 
@@ -129,6 +139,7 @@ function resolve(config: SimEnvConfig): Resolved {
     schedule,
     faults: config.faults === undefined ? null : z.array(faultSpecSchema).min(1).parse(config.faults),
     frequency: config.frequency === undefined ? null : frequencySchema.parse(config.frequency),
+    inject: z.enum(INJECT_MODES).parse(config.inject ?? "one"),
     reward,
   };
 }
@@ -221,7 +232,7 @@ export class SimEnv {
     if (r.schedule !== null) {
       this.schedule = r.schedule;
     } else if (r.faults !== null && r.frequency !== null) {
-      this.schedule = scheduleFrom(r.faults, r.frequency, this.codec.episodeSeconds, rngs.schedule);
+      this.schedule = scheduleFrom(r.faults, r.frequency, this.codec.episodeSeconds, rngs.schedule, r.inject);
     } else {
       this.schedule = NO_FAULTS;
     }

@@ -5,7 +5,8 @@
  * own training seed, with auto-reset.
  *
  * Training distribution (per episode, from its seed alone, so a seed names an episode):
- * a fault cell (each fault type alone, or `combined`: each injection draws one of all six),
+ * a fault cell (each fault type alone, `combined`: each injection draws one of all six, or a
+ * named cell of the options, whose `inject: all` injects all its faults at once),
  * a frequency (fixed or Poisson), a workload pattern. Episode k of a run uses seed
  * `trainingSeedStart + k` (1,000,000 upward by default), disjoint from the evaluation
  * scenarios' seeds (1..20), so the agent is never scored on an episode it trained on.
@@ -28,6 +29,7 @@ import {
 } from "../../harness/core/contract.ts";
 import { type GuardLimits, guard } from "../../harness/core/guard.ts";
 import { mixSeed } from "../../harness/core/rng.ts";
+import type { InjectMode } from "../../harness/core/schedule.ts";
 import { SimEnv, type SimEnvConfig } from "../../sim/env.ts";
 import type { PpoOptions, TrainingFault } from "./options.ts";
 import { type Randomise, randomiseEpisode } from "./randomise.ts";
@@ -70,14 +72,11 @@ export function trainingScenarios(o: PpoOptions): TrainingScenario[] {
   for (const fault of o.faults) {
     for (const frequency of o.frequencies) {
       for (const pattern of o.workloads) {
-        const faults: FaultSpecInput[] =
-          fault === "combined"
-            ? FAULT_TYPES.map((type) => ({ type }))
-            : [{ type: fault as Exclude<TrainingFault, "combined"> }];
+        const cell = trainingCell(fault);
         const freq =
           frequency.kind === "fixed" ? `fixed-${frequency.intervalS}s` : `poisson-${frequency.meanIntervalS}s`;
         out.push({
-          label: `${fault}|${freq}|${pattern}`,
+          label: `${cell.label}|${freq}|${pattern}`,
           config: {
             params: {
               episodeSteps: o.episodeSteps,
@@ -85,7 +84,8 @@ export function trainingScenarios(o: PpoOptions): TrainingScenario[] {
               maxReplicas: o.guard.maxReplicas,
             },
             workload: { pattern },
-            faults,
+            faults: cell.faults,
+            inject: cell.inject,
             frequency,
             reward: o.reward,
           },
@@ -94,6 +94,13 @@ export function trainingScenarios(o: PpoOptions): TrainingScenario[] {
     }
   }
   return out;
+}
+
+/** A training fault entry as a label, its fault specs and its injection mode. */
+function trainingCell(fault: TrainingFault): { label: string; faults: FaultSpecInput[]; inject: InjectMode } {
+  if (typeof fault === "object") return { label: fault.name, faults: [...fault.faults], inject: fault.inject };
+  if (fault === "combined") return { label: fault, faults: FAULT_TYPES.map((type) => ({ type })), inject: "one" };
+  return { label: fault, faults: [{ type: fault }], inject: "one" };
 }
 
 /** The scenario cell of an episode seed: a hash of the seed, uniform over the cells. */
