@@ -13,6 +13,7 @@
 
 import { createPolicy, type PolicyName, preparePolicy } from "../policies/index.ts";
 import { ACTION_NAMES, type Action, createSnapshot, OBS_V1, type Snapshot } from "./core/contract.ts";
+import { HarnessError } from "./core/errors.ts";
 import { parseScenario } from "./scenario-file.ts";
 import type { RunRow, TraceStore } from "./store.ts";
 
@@ -83,7 +84,10 @@ type Row = Record<string, number | boolean>;
 export async function replayDecisions(store: TraceStore, o: DecisionReplayOptions): Promise<DecisionReplay> {
   const parsed = parseScenario(o.run.scenarioText, `${o.run.scenarioName}.yaml`);
   if (!parsed.success) {
-    throw new Error(`The scenario stored with run ${o.run.runId} no longer parses; its guard limits are unknown`);
+    throw new HarnessError(
+      "recording_incomplete",
+      `The scenario stored with run ${o.run.runId} no longer parses; its guard limits are unknown`,
+    );
   }
   const scenario = parsed.data.scenario;
   const episodes = await store.query(
@@ -97,7 +101,10 @@ export async function replayDecisions(store: TraceStore, o: DecisionReplayOption
   if (wanted) {
     const missing = [...wanted].filter((id) => !byId.has(id));
     if (missing.length > 0) {
-      throw new Error(`No completed episode ${missing.join(", ")} in run ${o.run.runId}`);
+      throw new HarnessError(
+        "recording_incomplete",
+        `No completed episode ${missing.join(", ")} in run ${o.run.runId}`,
+      );
     }
   }
   await preparePolicy(o.policy, o.params);

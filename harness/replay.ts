@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { type FaultInjection, faultSpecSchema } from "./core/contract.ts";
+import { HarnessError } from "./core/errors.ts";
 import type { RecordedInputs } from "./episode.ts";
 import type { TraceStore } from "./store.ts";
 
@@ -26,7 +27,8 @@ export async function recordedSchedule(store: TraceStore, episodeId: number): Pr
   const schedule = rows.map((r) => {
     const parsed = injectionSchema.safeParse(JSON.parse(String(r.fault)));
     if (!parsed.success) {
-      throw new Error(
+      throw new HarnessError(
+        "recording_incomplete",
         `Episode ${episodeId}, fault ${String(r.fault_id)}: stored fault is not a schedule entry: ${parsed.error.message}`,
       );
     }
@@ -49,7 +51,8 @@ export async function recordedLoad(store: TraceStore, episodeId: number): Promis
   if (known === 0) return null;
   if (known < out.length) {
     const first = rows.findIndex((r) => !Number.isFinite(Number(r.load_rps)));
-    throw new Error(
+    throw new HarnessError(
+      "recording_incomplete",
       `Episode ${episodeId}: the recorded load has no value at step ${String(rows[first]!.step)} (${out.length - known} of ${out.length} steps missing)`,
     );
   }

@@ -11,6 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { HarnessError } from "./core/errors.ts";
 import { EPISODE_STATUSES } from "./core/runs.ts";
 import type { EpisodeMeta, RunContext, TraceStore } from "./store.ts";
 import { createTrace, STEP_COLUMNS, type StepColumn, type TraceEvent } from "./trace.ts";
@@ -78,7 +79,7 @@ export type TraceFixture = z.infer<typeof fixtureSchema>;
 /** Run `runId` of `store` as a fixture. */
 export async function dumpRun(store: TraceStore, runId: string): Promise<z.input<typeof fixtureSchema>> {
   const run = (await store.listRuns()).find((r) => r.runId === runId);
-  if (run === undefined) throw new Error(`No run ${runId} in ${store.path}`);
+  if (run === undefined) throw new HarnessError("recording_incomplete", `No run ${runId} in ${store.path}`);
   const episodes = await store.query(
     `SELECT episode_id, episode_key, fault, frequency, policy, policy_name, seed, backend, status, error, steps,
        step_seconds, confirm_window_s, slo_latency_ms, slo_error_rate, wall_ms, fault_specs::VARCHAR AS fault_specs
@@ -145,7 +146,11 @@ export async function dumpRun(store: TraceStore, runId: string): Promise<z.input
 /** Reads and validates a fixture file. */
 export function readTraceFixture(file: string): TraceFixture {
   const parsed = fixtureSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
-  if (!parsed.success) throw new Error(`${file}: not a ${TRACE_FIXTURE_FORMAT} file: ${parsed.error.message}`);
+  if (!parsed.success)
+    throw new HarnessError(
+      "recording_incomplete",
+      `${file}: not a ${TRACE_FIXTURE_FORMAT} file: ${parsed.error.message}`,
+    );
   return parsed.data;
 }
 

@@ -17,6 +17,7 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Argv, CommandModule } from "yargs";
 import { z } from "zod";
+import { HarnessError } from "../../harness/core/errors.ts";
 import { leftovers } from "./leftovers.ts";
 import type { Testbed, TestbedStatus } from "./testbed.ts";
 
@@ -91,7 +92,10 @@ interface UpArgs {
 async function up(argv: UpArgs): Promise<void> {
   const existing = readState(argv.state);
   if (existing && alive(existing.pid)) {
-    throw new Error(`a testbed is already up (pid ${existing.pid}); run harness testbed down --state ${argv.state}`);
+    throw new HarnessError(
+      "testbed_failed",
+      `a testbed is already up (pid ${existing.pid}); run harness testbed down --state ${argv.state}`,
+    );
   }
   if (argv.detach) {
     const args = [
@@ -118,7 +122,11 @@ async function up(argv: UpArgs): Promise<void> {
       const s = readState(argv.state);
       if (s && s.pid === child.pid) break;
       const code = await Promise.race([exited, new Promise<"wait">((r) => setTimeout(() => r("wait"), 100))]);
-      if (code !== "wait") throw new Error(stderr.trim().split("\n").at(-1) ?? `testbed exited with code ${code}`);
+      if (code !== "wait")
+        throw new HarnessError(
+          "testbed_failed",
+          stderr.trim().split("\n").at(-1) ?? `testbed exited with code ${code}`,
+        );
     }
     child.stderr!.destroy();
     child.unref();
@@ -189,13 +197,14 @@ async function down(argv: { state: string }): Promise<void> {
     process.kill(s.pid, "SIGTERM");
     const deadline = Date.now() + 60_000;
     while (alive(s.pid)) {
-      if (Date.now() > deadline) throw new Error(`testbed process ${s.pid} did not stop within 60 s`);
+      if (Date.now() > deadline)
+        throw new HarnessError("testbed_failed", `testbed process ${s.pid} did not stop within 60 s`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
   rmSync(argv.state, { force: true });
   const left = leftovers(s.footprint);
-  if (left.length > 0) throw new Error(`testbed stopped, but left behind: ${left.join(", ")}`);
+  if (left.length > 0) throw new HarnessError("testbed_failed", `testbed stopped, but left behind: ${left.join(", ")}`);
   process.stdout.write(`testbed ${s.status.id} stopped; nothing left behind\n`);
 }
 

@@ -18,6 +18,7 @@ import { dirname, resolve } from "node:path";
 import { createPolicy, type PolicyName, preparePolicy } from "../../policies/index.ts";
 import { seedReward } from "../../sim/reward.ts";
 import type { Backend, FaultInjection, Policy } from "../core/contract.ts";
+import { HarnessError } from "../core/errors.ts";
 import { guardLimitsSchema, NOOP_FALLBACK } from "../core/guard.ts";
 import type { LoopEvent, StepRecord } from "../loop.ts";
 import { TraceStore } from "../store.ts";
@@ -164,7 +165,10 @@ export async function startController(
     const origin = Date.now();
     clockOriginMs = () => origin;
   } else {
-    throw new Error('Backend "cluster" is not available to the controller yet; use backend: local or sim');
+    throw new HarnessError(
+      "usage",
+      'Backend "cluster" is not available to the controller yet; use backend: local or sim',
+    );
   }
   if (so.wrapBackend) backend = so.wrapBackend(backend);
 

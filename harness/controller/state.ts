@@ -10,6 +10,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
+import { HarnessError } from "../core/errors.ts";
 
 export const APPROVAL_STATUSES = ["pending", "approved", "rejected", "expired", "executed", "failed"] as const;
 export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
@@ -64,11 +65,17 @@ export function readState(file: string): ControllerState {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`Controller state ${file} is not JSON: ${(err as Error).message}`);
+    throw new HarnessError(
+      "controller_state_invalid",
+      `Controller state ${file} is not JSON: ${(err as Error).message}`,
+    );
   }
   const parsed = controllerStateSchema.safeParse(json);
   if (!parsed.success) {
-    throw new Error(`Controller state ${file} is invalid: ${z.prettifyError(parsed.error).replaceAll("\n", " ")}`);
+    throw new HarnessError(
+      "controller_state_invalid",
+      `Controller state ${file} is invalid: ${z.prettifyError(parsed.error).replaceAll("\n", " ")}`,
+    );
   }
   return parsed.data;
 }

@@ -48,12 +48,18 @@ export const ERROR_CODES = {
   dashboard_invalid: "input",
   /** A policy or model names a state codec nobody registered (harness/core/codecs.ts). */
   CodecUnknown: "input",
+  /** A recording a replay or a fixture reads lacks what it needs (a fault, a load, a run, an episode). */
+  recording_incomplete: "input",
+  /** The controller's state file is not JSON or not a controller state. */
+  controller_state_invalid: "input",
   /** The store's file is locked by another process. */
   store_locked: "environment",
   /** The disk is full (episodes committed before are kept). */
   disk_full: "environment",
   /** The environment refused something else (an unwritable folder). */
   operation_failed: "environment",
+  /** The local testbed would not start or stop cleanly (one already up, processes left behind). */
+  testbed_failed: "environment",
   /** Faults that could not be cleared at an episode's end: named in the message. */
   faults_not_cleared: "backend",
   // Prometheus (cluster/prometheus/errors.ts `PrometheusErrorCode`).
