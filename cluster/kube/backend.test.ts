@@ -245,6 +245,30 @@ suite("KubeBackend on the API fake and a real Prometheus", { timeout: 60_000 }, 
     expect(kinds(ev, "fault-ended")).toHaveLength(1);
   });
 
+  it("inject retried after a timeout: the first try's object (409 AlreadyExists, same labels) is adopted, recorded once", async () => {
+    const b = await open();
+    await b.observe();
+    const f = fault(4, { type: "pod-kill" });
+    // Two tries at once, as when the loop retries an inject whose first answer is late.
+    await Promise.all([b.inject(f), b.inject(f)]);
+    expect(fake.list(PODCHAOS, NAMESPACE)).toHaveLength(1);
+    expect(fake.requestsTo({ method: "POST", path: "/podchaos" })).toHaveLength(2);
+    const ev = b.drainEvents();
+    expect(kinds(ev, "fault-injected")).toHaveLength(1);
+    expect(kinds(ev, "kube-backend").some((e) => /already exists with this fault's labels/.test(e.detail))).toBe(true);
+    // Someone else's object under that name is not adopted.
+    const other = fake.list(PODCHAOS, NAMESPACE)[0]!;
+    fake.remove(PODCHAOS, NAMESPACE, other.metadata.name);
+    fake.put(PODCHAOS, {
+      ...other,
+      metadata: { name: other.metadata.name, namespace: NAMESPACE, labels: { team: "sre" } },
+    });
+    await expect(b.inject(fault(4, { type: "pod-kill" }))).rejects.toMatchObject({
+      status: 409,
+      reason: "AlreadyExists",
+    });
+  });
+
   it("close clears what is still live (and names nothing left)", async () => {
     const b = await open();
     await b.observe();

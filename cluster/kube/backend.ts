@@ -31,7 +31,13 @@ import {
   type Snapshot,
 } from "../../harness/core/contract.ts";
 import type { ClusterSection } from "../../scenarios/cluster.ts";
-import { CHAOS_API_GROUP, type FaultObject, faultObject, type LoadSpikePatch } from "../chaos/resources.ts";
+import {
+  CHAOS_API_GROUP,
+  type ChaosResource,
+  type FaultObject,
+  faultObject,
+  type LoadSpikePatch,
+} from "../chaos/resources.ts";
 import { WallClock } from "../local/clock.ts";
 import { type Collector, createCollector } from "../prometheus/collector.ts";
 import { type StopConditionLimits, StopConditions } from "../stop-conditions.ts";
@@ -278,10 +284,13 @@ export class KubeBackend implements Backend {
     let kind: CustomKind | null = null;
     if (object.type === "chaos") {
       kind = { group: CHAOS_API_GROUP, version: CHAOS_VERSION, plural: object.plural };
-      await this.client.createCustom(kind, c.namespace, object.resource as unknown as CustomObject);
+      await this.createChaos(kind, object.resource);
     } else {
       await this.patchLoad(object.patch);
     }
+    // A retry of this call after a timeout (the loop's), while the first try went on and
+    // finished: the fault is live once, and recorded once.
+    if (this.live.has(fault.id)) return;
     if (!this.client.dryRun) this.live.set(fault.id, { fault, object, kind, pod });
     const what =
       object.type === "chaos" ? `${object.resource.kind} ${object.resource.metadata.name}` : "load generator patched";
@@ -405,6 +414,32 @@ export class KubeBackend implements Backend {
         );
       }
       await new Promise((r) => setTimeout(r, poll));
+    }
+  }
+
+  /**
+   * Creates a chaos object. Its name is fixed per run, episode and fault, so a 409
+   * AlreadyExists for an object with this fault's labels is this injection's own, created by
+   * an earlier try whose answer came too late (the loop retries an inject after its call
+   * timeout): adopted, not an error. One with other labels is someone else's: the error stands.
+   */
+  private async createChaos(kind: CustomKind, resource: ChaosResource): Promise<void> {
+    const ns = this.o.cluster.namespace;
+    try {
+      await this.client.createCustom(kind, ns, resource as unknown as CustomObject);
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.status === 409 && err.reason === "AlreadyExists")) throw err;
+      const name = resource.metadata.name;
+      const existing = await this.client.getCustom(kind, ns, name);
+      const want = resource.metadata.labels;
+      const have = existing?.metadata?.labels ?? {};
+      const same = existing !== null && Object.entries(want).every(([k, v]) => have[k] === v);
+      if (!same) throw err;
+      this.note(
+        "kube-backend",
+        -1,
+        `${kind.plural}/${name} already exists with this fault's labels: an earlier try created it; adopted`,
+      );
     }
   }
 

@@ -63,6 +63,15 @@ interface Match {
   readonly watch?: boolean;
 }
 
+/** A client's write as stored (see `FakeApiServer.onWrite`). */
+export interface ClientWrite {
+  readonly ref: ResourceRef;
+  readonly verb: "create" | "patch" | "delete";
+  readonly object: KubeObject;
+  readonly previous: KubeObject | null;
+  readonly sub?: "scale";
+}
+
 /** Where a resource lives: its API group ("" for core) and plural. */
 export interface ResourceRef {
   readonly group: string;
@@ -102,6 +111,14 @@ export class FakeApiServer {
   readonly validators = new Map<string, Validator>();
   /** Called after an object is really deleted (a test's ReplicaSet replaces a pod here). */
   onDeleted: ((ref: ResourceRef, obj: KubeObject) => void) | null = null;
+  /**
+   * Called after a client's write was stored (never for a dry run, a refused or a failed
+   * one), before the answer is sent: what a controller watching the object would react to.
+   * The local testbed's API facade (cluster/local/kube-facade.ts) maps these onto real
+   * processes. `object` is the stored object (for a delete: the marked one, or the last
+   * state of a removed one); `sub` is `scale` for a write through the scale subresource.
+   */
+  onWrite: ((w: ClientWrite) => void) | null = null;
   private rv = 100;
   /** Watches from a resourceVersion below this get 410 Expired. */
   private compactedRv = 0;
@@ -356,7 +373,9 @@ export class FakeApiServer {
         const next = clone(cur);
         (next.spec as Json).replicas = replicas;
         if (dryRun) return json(res, 200, toScale(next));
-        return json(res, 200, toScale(this.commit(ref, next, "MODIFIED")));
+        const saved = this.commit(ref, next, "MODIFIED");
+        this.onWrite?.({ ref, verb: "patch", object: clone(saved), previous: clone(cur), sub: "scale" });
+        return json(res, 200, toScale(saved));
       }
       this.status(res, 405, "MethodNotAllowed", `${method} is not supported on scale`);
       return;
@@ -400,9 +419,12 @@ export class FakeApiServer {
       if (finalizers.length > 0) {
         const marked = clone(cur);
         marked.metadata.deletionTimestamp ??= new Date().toISOString();
-        return json(res, 200, this.commit(ref, marked, "MODIFIED"));
+        const saved = this.commit(ref, marked, "MODIFIED");
+        this.onWrite?.({ ref, verb: "delete", object: clone(saved), previous: clone(cur) });
+        return json(res, 200, saved);
       }
       this.remove(ref, route.namespace ?? "", route.name);
+      this.onWrite?.({ ref, verb: "delete", object: clone(cur), previous: clone(cur) });
       return json(res, 200, cur);
     }
     if (method === "PATCH") {
@@ -422,7 +444,9 @@ export class FakeApiServer {
       const causes = this.validators.get(keyOf(ref))?.(patched as KubeObject) ?? [];
       if (causes.length > 0) return this.invalid(res, ref.kind, route.name, causes);
       if (dryRun) return json(res, 200, patched);
-      return json(res, 200, this.commit(ref, patched as KubeObject, "MODIFIED"));
+      const saved = this.commit(ref, patched as KubeObject, "MODIFIED");
+      this.onWrite?.({ ref, verb: "patch", object: clone(saved), previous: clone(cur) });
+      return json(res, 200, saved);
     }
     this.status(res, 405, "MethodNotAllowed", `${method} is not supported`);
   }
@@ -462,7 +486,13 @@ export class FakeApiServer {
     }
     o.metadata.uid = randomUUID();
     o.metadata.creationTimestamp = new Date().toISOString();
-    json(res, 201, dryRun ? o : this.commit(ref, o, "ADDED"));
+    if (dryRun) {
+      json(res, 201, o);
+      return;
+    }
+    const saved = this.commit(ref, o, "ADDED");
+    this.onWrite?.({ ref, verb: "create", object: clone(saved), previous: null });
+    json(res, 201, saved);
   }
 
   private serveList(ref: ResourceRef, namespace: string | null, query: Record<string, string>, res: ServerResponse) {

@@ -28,6 +28,8 @@ const stateSchema = z.object({
   startedAt: z.string(),
   rps: z.number(),
   status: z.custom<TestbedStatus>((v) => typeof v === "object" && v !== null),
+  /** `up --kube-api`: the Kubernetes API facade's address and the kubeconfig pointing at it. */
+  kubeApi: z.object({ url: z.string(), kubeconfig: z.string() }).optional(),
   footprint: z.object({
     testbedId: z.string(),
     pids: z.array(z.number()),
@@ -64,6 +66,7 @@ export function formatStatus(s: State): string {
     `  balancer    ${st.balancerUrl}  (GET /api/work)`,
     `  exporter    ${st.exporterUrl}  (/metrics/kube-state-metrics, /metrics/cadvisor)`,
     `  prometheus  ${st.prometheusUrl ?? "not started"}`,
+    ...(s.kubeApi ? [`  kube-api    ${s.kubeApi.url}  (KUBECONFIG=${s.kubeApi.kubeconfig})`] : []),
     `  limits      ${st.mechanisms.limits}: ${st.mechanisms.limitsDetail}`,
     "  pods:",
     ...st.pods.map(
@@ -81,6 +84,8 @@ interface UpArgs {
   detach: boolean;
   "prometheus-port"?: number;
   "balancer-port"?: number;
+  "kube-api": boolean;
+  kubeconfig: string;
 }
 
 async function up(argv: UpArgs): Promise<void> {
@@ -101,6 +106,7 @@ async function up(argv: UpArgs): Promise<void> {
     ];
     if (argv["prometheus-port"] !== undefined) args.push("--prometheus-port", String(argv["prometheus-port"]));
     if (argv["balancer-port"] !== undefined) args.push("--balancer-port", String(argv["balancer-port"]));
+    if (argv["kube-api"]) args.push("--kube-api", "--kubeconfig", argv.kubeconfig);
     rmSync(argv.state, { force: true });
     const child = spawn(process.execPath, [HARNESS, ...args], { detached: true, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
@@ -119,16 +125,43 @@ async function up(argv: UpArgs): Promise<void> {
     process.stdout.write(formatStatus(readState(argv.state)!));
     return;
   }
-  const { Testbed } = await import("./testbed.ts");
-  const t: Testbed = await Testbed.start({
-    deployment: { replicas: argv.replicas },
+  const ports = {
     ...(argv["prometheus-port"] === undefined ? {} : { prometheusPort: argv["prometheus-port"] }),
     ...(argv["balancer-port"] === undefined ? {} : { balancerPort: argv["balancer-port"] }),
-  });
-  await t.loadgen?.setRate(argv.rps);
+  };
+  let t: Testbed;
+  let stop: () => Promise<string[]>;
+  let kubeApi: State["kubeApi"];
+  if (argv["kube-api"]) {
+    // The testbed behind the Kubernetes API facade: `backend: cluster` runs against it with this KUBECONFIG.
+    const { KubeFacade } = await import("./kube-facade.ts");
+    const f = await KubeFacade.start({ deployment: { replicas: argv.replicas }, baseRps: argv.rps, ...ports });
+    mkdirSync(dirname(argv.kubeconfig), { recursive: true });
+    f.writeKubeconfig(argv.kubeconfig);
+    t = f.testbed;
+    kubeApi = { url: f.api.url, kubeconfig: argv.kubeconfig };
+    stop = async () => {
+      const left = await f.stop();
+      rmSync(argv.kubeconfig, { force: true });
+      return left;
+    };
+  } else {
+    const { Testbed } = await import("./testbed.ts");
+    const tb = await Testbed.start({ deployment: { replicas: argv.replicas }, ...ports });
+    await tb.loadgen?.setRate(argv.rps);
+    t = tb;
+    stop = () => tb.stop();
+  }
   const startedAt = new Date().toISOString();
   const save = () =>
-    writeState(argv.state, { pid: process.pid, startedAt, rps: argv.rps, status: t.status(), footprint: t.footprint });
+    writeState(argv.state, {
+      pid: process.pid,
+      startedAt,
+      rps: argv.rps,
+      status: t.status(),
+      footprint: t.footprint,
+      ...(kubeApi ? { kubeApi } : {}),
+    });
   save();
   process.stdout.write(formatStatus(readState(argv.state)!));
   const timer = setInterval(save, 1000);
@@ -138,7 +171,7 @@ async function up(argv: UpArgs): Promise<void> {
     process.once("SIGTERM", stop);
   });
   clearInterval(timer);
-  const left = await t.stop();
+  const left = await stop();
   rmSync(argv.state, { force: true });
   if (left.length > 0) {
     process.stderr.write(`testbed stopped, but left behind: ${left.join(", ")}\n`);
@@ -178,6 +211,17 @@ export const testbedCommand: CommandModule<object, { action: string } & UpArgs &
       .option("detach", { type: "boolean", default: false, describe: "up: run in the background" })
       .option("prometheus-port", { type: "number", describe: "up: Prometheus's port (default: a free one)" })
       .option("balancer-port", { type: "number", describe: "up: the balancer's port (default: a free one)" })
+      .option("kube-api", {
+        type: "boolean",
+        default: false,
+        describe:
+          "up: serve the testbed behind a Kubernetes API (pods, deployments/scale, Chaos Mesh kinds) for backend cluster",
+      })
+      .option("kubeconfig", {
+        type: "string",
+        default: "runs/testbed-kubeconfig.yaml",
+        describe: "up --kube-api: where to write the kubeconfig that points at it",
+      })
       .option("json", { type: "boolean", default: false, describe: "status: print the state as JSON" })
       .example("$0 testbed up --detach && $0 testbed status && $0 testbed down", "") as unknown as Argv<
       { action: string } & UpArgs & { json: boolean }

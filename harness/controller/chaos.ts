@@ -20,6 +20,8 @@ export interface ChaosOptions {
   readonly hold: () => string | null;
   readonly onInjected?: (f: FaultInjection) => void;
   readonly onSkipped?: (why: string) => void;
+  /** A fault cleared: at the end of its duration, or by `stop()`. */
+  readonly onCleared?: (f: FaultInjection, by: "duration" | "stop") => void;
   readonly onError?: (what: string, err: unknown) => void;
 }
 
@@ -59,6 +61,7 @@ export class ChaosLoop {
       try {
         await this.o.backend.clear(l.fault);
         this.live.delete(id);
+        this.o.onCleared?.(l.fault, "stop");
       } catch (err) {
         left.push(`chaos fault ${id} (${l.fault.spec.type}): ${err instanceof Error ? err.message : String(err)}`);
       }
@@ -98,7 +101,10 @@ export class ChaosLoop {
     entry.clearTimer = setTimeout(() => {
       entry.clearTimer = null;
       void Promise.resolve(this.o.backend.clear(fault)).then(
-        () => this.live.delete(fault.id),
+        () => {
+          this.live.delete(fault.id);
+          this.o.onCleared?.(fault, "duration");
+        },
         (err) => this.o.onError?.(`clear ${spec.type}`, err),
       );
     }, clearAfterS * 1000);

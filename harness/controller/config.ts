@@ -93,12 +93,29 @@ export const controllerConfigSchema = z
     slo: sloSchema.prefault({}),
     chaos: chaosSchema.optional(),
     local: localSectionSchema
-      .omit({ namespace: true, name: true })
+      // One testbed, one deployment: a matrix's parallel episodes mean nothing here.
+      .omit({ namespace: true, name: true, parallelEpisodes: true })
       .extend({
         rps: z.number().min(0).default(40).describe("Offered load, requests per second (constant)."),
       })
       .prefault({})
       .describe("The testbed's deployment (backend local); namespace and name come from the top level."),
+    pauseConfigMap: z
+      .object({
+        name: z.string().min(1).describe("The ConfigMap, in `namespace`."),
+        annotation: z.string().min(1).default("chaos-rl.io/paused").describe('Paused while this annotation is "true".'),
+        kubeconfig: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("Kubeconfig file. @default $KUBECONFIG, ~/.kube/config, or the in-cluster service account"),
+        context: z.string().min(1).optional().describe("Context in the kubeconfig. @default its current-context"),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'Pause through the Kubernetes API: the controller watches this ConfigMap and executes nothing while its annotation is "true" (nor before it has read it once).',
+      ),
     store: z.string().min(1).default("runs/controller.duckdb").describe("Trace store (DuckDB) the audit streams into."),
     audit: z.string().min(1).optional().describe("JSON-lines audit file. @default runs/<name>.audit.jsonl"),
     stateFile: z.string().min(1).optional().describe("Guard state and approvals. @default runs/<name>.state.json"),
@@ -114,6 +131,15 @@ export const controllerConfigSchema = z
       })
       .strict()
       .prefault({}),
+    explainTop: z
+      .number()
+      .int()
+      .min(0)
+      .max(9)
+      .default(3)
+      .describe(
+        "With a model (agentUrl, or the rl policy's model): the largest Shapley attributions of each decision written to the audit beside its step; 0: none.",
+      ),
     approvalTtlS: z.number().positive().default(900).describe("Seconds an approval request stays open."),
     batchSteps: z.number().int().positive().default(6).describe("Steps per committed batch in the trace store."),
   })

@@ -3,8 +3,9 @@
  * deployment, with the operator's controls and the audit trail around it.
  * - backend: the local testbed (`local`), the simulator at wall pace (`sim`), a cluster later;
  * - policy: a registry policy, or the agent service (`agentUrl`) with the guard's fallback;
- * - modes observe-only / approve / autonomous; pause by `POST /pause` or the kill-switch
- *   file; approvals by `GET /pending`, `POST /approve/:id`, `POST /reject/:id`;
+ * - modes observe-only / approve / autonomous; pause by `POST /pause`, the kill-switch
+ *   file, or a watched ConfigMap annotation (`pauseConfigMap`, cluster/kube/pause-watch.ts);
+ *   approvals by `GET /pending`, `POST /approve/:id`, `POST /reject/:id`;
  * - audit: every step and event into the trace store (same tables as a run) and as JSON lines;
  * - `/metrics`, `/health`, `/ready`; an optional chaos loop (chaos.ts).
  * `stop()` (SIGTERM in the CLI) ends the loop, clears the chaos, closes the backend and the
@@ -23,6 +24,7 @@ import { TraceStore } from "../store.ts";
 import { ApprovalError, type ApprovalQueue } from "./approvals.ts";
 import { ChaosLoop } from "./chaos.ts";
 import type { LoadedControllerConfig } from "./config.ts";
+import { DecisionExplainer, type DecisionExplanation } from "./explainer.ts";
 import { runLongRunning } from "./long-run.ts";
 import { ControllerMetrics } from "./metrics.ts";
 import { pacedSim } from "./paced-sim.ts";
@@ -40,6 +42,12 @@ export type AuditRecord =
     }
   | { readonly type: "event"; readonly at: string; readonly event: LoopEvent }
   | { readonly type: "approval"; readonly at: string; readonly approval: Approval }
+  | {
+      readonly type: "explanation";
+      readonly at: string;
+      readonly step: number;
+      readonly explanation: DecisionExplanation;
+    }
   | { readonly type: "controller"; readonly at: string; readonly what: string; readonly detail: string };
 
 export interface ControllerHandle {
@@ -105,6 +113,19 @@ export async function startController(
   if (fallbackName) await preparePolicy(fallbackName, {});
   const fallback = fallbackName ? createPolicy(fallbackName, {}, ctx) : null;
 
+  // Attributions of every decision, for a model-backed policy: the agent or a local rl model.
+  let explainer: DecisionExplainer | null = null;
+  if (c.explainTop > 0) {
+    if (c.agentUrl) explainer = DecisionExplainer.forAgent(c.agentUrl, Math.max(1000, c.agentTimeoutMs), c.explainTop);
+    else if (policyName === "rl" && typeof (policyParams as { model?: unknown }).model === "string") {
+      const { resolveModelPath } = await import("../../policies/rl.ts");
+      explainer = await DecisionExplainer.forModel(
+        resolveModelPath((policyParams as { model: string }).model),
+        c.explainTop,
+      );
+    }
+  }
+
   const metrics = new ControllerMetrics(c.slo, {
     name: c.name,
     mode: c.mode,
@@ -123,8 +144,8 @@ export async function startController(
   } | null = null;
   if (c.backend === "local") {
     const { LocalBackend } = await import("../../cluster/local/backend.ts");
-    // parallelEpisodes is the runner's (episodes at once), not the deployment's: the testbed refuses unknown keys.
-    const { rps, scrapeIntervalS, parallelEpisodes: _runnerOnly, ...deployment } = c.local;
+    // The config's local section has no parallelEpisodes (config.ts omits it: one testbed here).
+    const { rps, scrapeIntervalS, ...deployment } = c.local;
     const local = await LocalBackend.open({
       deployment: { ...deployment, namespace: c.namespace, name: c.deployment },
       scrapeIntervalS,
@@ -149,6 +170,7 @@ export async function startController(
 
   let store: TraceStore | null = null;
   let server: Server | null = null;
+  let pauseWatch: import("../../cluster/kube/pause-watch.ts").ConfigMapPauseWatch | null = null;
   try {
     store = await TraceStore.open(path(c.store));
     const labels = {
@@ -167,7 +189,28 @@ export async function startController(
     if (!(await store.reopenRun(c.name))) await store.beginRun(controllerRunContext(labels));
 
     let pausedByApi = false;
-    const paused = () => pausedByApi || existsSync(killSwitch);
+    // On a cluster: the ConfigMap's annotation, watched (cluster/kube/pause-watch.ts).
+    if (c.pauseConfigMap) {
+      const { loadKubeConfig } = await import("../../cluster/kube/client.ts");
+      const { ConfigMapPauseWatch } = await import("../../cluster/kube/pause-watch.ts");
+      const p = c.pauseConfigMap;
+      pauseWatch = new ConfigMapPauseWatch(
+        loadKubeConfig({
+          ...(p.kubeconfig ? { kubeconfig: p.kubeconfig } : {}),
+          ...(p.context ? { context: p.context } : {}),
+        }),
+        {
+          namespace: c.namespace,
+          name: p.name,
+          annotation: p.annotation,
+          onChange: (now, why) => note(now ? "paused" : "resumed", `by ${why}`),
+          onEvent: (kind, detail) => note(`pause-watch-${kind}`, detail),
+        },
+      );
+      pauseWatch.start();
+    }
+    const watched = pauseWatch;
+    const paused = () => pausedByApi || existsSync(killSwitch) || (watched?.paused ?? false);
     const stopSignal = new AbortController();
     let ready = false;
     let ctl: { episodeId: number; approvals: ApprovalQueue } | null = null;
@@ -204,6 +247,10 @@ export async function startController(
             metrics.paused.set(paused() ? 1 : 0);
             metrics.pendingApprovals.set(ctl?.approvals.open().length ?? 0);
             write({ type: "step", at: new Date().toISOString(), step: r.step, time: r.time, record: stepJson(r) });
+            const step = r.step;
+            explainer?.explain(r.state, (explanation) =>
+              write({ type: "explanation", at: new Date().toISOString(), step, explanation }),
+            );
           },
           onEvent: (e: LoopEvent) => write({ type: "event", at: new Date().toISOString(), event: e }),
         },
@@ -243,6 +290,7 @@ export async function startController(
           note("chaos-injected", JSON.stringify(f));
         },
         onSkipped: (why) => note("chaos-skipped", why),
+        onCleared: (f, by) => note("chaos-cleared", `fault ${f.id} (${f.spec.type}) cleared by ${by}`),
         onError: (what, err) => note("chaos-error", `${what}: ${err instanceof Error ? err.message : String(err)}`),
       });
       chaos.start();
@@ -267,7 +315,11 @@ export async function startController(
       if (route === "POST /pause" || route === "POST /resume") {
         pausedByApi = route === "POST /pause";
         note(pausedByApi ? "paused" : "resumed", `by HTTP from ${req.socket.remoteAddress}`);
-        return send(res, 200, { paused: paused(), killSwitch: existsSync(killSwitch) });
+        return send(res, 200, {
+          paused: paused(),
+          killSwitch: existsSync(killSwitch),
+          ...(pauseWatch ? { configMap: pauseWatch.paused } : {}),
+        });
       }
       const m = /^POST \/(approve|reject)\/([^/]+)$/.exec(route);
       if (m) {
@@ -308,6 +360,7 @@ export async function startController(
         if (chaos) left.push(...(await chaos.stop()));
         const err = await done;
         if (err !== null) left.push(`loop: ${err}`);
+        await pauseWatch?.stop();
         await new Promise<void>((r) => server!.close(() => r()));
         server!.closeAllConnections();
         try {
@@ -318,6 +371,7 @@ export async function startController(
         await openStore.finishRun(c.name, "interrupted").catch((e) => left.push(`store: ${String(e)}`));
         await openStore.close().catch((e) => left.push(`store: ${String(e)}`));
         note("stopped", left.length === 0 ? "clean" : left.join("; "));
+        await explainer?.close();
         await new Promise<void>((r) => audit.end(() => r()));
         return left;
       })();
@@ -338,6 +392,8 @@ export async function startController(
       done,
     };
   } catch (err) {
+    await explainer?.close();
+    await pauseWatch?.stop();
     server?.close();
     await closeBackend().catch(() => {});
     await store?.close().catch(() => {});

@@ -1,0 +1,80 @@
+/**
+ * The controller writes the top Shapley attributions of every decision into its audit trail
+ * (issue 15, part 4), asking the real agent service (the committed model over HTTP) for them.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadOnnxModel, type OnnxPolicyModel } from "../../policies/onnx-model.ts";
+import { DEFAULT_MODEL, resolveModelPath } from "../../policies/rl.ts";
+import { buildAgentApp } from "../../policies/service/app.ts";
+import { ACTION_NAMES, OBS_V1 } from "../core/contract.ts";
+import { controllerConfigSchema } from "./config.ts";
+import { type AuditRecord, startController } from "./controller.ts";
+
+let model: OnnxPolicyModel;
+let app: Awaited<ReturnType<typeof buildAgentApp>>;
+let url: string;
+const dir = mkdtempSync(join(tmpdir(), "controller-explain-"));
+beforeAll(async () => {
+  model = await loadOnnxModel(resolveModelPath(DEFAULT_MODEL), { logger: { warn: () => {} } });
+  app = await buildAgentApp({ model });
+  url = await app.listen({ port: 0, host: "127.0.0.1" });
+});
+afterAll(async () => {
+  await app?.close();
+  await model?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("harness controller: why it decided", () => {
+  it("writes the agent's top attributions of each decision beside its step in the audit trail", async () => {
+    const config = controllerConfigSchema.parse({
+      name: "ex",
+      backend: "sim",
+      intervalS: 0.05,
+      minIntervalS: 0,
+      mode: "observe-only",
+      agentUrl: url,
+      agentTimeoutMs: 2000,
+      policyTimeoutMs: 5000,
+      listen: { port: 0 },
+      explainTop: 3,
+    });
+    const ctl = await startController({ config, fileName: "ex.yaml", text: "" }, { cwd: dir, simPauseMs: 20 });
+    try {
+      await new Promise<void>((resolve) => {
+        let n = 0;
+        const off = ctl.onAudit((r) => {
+          if (r.type === "explanation" && ++n >= 5) {
+            off();
+            resolve();
+          }
+        });
+      });
+    } finally {
+      expect(await ctl.stop()).toEqual([]);
+    }
+    const records = readFileSync(join(dir, "runs/ex.audit.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as AuditRecord);
+    const steps = new Map(
+      records.flatMap((r) => (r.type === "step" ? [[r.step, r.record as { proposed: number }] as const] : [])),
+    );
+    const explanations = records.filter((r) => r.type === "explanation");
+    expect(explanations.length).toBeGreaterThanOrEqual(5);
+    for (const e of explanations) {
+      const step = steps.get(e.step);
+      expect(step, `step ${e.step} of an explanation`).toBeDefined();
+      // The same model on the same state: the explained action is the one the agent proposed.
+      expect(e.explanation.actionName).toBe(ACTION_NAMES[step!.proposed]);
+      expect(e.explanation.top).toHaveLength(3);
+      const phis = e.explanation.top.map((t) => Math.abs(t.phi));
+      expect([...phis].sort((a, b) => b - a)).toEqual(phis);
+      for (const t of e.explanation.top) expect(OBS_V1.features).toContain(t.feature);
+      expect(e.explanation.output).toBeGreaterThan(0);
+    }
+  }, 180_000);
+});
