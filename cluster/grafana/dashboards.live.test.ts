@@ -88,10 +88,27 @@ describe.skipIf(!hasPrometheus)("dashboards against the testbed, the controller 
     });
     const handle = await startController({ config, fileName: "live.yaml", text: "" }, { cwd: tmp });
     ctl = handle;
-    // The events the panels and annotations show: an injection, the breach it causes, the recovery.
+    // Prometheus's first scrape of the controller: an injection before it would show its counter
+    // already at 1, and changes() (the annotation) would never see it change.
+    let firstScrapeMs = Number.POSITIVE_INFINITY;
+    const polling = (async () => {
+      for (;;) {
+        const t = (await activeTargets(handle.prometheusUrl!, { timeoutMs: 10_000 })).find(
+          (x) => x.labels.job === "controller" && x.health === "up",
+        );
+        if (t) {
+          firstScrapeMs = Date.parse(t.lastScrape);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    // The events the panels and annotations show: an injection (after that scrape), the breach it causes, the recovery.
     await new Promise<void>((resolve, reject) => {
       const off = handle.onAudit((r: AuditRecord) => {
-        if (r.type === "controller" && r.what === "chaos-injected") seen.push("chaos-injected");
+        if (r.type === "controller" && r.what === "chaos-injected" && Date.parse(r.at) > firstScrapeMs) {
+          seen.push("chaos-injected");
+        }
         if (r.type === "event" && (r.event.kind === "slo-breached" || r.event.kind === "recovered")) {
           seen.push(r.event.kind);
         }
@@ -103,6 +120,7 @@ describe.skipIf(!hasPrometheus)("dashboards against the testbed, the controller 
       });
       void handle.done.then((err) => reject(new Error(`the controller's loop ended: ${err}`)));
     });
+    await polling;
     // Twice: rate windows and increase() then hold samples from after the recovery.
     await scrapedSince(handle.prometheusUrl!, Date.now());
     await scrapedSince(handle.prometheusUrl!, Date.now());
