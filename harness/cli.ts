@@ -28,6 +28,7 @@ import { compileScenarioGates } from "../reports/scenario-gates.ts";
 import { formatCompare, formatGates } from "../reports/terminal.ts";
 import type { CellMetricsRow } from "../reports/views.ts";
 import { BACKENDS, type Scenario } from "../scenarios/schema.ts";
+import { calibrateCommand } from "./calibrate-cli.ts";
 import { appendStepSummary, writeJunit } from "./ci-output.ts";
 import { EXIT, failure, OperationError, oneLine, UsageError } from "./cli-errors.ts";
 import { exportParquetFiles } from "./cli-export.ts";
@@ -741,6 +742,7 @@ export function buildCli(args: string[]) {
     .command(testbedCommand)
     .command(replayCommand)
     .command(replayDecisionsCommand)
+    .command(calibrateCommand)
     .command(explainCommand)
     .command(agentCommand)
     .command(controllerCommand)

@@ -140,9 +140,12 @@ describe("controller loop", () => {
     ]);
     expect(end).toBeGreaterThan(400);
     // Live faults by the backend's events: the stress from 100 s to 220 s, the kill from 400 s.
+    // A fault injected at a step's time is injected after that step's observation
+    // (core/step.ts), so the observation at 400 s does not count the kill yet; 410 s does.
     expect(r.steps.find((s) => s.time === 150)!.activeFaults).toBe(1);
     expect(r.steps.find((s) => s.time === 230)!.activeFaults).toBe(0);
-    expect(r.steps.find((s) => s.time === 400)!.activeFaults).toBe(1);
+    expect(r.steps.find((s) => s.time === 400)!.activeFaults).toBe(0);
+    expect(r.steps.find((s) => s.time === 410)!.activeFaults).toBe(1);
     expect(r.steps.find((s) => s.time === end)!.activeFaults).toBe(0);
   });
 

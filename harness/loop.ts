@@ -32,6 +32,7 @@ import {
   sloHolds,
 } from "./core/contract.ts";
 import { type GuardLimits, GuardReason, guard } from "./core/guard.ts";
+import { createGuardContext, FaultTimeline, fillGuardContext, LiveFaults, SloChange, SloTracker } from "./core/step.ts";
 
 /** What one step of the loop records: the audit row (who/what/when/why). Reused buffers. */
 export interface StepRecord {
@@ -260,32 +261,24 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
   // the guard refuses to act on them), no pod rows.
   const blind = createSnapshot();
 
-  let nextFault = 0;
-  // Timed faults to clear when their duration is over.
-  const active: { fault: FaultInjection; endsAt: number }[] = [];
+  // Which faults are due and which are over (the one step definition, core/step.ts).
+  const timeline = new FaultTimeline();
+  timeline.reset(o.schedule);
   // Every fault injected and not cleared yet: what cleanup must clear, whatever happens.
   const uncleared = new Map<number, FaultInjection>();
   // Faults whose effect is live, by the backend's events.
-  const live = new Set<number>();
+  const live = new LiveFaults();
   const byId = new Map(o.schedule.map((f) => [f.id, f]));
   const guardState: GuardState = o.guardState ?? { lastActionAt: null };
   const maxSteps = o.steps ?? Number.POSITIVE_INFINITY;
   const checks: { due: number; action: Action; pressure: number }[] = [];
-  let breachedAt: number | null = null;
-  let holdingSince: number | null = null;
+  const sloTracker = new SloTracker(o.stepSeconds, o.confirmWindowS);
   // Scalars of the previous observation (the backend's snapshot is a reused buffer).
   const prev = createSnapshot();
   let prevExecuted: Action = Action.Noop;
   // The guard's arguments, refilled every step: it keeps no reference to them.
   const proposal: { action: Action; policyError: string | undefined } = { action: Action.Noop, policyError: undefined };
-  const context = {
-    now: 0,
-    lastActionAt: null as number | null,
-    desiredReplicas: 0,
-    missing: 0,
-    approved: false,
-    paused: false,
-  };
+  const context = createGuardContext();
 
   let failure: unknown = null;
   // The grid's origin: the clock keeps one origin per run, an episode starts on it here.
@@ -294,42 +287,6 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
     for (let step = 0; step < maxSteps; step++) {
       if (o.signal?.aborted) return { status: "aborted", steps: step };
       const now = clock.now();
-
-      // Faults come from the schedule alone: end the expired ones, then inject the due ones.
-      // The backend reports each as an event, with the pod it hit.
-      for (let i = active.length - 1; i >= 0; i--) {
-        const a = active[i]!;
-        if (a.endsAt <= now) {
-          active.splice(i, 1);
-          try {
-            const cleared = calls.call("clear", (signal) => backend.clear(a.fault, signal));
-            if (isPromise(cleared)) await cleared;
-            uncleared.delete(a.fault.id);
-          } catch (err) {
-            if (!isRetryable(err)) throw err;
-            // Left in `uncleared`: the episode's cleanup tries again and reports it if it fails.
-            emit(now, "backend-error", `clear failed after retries: ${message(err)}`, -1, -1, a.fault.id);
-          }
-        }
-      }
-      while (nextFault < o.schedule.length && o.schedule[nextFault]!.atS <= now) {
-        const fault = o.schedule[nextFault++]!;
-        try {
-          const injected = calls.call("inject", (signal) => backend.inject(fault, signal));
-          if (isPromise(injected)) await injected;
-        } catch (err) {
-          if (!isRetryable(err)) throw err;
-          emitScheduled(
-            now,
-            "fault-skipped",
-            fault,
-            `${fault.spec.type}: inject failed after retries: ${message(err)}`,
-          );
-          continue;
-        }
-        uncleared.set(fault.id, fault);
-        if ("durationS" in fault.spec) active.push({ fault, endsAt: fault.atS + fault.spec.durationS });
-      }
 
       // Observe and encode. An observation that fails after its retries is recorded blind.
       let snapshot: Snapshot;
@@ -369,12 +326,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       // Guard: the only way to the backend. Approval is asked only for actions that would run.
       proposal.action = decision.action;
       proposal.policyError = policyError;
-      context.now = now;
-      context.lastActionAt = guardState.lastActionAt;
-      context.desiredReplicas = snapshot.desiredReplicas;
-      context.missing = snapshot.missing;
-      context.approved = false;
-      context.paused = o.paused?.() ?? false;
+      fillGuardContext(context, now, snapshot, guardState.lastActionAt, o.paused?.() ?? false);
       let verdict = guard(proposal, context, limits);
       // Approval by queue: an approved request runs through the guard again, on this
       // step's metrics; a refused one waits for a later step (or its expiry).
@@ -429,12 +381,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       } else if (decision.action !== Action.Noop) {
         emit(now, "action-refused", verdict.message, decision.action);
       }
-      for (const e of backend.drainEvents()) {
-        if (e.kind === "fault-injected") live.add(e.faultId);
-        else if (e.kind === "fault-ended") live.delete(e.faultId);
-        const scheduled = e.kind === "fault-injected" || e.kind === "fault-skipped" ? byId.get(e.faultId) : undefined;
-        sink.onEvent?.(scheduled ? { ...e, action: -1, fault: JSON.stringify(scheduled) } : { ...e, action: -1 });
-      }
+      forwardEvents();
 
       // Record: the audit row, then what the SLO did.
       const ok = sloHolds(snapshot, slo);
@@ -451,13 +398,47 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       record.applied = applied;
       record.sloOk = ok;
       record.reward = step > 0 && o.reward ? o.reward(prev, snapshot, prevExecuted, limits) : 0;
-      record.activeFaults = live.size;
+      record.activeFaults = live.count;
       record.loadRps = backend.offeredLoadRps ? backend.offeredLoadRps() : Number.NaN;
       sink.onStep?.(record);
       trackSlo(ok, now);
       checkRegressions(snapshot, now);
       copySnapshotScalars(snapshot, prev);
       prevExecuted = verdict.action;
+
+      // Faults come from the schedule alone, after the step's action (core/step.ts): end the
+      // timed ones that are over, then inject the due ones. The backend reports each as an
+      // event, with the pod it hit; the next observation is the first to see them.
+      for (let f = timeline.nextClear(now); f !== null; f = timeline.nextClear(now)) {
+        try {
+          const cleared = calls.call("clear", (signal) => backend.clear(f!, signal));
+          if (isPromise(cleared)) await cleared;
+          uncleared.delete(f.id);
+        } catch (err) {
+          if (!isRetryable(err)) throw err;
+          // Left in `uncleared`: the episode's cleanup tries again and reports it if it fails.
+          emit(now, "backend-error", `clear failed after retries: ${message(err)}`, -1, -1, f.id);
+        }
+      }
+      for (let fault = timeline.nextDue(now); fault !== null; fault = timeline.nextDue(now)) {
+        try {
+          const injected = calls.call("inject", (signal) => backend.inject(fault!, signal));
+          if (isPromise(injected)) await injected;
+        } catch (err) {
+          if (!isRetryable(err)) throw err;
+          emitScheduled(
+            now,
+            "fault-skipped",
+            fault,
+            `${fault.spec.type}: inject failed after retries: ${message(err)}`,
+          );
+          continue;
+        }
+        uncleared.set(fault.id, fault);
+        timeline.injected(fault, now);
+      }
+
+      forwardEvents();
 
       // Absolute time: step k+1 is due at start + (k+1) × stepSeconds on the clock's own
       // timeline, however long this step took, so the grid never drifts (a late step runs
@@ -466,8 +447,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       if (isPromise(slept)) await slept;
     }
     // Record every scheduled fault: those due after the last observation never ran.
-    for (let i = nextFault; i < o.schedule.length; i++) {
-      const f = o.schedule[i]!;
+    for (const f of timeline.remaining()) {
       emitScheduled(f.atS, "fault-unreached", f, `${f.spec.type} due at ${f.atS} s, after the episode's last step`);
     }
     return { status: "completed", steps: maxSteps };
@@ -495,20 +475,19 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
   }
 
   function trackSlo(ok: boolean, now: number): void {
-    if (!ok) {
-      if (breachedAt === null) {
-        breachedAt = now;
-        emit(now, "slo-breached", "SLO breached");
-      }
-      holdingSince = null;
-      return;
+    const change = sloTracker.observe(now, ok);
+    if (change === SloChange.Breached) emit(now, "slo-breached", "SLO breached");
+    else if (change === SloChange.Recovered) {
+      emit(sloTracker.holdingSince!, "recovered", `SLO held again after ${sloTracker.lastDowntimeS} s`);
     }
-    if (breachedAt === null) return;
-    holdingSince ??= now;
-    if (now - holdingSince >= o.confirmWindowS) {
-      emit(holdingSince, "recovered", `SLO held again after ${holdingSince - breachedAt} s`);
-      breachedAt = null;
-      holdingSince = null;
+  }
+
+  /** Hands the backend's events to the sink, with the schedule entry of every fault it injected or skipped. */
+  function forwardEvents(): void {
+    for (const e of backend.drainEvents()) {
+      live.onEvent(e.kind, e.faultId);
+      const scheduled = e.kind === "fault-injected" || e.kind === "fault-skipped" ? byId.get(e.faultId) : undefined;
+      sink.onEvent?.(scheduled ? { ...e, action: -1, fault: JSON.stringify(scheduled) } : { ...e, action: -1 });
     }
   }
 

@@ -185,6 +185,8 @@ describe("a local-testbed recording", () => {
     const r = await replayRun({ db: file, policy: "none", dbOut: out, jobs: 1 });
     expect(r.summary.completed).toBe(1);
     expect(r.identical).toBeNull();
+    // Another policy than the recorded one: a counterfactual, not the simulator's error.
+    expect(r.sideBySide!.episodes).toHaveLength(0);
     expect(r.notes.join(" ")).toMatch(/backend local; the replay runs its faults and load in the simulator/);
     const uptime = r.counterfactuals[0]!.rows.find((x) => x.metric === "uptime")!;
     expect(uptime.recorded).toBe(0);
@@ -199,6 +201,39 @@ describe("a local-testbed recording", () => {
     } finally {
       await store.close();
     }
+  }, 300_000);
+
+  it("replayed under its own policy, it is shown beside the simulated trajectory, per series and step by step", async () => {
+    const out = join(root, "local-side-by-side.duckdb");
+    const r = await replayRun({ db: file, policy: "heuristic", dbOut: out, jobs: 1 });
+    const sbs = r.sideBySide!;
+    expect(sbs.episodes).toHaveLength(1);
+    const e = sbs.episodes[0]!;
+    expect([e.fault, e.policy, e.seed]).toEqual(["cpu-stress", "heuristic", 1]);
+    const rec = local.episodes[0]!.steps;
+    expect(e.steps.map((x) => x.latencyMs[0])).toEqual(rec.latency_ms!.map(Number));
+    expect(e.steps.map((x) => x.ready[0])).toEqual(rec.ready_replicas!.map(Number));
+    const store = await TraceStore.open(out);
+    try {
+      const sim = await store.query(
+        "SELECT latency_ms, ready_replicas, slo_ok FROM steps WHERE episode_id = ? ORDER BY step",
+        [e.replayedEpisode],
+      );
+      expect(e.steps.map((x) => x.latencyMs[1])).toEqual(sim.map((x) => Number(x.latency_ms)));
+      expect(e.steps.map((x) => x.ready[1])).toEqual(sim.map((x) => Number(x.ready_replicas)));
+      // The SLO series' error is the share of complete steps where the two disagree.
+      const complete = rec
+        .missing!.map((m, i) => [Number(m), i])
+        .filter(([m]) => m === 0)
+        .map(([, i]) => i!);
+      const disagree = complete.filter((i) => Number(rec.slo_ok![i]) !== (sim[i]!.slo_ok ? 1 : 0)).length;
+      expect(sbs.errors[0]!.mae.slo).toBeCloseTo(disagree / complete.length, 12);
+      expect(sbs.errors[0]!.steps).toBe(complete.length);
+    } finally {
+      await store.close();
+    }
+    expect(r.markdown).toContain("Recorded (local) against simulated, step by step");
+    expect(r.markdown).toContain("Episode 1 (cpu-stress/once/heuristic, seed 1): recorded / simulated");
   }, 300_000);
 
   it("decision replay works on it: none agrees exactly where the recorded heuristic proposed noop", async () => {

@@ -25,6 +25,7 @@ import { UsageError } from "./cli-errors.ts";
 import { openExistingStore, pickRun } from "./cli-store.ts";
 import type { RecordedInputs } from "./episode.ts";
 import { recordedInputs } from "./replay.ts";
+import { type SideBySide, sideBySide, sideBySideBlocks } from "./replay-sim-real.ts";
 import { type RunReporter, type RunSummary, recordedKey, runScenario } from "./runner.ts";
 import { type LoadedScenario, parseScenario } from "./scenario-file.ts";
 import type { TraceStore } from "./store.ts";
@@ -87,6 +88,11 @@ export interface ReplayOutcome {
    * (simulator recordings only; null when none was comparable).
    */
   readonly identical: { readonly same: number; readonly compared: number; readonly first: string | null } | null;
+  /**
+   * A real recording (local, cluster) replayed under the policy it was recorded with:
+   * recorded against simulated, per series and step by step (null for a simulator recording).
+   */
+  readonly sideBySide: SideBySide | null;
   readonly counterfactuals: readonly Counterfactual[];
   readonly notes: readonly string[];
   readonly markdown: string;
@@ -179,6 +185,13 @@ export async function replayRun(o: ReplayOptions): Promise<ReplayOutcome> {
     ]);
     const identical =
       run.backend === "sim" ? await compareRows(recStore, repStore, selected, summary.runId, o.policy) : null;
+    const sbs =
+      run.backend === "sim"
+        ? null
+        : await sideBySide(recStore, repStore, await samePolicyPairs(repStore, selected, summary.runId, o.policy), {
+            sloLatencyMs: loaded.scenario.slo.latencyMs,
+            maxReplicas: loaded.scenario.guard.maxReplicas,
+          });
     const notes = [
       ...(run.backend === "sim"
         ? []
@@ -190,7 +203,10 @@ export async function replayRun(o: ReplayOptions): Promise<ReplayOutcome> {
         : []),
       "Both sides face the same faults (times, specs, targets) and the same offered load, read from the recording.",
     ];
-    const blocks = replayDocument(run.runId, summary.runId, dbOut, o.policy, identical, counterfactuals, notes);
+    const blocks = [
+      ...replayDocument(run.runId, summary.runId, dbOut, o.policy, identical, counterfactuals, notes),
+      ...(sbs === null || sbs.episodes.length === 0 ? [] : sideBySideBlocks(sbs, run.backend)),
+    ];
     const markdown = renderMarkdown(blocks, []);
     return {
       sourceRun: run.runId,
@@ -200,6 +216,7 @@ export async function replayRun(o: ReplayOptions): Promise<ReplayOutcome> {
       summary,
       recordedEpisodes: recEpisodes.length,
       identical,
+      sideBySide: sbs,
       counterfactuals,
       notes,
       markdown,
@@ -364,6 +381,27 @@ async function compareRows(
     else first ??= `episode ${e.id} (${e.fault}/${e.frequency}, seed ${e.seed}): ${diff}`;
   }
   return { same, compared: mine.length, first };
+}
+
+/** Selected recorded episodes of `policy` with their replayed twin (same cell and seed). */
+async function samePolicyPairs(
+  repStore: TraceStore,
+  selected: readonly RecordedEpisode[],
+  replayRun: string,
+  policy: string,
+) {
+  const replayed = new Map(
+    (
+      await repStore.query(
+        "SELECT episode_id, fault, frequency, seed FROM episodes WHERE run_id = ? AND status = 'completed'",
+        [replayRun],
+      )
+    ).map((r) => [recordedKey(String(r.fault), String(r.frequency), Number(r.seed)), Number(r.episode_id)]),
+  );
+  return selected.flatMap((e) => {
+    const twin = e.policy === policy ? replayed.get(recordedKey(e.fault, e.frequency, e.seed)) : undefined;
+    return twin === undefined ? [] : [{ recorded: e.id, replayed: twin, ...e }];
+  });
 }
 
 function firstDifference(a: Record<string, unknown>[], b: Record<string, unknown>[]): string | null {

@@ -4,7 +4,9 @@
  * so that a typo in a 200-line matrix is found without bisecting the file.
  */
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
+import { dirname, isAbsolute, resolve as resolvePath } from "node:path";
 import {
   type Document,
   isAlias,
@@ -17,6 +19,7 @@ import {
   parseDocument,
 } from "yaml";
 import { type Scenario, scenarioSchema } from "../scenarios/schema.ts";
+import { parseSimParamsFile } from "../sim/params-file.ts";
 import { ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "./core/errors.ts";
 import { scenarioErrorMap, zodIssuesToScenario } from "./scenario-issues.ts";
 
@@ -88,6 +91,16 @@ export function parseScenario(text: string, fileName: string): ScenarioResult {
   }
 
   const locate = (path: Path): Position => at(nodeAt(doc, path)?.range?.[0] ?? 0);
+  if (doc.hasIn(["sim", "paramsFile"])) {
+    const inlined = inlineSimParamsFile(doc, fileName);
+    if (typeof inlined !== "string") {
+      return {
+        success: false,
+        errors: [{ ...inlined, path: ["sim", "paramsFile"], ...locate(["sim", "paramsFile"]) }],
+      };
+    }
+    return parseScenario(inlined, fileName);
+  }
   const ctx = scenarioErrorMap();
   let data: unknown;
   try {
@@ -119,6 +132,40 @@ export function parseScenario(text: string, fileName: string): ScenarioResult {
       locate,
     },
   };
+}
+
+/**
+ * `sim.paramsFile` (a file of simulator parameters, as `harness calibrate` writes them),
+ * read relative to the scenario file and written into the `sim:` section in its place: its
+ * values replace the section's values of the same keys. The result is the text that runs,
+ * and the text a run stores, so a stored run never depends on the params file again.
+ * Returns that text, or the issue (without position) that stops it.
+ */
+function inlineSimParamsFile(
+  doc: Document,
+  fileName: string,
+): string | { code: ScenarioIssue["code"]; message: string } {
+  const ref = doc.getIn(["sim", "paramsFile"]);
+  if (typeof ref !== "string" || ref === "") {
+    return { code: ScenarioErrorCode.InvalidType, message: "Expected sim.paramsFile to be a file name" };
+  }
+  const file = isAbsolute(ref) ? ref : resolvePath(dirname(fileName), ref);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    return { code: ScenarioErrorCode.Unreadable, message: `Cannot read sim.paramsFile: ${(e as Error).message}` };
+  }
+  const parsed = parseSimParamsFile(text);
+  if (!parsed.success) {
+    return { code: ScenarioErrorCode.InvalidValue, message: `sim.paramsFile ${ref}: ${parsed.message}` };
+  }
+  doc.deleteIn(["sim", "paramsFile"]);
+  for (const [key, value] of Object.entries(parsed.params)) doc.setIn(["sim", key], value);
+  const sim = doc.get("sim", true) as Node;
+  const sha = createHash("sha256").update(text, "utf8").digest("hex").slice(0, 12);
+  sim.commentBefore = `${sim.commentBefore ? `${sim.commentBefore}\n` : ""} sim.paramsFile ${ref} (sha256 ${sha}…) inlined: ${Object.keys(parsed.params).join(", ")}`;
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
 }
 
 /**

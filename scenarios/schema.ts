@@ -104,13 +104,35 @@ const setAtTop = (key: string) =>
     .optional()
     .describe(`Not here: set at the top level of the scenario.`);
 const simFields = z
-  .object({ ...simShape, stepSeconds: setAtTop("stepSeconds"), episodeSteps: setAtTop("steps or durationS") })
+  .object({
+    ...simShape,
+    stepSeconds: setAtTop("stepSeconds"),
+    episodeSteps: setAtTop("steps or durationS"),
+    // Read and inlined by the scenario loader (harness/scenario-file.ts), which has the
+    // file's folder; by the time the schema sees the section the key is gone.
+    paramsFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "A YAML file of simulator parameters (as written by `harness calibrate`), relative to the scenario file. Its values replace this section's values of the same keys; the run stores the scenario with them inlined.",
+      ),
+  })
   .strict();
 // The second stage re-runs the simulator's own cross-field checks; the cast only tells TS
 // that parsing its output again is sound (its inputs are a superset of its outputs).
-const scenarioSimSchema = simFields.pipe(
-  simParamsSchema as unknown as z.ZodType<SimParams, z.output<typeof simFields>>,
-);
+const scenarioSimSchema = simFields
+  .superRefine((v, ctx) => {
+    if (v.paramsFile !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["paramsFile"],
+        message:
+          "sim.paramsFile is read by the scenario loader (harness/scenario-file.ts parseScenario), not the schema",
+      });
+    }
+  })
+  .pipe(simParamsSchema as unknown as z.ZodType<SimParams, z.output<typeof simFields>>);
 
 // ---------------------------------------------------------------------------
 // Guard: the harness's limits, with the fallback narrowed to names that exist.

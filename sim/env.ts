@@ -8,9 +8,10 @@
  *     if (r.terminated || r.truncated) break;
  *   }
  *
- * One step: the action is applied now; the scheduled faults whose time has come are cleared
- * and injected; the dynamics advance by `stepSeconds`; the new state is observed, rewarded
- * and encoded as `obs-v1`.
+ * One step, as the controller loop takes it (harness/core/step.ts): the action is applied
+ * now; the timed faults that are over are cleared and the scheduled ones due now injected;
+ * the dynamics advance by `stepSeconds`; the new state is observed, rewarded and encoded
+ * as `obs-v1`. `reset` observes time 0 before any fault, as the loop's first step does.
  *
  * - terminated: no pod can serve (no ready, non-drained pod) after the step.
  * - truncated: the episode limit (`episodeSteps`) is reached; nothing else truncates.
@@ -38,7 +39,15 @@ import {
   type Snapshot,
 } from "../harness/core/contract.ts";
 import { streamRngs } from "../harness/core/rng.ts";
-import { type Frequency, type FrequencyInput, frequencySchema, scheduleFrom } from "../harness/core/schedule.ts";
+import {
+  type Frequency,
+  type FrequencyInput,
+  frequencySchema,
+  INJECT_MODES,
+  type InjectMode,
+  scheduleFrom,
+} from "../harness/core/schedule.ts";
+import { FaultTimeline } from "../harness/core/step.ts";
 import { advance, applyAction, clearFault, injectFault, observe, resetState, SimState } from "./core.ts";
 import type { SimEvent } from "./events.ts";
 import {
@@ -61,6 +70,8 @@ export interface SimEnvConfig {
   /** Fault specs, with `frequency`: each episode's schedule is generated from its seed. */
   readonly faults?: readonly FaultSpecInput[];
   readonly frequency?: FrequencyInput;
+  /** With `faults`: `one` draws one spec per injection, `all` injects every spec at once. @default "one" */
+  readonly inject?: InjectMode;
   /** Reward function by name. @default "seed" */
   readonly reward?: RewardName;
 }
@@ -95,6 +106,7 @@ interface Resolved {
   readonly schedule: readonly FaultInjection[] | null;
   readonly faults: readonly FaultSpec[] | null;
   readonly frequency: Frequency | null;
+  readonly inject: InjectMode;
   readonly reward: RewardFn;
 }
 
@@ -129,6 +141,7 @@ function resolve(config: SimEnvConfig): Resolved {
     schedule,
     faults: config.faults === undefined ? null : z.array(faultSpecSchema).min(1).parse(config.faults),
     frequency: config.frequency === undefined ? null : frequencySchema.parse(config.frequency),
+    inject: z.enum(INJECT_MODES).parse(config.inject ?? "one"),
     reward,
   };
 }
@@ -160,10 +173,7 @@ export class SimEnv {
   private resolved: Resolved | null = null;
   private st: SimState | null = null;
   private schedule: readonly FaultInjection[] = [];
-  private nextInjection = 0;
-  private activeIds = new Int32Array(64);
-  private activeEnds = new Float64Array(64);
-  private activeCount = 0;
+  private readonly timeline = new FaultTimeline();
   private episodeSteps = 0;
   private limits: ReplicaLimits = { minReplicas: 1, maxReplicas: 1 };
   private codec: CodecContext = { maxReplicas: 1, episodeSeconds: 1 };
@@ -221,12 +231,11 @@ export class SimEnv {
     if (r.schedule !== null) {
       this.schedule = r.schedule;
     } else if (r.faults !== null && r.frequency !== null) {
-      this.schedule = scheduleFrom(r.faults, r.frequency, this.codec.episodeSeconds, rngs.schedule);
+      this.schedule = scheduleFrom(r.faults, r.frequency, this.codec.episodeSeconds, rngs.schedule, r.inject);
     } else {
       this.schedule = NO_FAULTS;
     }
-    this.nextInjection = 0;
-    this.activeCount = 0;
+    this.timeline.reset(this.schedule);
     this.done = false;
 
     const info = this.info;
@@ -266,39 +275,11 @@ export class SimEnv {
   /** Clears the faults whose duration has run out and injects those whose time has come. */
   private applySchedule(s: SimState): void {
     const now = s.time;
-    if (this.activeCount > 0) {
-      let k = 0;
-      while (k < this.activeCount) {
-        if (this.activeEnds[k] <= now) {
-          clearFault(s, this.activeIds[k]);
-          this.activeCount--;
-          this.activeIds[k] = this.activeIds[this.activeCount];
-          this.activeEnds[k] = this.activeEnds[this.activeCount];
-        } else {
-          k++;
-        }
-      }
-    }
-    const schedule = this.schedule;
-    while (this.nextInjection < schedule.length && schedule[this.nextInjection].atS <= now) {
-      const f = schedule[this.nextInjection++];
+    const timeline = this.timeline;
+    for (let f = timeline.nextClear(now); f !== null; f = timeline.nextClear(now)) clearFault(s, f.id);
+    for (let f = timeline.nextDue(now); f !== null; f = timeline.nextDue(now)) {
       injectFault(s, f);
-      const spec = f.spec;
-      if (spec.type !== "pod-kill" && spec.type !== "memory-leak") this.track(f.id, now + spec.durationS);
+      timeline.injected(f, now);
     }
-  }
-
-  private track(id: number, endS: number): void {
-    if (this.activeCount === this.activeIds.length) {
-      const ids = new Int32Array(this.activeIds.length * 2);
-      ids.set(this.activeIds);
-      const ends = new Float64Array(this.activeEnds.length * 2);
-      ends.set(this.activeEnds);
-      this.activeIds = ids;
-      this.activeEnds = ends;
-    }
-    this.activeIds[this.activeCount] = id;
-    this.activeEnds[this.activeCount] = endS;
-    this.activeCount++;
   }
 }

@@ -9,9 +9,9 @@
  * |---|---|---|
  * | pod-kill | the pod is deleted (Terminating); its ReplicaSet creates a Pending replacement | the replacement is ready |
  * | pod-failure | the container crashes now and on every start (CrashLoopBackOff) | clear / pod deleted |
- * | cpu-stress | `load` added to the pod's CPU demand | clear / pod deleted |
- * | memory-leak | `ratePerMin` of the limit leaked per minute; OOM kill at the limit | the container after the OOM kill (or a restart action's fresh pod) is ready / clear / scale-down |
- * | network-delay | `delayMs` added to the pod's latency | clear / pod deleted |
+ * | cpu-stress | `load` (x `stressEffect`) added to the pod's CPU demand | clear / pod deleted |
+ * | memory-leak | `ratePerMin` (x `leakEffect`) of the limit leaked per minute; OOM kill at the limit | the container after the OOM kill (or a restart action's fresh pod) is ready / clear / scale-down |
+ * | network-delay | `delayMs` (x `delayEffect`) added to the pod's latency | clear / pod deleted |
  * | load-spike | offered rate multiplied by `factor` (spikes multiply) | clear |
  *
  * A second fault of the same kind on the same pod replaces the first, whose effect ends
@@ -71,17 +71,17 @@ export function injectFault(s: SimState, f: FaultInjection): void {
       return;
     case "cpu-stress":
       endFault(s, s.stressFault[row], "pod-deleted", podId);
-      s.stress[row] = spec.load;
+      s.stress[row] = spec.load * s.params.stressEffect;
       s.stressFault[row] = f.id;
       return;
     case "memory-leak":
       endFault(s, s.leakFault[row], "pod-deleted", podId);
-      s.leakPerStep[row] = (spec.ratePerMin * s.stepSeconds) / 60;
+      s.leakPerStep[row] = (spec.ratePerMin * s.params.leakEffect * s.stepSeconds) / 60;
       s.leakFault[row] = f.id;
       return;
     case "network-delay":
       endFault(s, s.delayFault[row], "pod-deleted", podId);
-      s.delayMs[row] = spec.delayMs;
+      s.delayMs[row] = spec.delayMs * s.params.delayEffect;
       s.delayFault[row] = f.id;
       return;
   }

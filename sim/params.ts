@@ -115,6 +115,27 @@ export const simParamsSchema = z
       .max(1)
       .default(0.05)
       .describe("Per-step chance that a pod offered more than overloadCrashLoad x its capacity crashes."),
+    stressEffect: z
+      .number()
+      .min(0)
+      .default(1)
+      .describe(
+        "Effect size of cpu-stress: the CPU demand added is the fault's `load` times this (a calibration knob; 1 = as specified).",
+      ),
+    delayEffect: z
+      .number()
+      .min(0)
+      .default(1)
+      .describe(
+        "Effect size of network-delay: the latency added is the fault's `delayMs` times this (a calibration knob; 1 = as specified).",
+      ),
+    leakEffect: z
+      .number()
+      .min(0)
+      .default(1)
+      .describe(
+        "Effect size of memory-leak: the memory leaked is the fault's `ratePerMin` times this (a calibration knob; 1 = as specified).",
+      ),
   })
   .strict()
   .refine((p) => p.minReplicas <= p.maxReplicas, { message: "Expected minReplicas <= maxReplicas" })

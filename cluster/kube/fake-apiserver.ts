@@ -12,6 +12,7 @@
  * - patches: merge (RFC 7386), strategic merge (as merge: enough for labels and replicas)
  *   and JSON patch (add, remove, replace, test);
  * - `deployments/{name}/scale`: the Scale subresource read from and written to the Deployment;
+ * - `pods/{name}/eviction`: a POSTed Eviction deletes the pod (no PodDisruptionBudgets here);
  * - list with `labelSelector` (=, ==, !=, exists, !exists) and the list's resourceVersion;
  * - watch: a chunked stream of JSON lines from a resourceVersion; one older than the
  *   compaction point gets a 200 with an ERROR event carrying a 410 Expired Status (as the
@@ -384,14 +385,19 @@ export class FakeApiServer {
       this.status(res, 405, "MethodNotAllowed", `${method} is not supported on status`);
       return;
     }
-    if (route.sub !== undefined && route.sub !== "status") {
+    // The Eviction subresource (policy/v1): a delete through the API's disruption checks; this
+    // double has no PodDisruptionBudgets, so an eviction is the delete with its deleteOptions,
+    // answered 201 with a Success Status.
+    const eviction = route.sub === "eviction" && ref.plural === "pods" && method === "POST";
+    if (route.sub !== undefined && route.sub !== "status" && !eviction) {
       this.status(res, 404, "NotFound", "the server could not find the requested resource");
       return;
     }
 
     if (method === "GET") return json(res, 200, cur);
-    if (method === "DELETE") {
-      const pre = ((body as Json | undefined)?.preconditions ?? {}) as { uid?: string; resourceVersion?: string };
+    if (method === "DELETE" || eviction) {
+      const options = (eviction ? (body as Json | undefined)?.deleteOptions : body) as Json | undefined;
+      const pre = (options?.preconditions ?? {}) as { uid?: string; resourceVersion?: string };
       if (pre.uid !== undefined && pre.uid !== cur.metadata.uid) {
         this.status(
           res,
@@ -412,7 +418,11 @@ export class FakeApiServer {
         );
         return;
       }
-      if (dryRun) return json(res, 200, cur);
+      const answer = (obj: KubeObject) =>
+        eviction
+          ? json(res, 201, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 201 })
+          : json(res, 200, obj);
+      if (dryRun) return answer(cur);
       // With finalizers (Chaos Mesh puts one on every chaos object), a delete only marks the
       // object; it goes once its controller has removed them (update() below).
       const finalizers = (cur.metadata.finalizers as string[] | undefined) ?? [];
@@ -421,11 +431,11 @@ export class FakeApiServer {
         marked.metadata.deletionTimestamp ??= new Date().toISOString();
         const saved = this.commit(ref, marked, "MODIFIED");
         this.onWrite?.({ ref, verb: "delete", object: clone(saved), previous: clone(cur) });
-        return json(res, 200, saved);
+        return answer(saved);
       }
       this.remove(ref, route.namespace ?? "", route.name);
       this.onWrite?.({ ref, verb: "delete", object: clone(cur), previous: clone(cur) });
-      return json(res, 200, cur);
+      return answer(cur);
     }
     if (method === "PATCH") {
       const patched = applyPatch(cur, contentType, body);

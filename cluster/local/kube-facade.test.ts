@@ -126,6 +126,28 @@ describe.skipIf(!hasStressNg)("the testbed behind its Kubernetes API facade", { 
     });
   });
 
+  it("an Eviction (policy/v1) stops the pod's processes like a DELETE; the ReplicaSet replaces it", async () => {
+    const [victim] = await pods();
+    const name = victim!.metadata!.name!;
+    const pid = facade.testbed.supervisor.pod(name)!.pid!;
+    await client.core.createNamespacedPodEviction({
+      name,
+      namespace: NS,
+      body: {
+        apiVersion: "policy/v1",
+        kind: "Eviction",
+        metadata: { name, namespace: NS },
+        deleteOptions: { preconditions: { uid: victim!.metadata!.uid! } },
+      },
+    });
+    await waitFor(async () => (await client.listPods(NS, "app=demo")).items.every((p) => p.metadata?.name !== name), {
+      timeoutMs: 30_000,
+      what: "the evicted pod's object to go",
+    });
+    expect(alive(pid)).toBe(false);
+    await facade.testbed.supervisor.waitReady(2, 30_000);
+  });
+
   it("the scale subresource changes the number of real processes", async () => {
     await client.patchScale(NS, "demo", 3);
     expect(facade.testbed.supervisor.desiredReplicas).toBe(3);

@@ -14,8 +14,8 @@
  *   the Deployment's status follows the ready count. Deletion is graceful as on a cluster:
  *   a DELETE sets `deletionTimestamp` (a finalizer stands for the kubelet) and the object
  *   goes once the supervisor has really stopped the pod's processes.
- * - writes onto the testbed: DELETE of a pod -> `supervisor.delete` (SIGTERM, grace, the
- *   ReplicaSet's replacement); a patch of `deployments/demo/scale` (or of its spec.replicas)
+ * - writes onto the testbed: DELETE (or an Eviction) of a pod -> `supervisor.delete`
+ *   (SIGTERM, grace, the ReplicaSet's replacement); a patch of `deployments/demo/scale` (or of its spec.replicas)
  *   -> `supervisor.scale`; a pod patch removing or adding the routing label -> drain or
  *   undrain (out of or back into the balancer's rotation); a patch of the `loadgen`
  *   Deployment's `LOAD_FACTOR`/`LOAD_FACTOR_UNTIL` env -> the load generator's rate, ended

@@ -9,10 +9,10 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { FAULT_TYPES } from "../../harness/core/contract.ts";
+import { FAULT_TYPES, faultSpecSchema } from "../../harness/core/contract.ts";
 import { HarnessError } from "../../harness/core/errors.ts";
 import { guardLimitsSchema } from "../../harness/core/guard.ts";
-import { frequencySchema } from "../../harness/core/schedule.ts";
+import { frequencySchema, INJECT_MODES } from "../../harness/core/schedule.ts";
 import { WORKLOAD_PATTERNS } from "../../sim/params.ts";
 import { REWARD_NAMES } from "../../sim/reward.ts";
 import { randomiseSchema } from "./randomise.ts";
@@ -22,7 +22,35 @@ export const TRAINING_SEED_START = 1_000_000;
 
 /** Fault cells of the training distribution: each type alone, or `combined` (one of all six per injection). */
 export const TRAINING_FAULTS = [...FAULT_TYPES, "combined"] as const;
-export type TrainingFault = (typeof TRAINING_FAULTS)[number];
+
+/**
+ * A named training cell, as a scenario's fault axis writes one: its faults (type names or
+ * full specs) and how an injection uses them, `one` drawn per injection or `all` at the same
+ * moment (a compound incident, `inject: all`), so an agent can be trained on the compound
+ * incidents it is evaluated on.
+ */
+const trainingCellSchema = z
+  .object({
+    name: z.string().min(1).describe("Label of the cell (training metrics, model card)."),
+    faults: z
+      .array(
+        z.union([
+          z
+            .enum(FAULT_TYPES)
+            .transform((type) => ({ type }))
+            .pipe(faultSpecSchema),
+          faultSpecSchema,
+        ]),
+      )
+      .min(1)
+      .describe("The cell's faults: fault types or full specs."),
+    inject: z
+      .enum(INJECT_MODES)
+      .default("one")
+      .describe("one: each injection draws one of the faults; all: each injection injects every one at once."),
+  })
+  .strict();
+export type TrainingFault = (typeof TRAINING_FAULTS)[number] | z.output<typeof trainingCellSchema>;
 
 const frequencyListSchema = z.array(frequencySchema).min(1);
 
@@ -113,11 +141,11 @@ export const ppoOptionsSchema = z
       .default("aligned")
       .describe("Reward function (sim/reward.ts) the agent is trained on."),
     faults: z
-      .array(z.enum(TRAINING_FAULTS))
+      .array(z.union([z.enum(TRAINING_FAULTS), trainingCellSchema]))
       .min(1)
       .default([...TRAINING_FAULTS])
       .describe(
-        "Fault cells drawn per episode: a fault type alone, or `combined` (each injection draws one of all six).",
+        "Fault cells drawn per episode: a fault type alone, `combined` (each injection draws one of all six), or (YAML only) a named cell { name, faults: [...], inject: one|all } as on a scenario's fault axis; inject: all trains on compound incidents.",
       ),
     frequencies: frequencyListSchema
       .default([
@@ -156,6 +184,11 @@ export const ppoOptionsSchema = z
       .object({
         latencyMs: z.number().positive().default(300),
         errorRate: z.number().min(0).max(1).default(0.01),
+        confirmWindowS: z
+          .number()
+          .positive()
+          .default(30)
+          .describe("Seconds the SLO must hold again to count a recovery (the scenarios' confirmation window)."),
       })
       .strict()
       .prefault({})

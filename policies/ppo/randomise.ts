@@ -296,11 +296,16 @@ export function trainingSupport(o: PpoOptions): TrainingSupport {
 
       const specs = c.fault.faults;
       const types = new Set(specs.map((s) => s.type));
-      if (!specs.every(specInside)) why.push(`fault parameters of ${c.fault.label}`);
+      // A named training cell (options.faults { name, faults, inject }) with the same specs and mode.
+      const named = o.faults.some(
+        (f) =>
+          typeof f === "object" && f.inject === c.fault.inject && JSON.stringify(f.faults) === JSON.stringify(specs),
+      );
+      if (!named && !specs.every(specInside)) why.push(`fault parameters of ${c.fault.label}`);
       const single = c.fault.inject === "one" && types.size === 1 && o.faults.includes(specs[0]!.type);
       const combined = c.fault.inject === "one" && types.size === FAULT_TYPES.length && o.faults.includes("combined");
       const pair = c.fault.inject === "all" && specs.length === 2 && types.size === 2 && (r?.compound ?? 0) > 0;
-      if (!single && !combined && !pair) why.push(`fault cell ${c.fault.label}`);
+      if (!single && !combined && !pair && !named) why.push(`fault cell ${c.fault.label}`);
 
       const f = JSON.stringify(c.frequency);
       if (!o.frequencies.some((q) => JSON.stringify(q) === f)) why.push(`frequency ${f}`);

@@ -5,13 +5,17 @@
  * own training seed, with auto-reset.
  *
  * Training distribution (per episode, from its seed alone, so a seed names an episode):
- * a fault cell (each fault type alone, or `combined`: each injection draws one of all six),
+ * a fault cell (each fault type alone, `combined`: each injection draws one of all six, or a
+ * named cell of the options, whose `inject: all` injects all its faults at once),
  * a frequency (fixed or Poisson), a workload pattern. Episode k of a run uses seed
  * `trainingSeedStart + k` (1,000,000 upward by default), disjoint from the evaluation
  * scenarios' seeds (1..20), so the agent is never scored on an episode it trained on.
  * With `randomise` set, each episode also draws its own deployment, load, replica counts and
  * fault parameters on top of its cell, from the same seed (randomise.ts).
  *
+ * Each env takes the controller loop's step (harness/core/step.ts): the guard judges the
+ * proposal on the observation the policy saw, with the same context as the loop; SLO and
+ * recovery tracking read the env's `stepSeconds` and the options' confirmation window.
  * The guard sees the env's virtual clock: a proposal it refuses (too soon after the last
  * action, replica limits) is executed as noop, as it would be on a cluster. PPO learns from
  * the proposed action (the policy's choice); the environment, guard included, decides
@@ -28,6 +32,8 @@ import {
 } from "../../harness/core/contract.ts";
 import { type GuardLimits, guard } from "../../harness/core/guard.ts";
 import { mixSeed } from "../../harness/core/rng.ts";
+import type { InjectMode } from "../../harness/core/schedule.ts";
+import { createGuardContext, fillGuardContext, SloTracker } from "../../harness/core/step.ts";
 import { SimEnv, type SimEnvConfig } from "../../sim/env.ts";
 import type { PpoOptions, TrainingFault } from "./options.ts";
 import { type Randomise, randomiseEpisode } from "./randomise.ts";
@@ -50,14 +56,11 @@ export interface EnvEpisodeState {
   lastActionAt: number | null;
   /** Time of the earliest fault injection not yet recovered from, or null. */
   pendingFaultAt: number | null;
-  /** Consecutive steps with the SLO held (recovery needs `RECOVERY_CONFIRM_STEPS`). */
+  /** Consecutive observations with the SLO held (a recovery needs them to cover the confirmation window). */
   heldRun: number;
   /** Executed actions of the episode so far, for replay on resume. */
   executed: number[];
 }
-
-/** Steps the SLO must hold after a fault to count as recovered (the scenarios' 30 s window at 10 s steps). */
-export const RECOVERY_CONFIRM_STEPS = 3;
 
 /** The scenario cells of the training distribution, in a fixed order. */
 export interface TrainingScenario {
@@ -70,14 +73,11 @@ export function trainingScenarios(o: PpoOptions): TrainingScenario[] {
   for (const fault of o.faults) {
     for (const frequency of o.frequencies) {
       for (const pattern of o.workloads) {
-        const faults: FaultSpecInput[] =
-          fault === "combined"
-            ? FAULT_TYPES.map((type) => ({ type }))
-            : [{ type: fault as Exclude<TrainingFault, "combined"> }];
+        const cell = trainingCell(fault);
         const freq =
           frequency.kind === "fixed" ? `fixed-${frequency.intervalS}s` : `poisson-${frequency.meanIntervalS}s`;
         out.push({
-          label: `${fault}|${freq}|${pattern}`,
+          label: `${cell.label}|${freq}|${pattern}`,
           config: {
             params: {
               episodeSteps: o.episodeSteps,
@@ -85,7 +85,8 @@ export function trainingScenarios(o: PpoOptions): TrainingScenario[] {
               maxReplicas: o.guard.maxReplicas,
             },
             workload: { pattern },
-            faults,
+            faults: cell.faults,
+            inject: cell.inject,
             frequency,
             reward: o.reward,
           },
@@ -94,6 +95,13 @@ export function trainingScenarios(o: PpoOptions): TrainingScenario[] {
     }
   }
   return out;
+}
+
+/** A training fault entry as a label, its fault specs and its injection mode. */
+function trainingCell(fault: TrainingFault): { label: string; faults: FaultSpecInput[]; inject: InjectMode } {
+  if (typeof fault === "object") return { label: fault.name, faults: [...fault.faults], inject: fault.inject };
+  if (fault === "combined") return { label: fault, faults: FAULT_TYPES.map((type) => ({ type })), inject: "one" };
+  return { label: fault, faults: [{ type: fault }], inject: "one" };
 }
 
 /** The scenario cell of an episode seed: a hash of the seed, uniform over the cells. */
@@ -136,8 +144,11 @@ export class VecEnv {
   private readonly envLimits: GuardLimits[];
   private readonly randomise: Randomise | null;
   private readonly slo: Slo;
+  private readonly confirmWindowS: number;
   private readonly seedStart: number;
-  private stepSeconds: number;
+  private readonly trackers: SloTracker[] = [];
+  private readonly guardContext = createGuardContext();
+  private readonly proposal: { action: Action } = { action: Action.Noop };
 
   constructor(o: PpoOptions) {
     this.n = o.nEnvs;
@@ -153,8 +164,8 @@ export class VecEnv {
     this.envLimits = Array.from({ length: this.n }, () => o.guard);
     this.randomise = o.randomise;
     this.slo = { latencyMs: o.slo.latencyMs, errorRate: o.slo.errorRate };
+    this.confirmWindowS = o.slo.confirmWindowS;
     this.seedStart = o.trainingSeedStart;
-    this.stepSeconds = 10;
     this.state = Array.from({ length: this.n }, () => ({
       seed: 0,
       scenario: 0,
@@ -190,7 +201,7 @@ export class VecEnv {
     const r = this.envs[e].reset(seed, this.episodeConfig(e, seed, scenario));
     // The env's info snapshot is one reused object: it always holds the latest observation.
     this.snaps[e] = r.info.snapshot;
-    this.stepSeconds = this.envs[e].state.params.stepSeconds;
+    this.trackerFor(e).reset();
     this.obs.set(r.obs, e * OBS_V1.dim);
     const s = this.state[e];
     s.seed = seed;
@@ -217,15 +228,11 @@ export class VecEnv {
       let executed: Action = a;
       if (a !== Action.Noop) {
         const snap = this.snaps[e];
+        this.proposal.action = a;
         const g = guard(
-          { action: a },
-          {
-            now: snap.time,
-            lastActionAt: s.lastActionAt,
-            desiredReplicas: snap.desiredReplicas,
-            missing: snap.missing,
-          },
-          this.envLimits[e],
+          this.proposal,
+          fillGuardContext(this.guardContext, snap.time, snap, s.lastActionAt),
+          this.envLimits[e]!,
         );
         executed = g.action;
         if (executed === Action.Noop) this.refused++;
@@ -259,26 +266,32 @@ export class VecEnv {
     }
   }
 
+  /** The env's SLO tracker, for the step and confirmation window of its episode's scenario. */
+  private trackerFor(e: number): SloTracker {
+    const stepSeconds = this.envs[e]!.state.params.stepSeconds;
+    let t = this.trackers[e];
+    if (t === undefined || t.stepSeconds !== stepSeconds) {
+      t = new SloTracker(stepSeconds, this.confirmWindowS);
+      this.trackers[e] = t;
+    }
+    return t;
+  }
+
   /** SLO, cost and recovery bookkeeping of one step. */
   private track(e: number, snap: Snapshot, events: readonly { kind: string; time: number }[]): void {
-    const s = this.state[e];
+    const s = this.state[e]!;
+    const t = this.trackers[e]!;
     this.steps++;
     this.replicaSum += snap.desiredReplicas;
     for (const ev of events) {
-      if (ev.kind === "fault-injected" && s.pendingFaultAt === null) s.pendingFaultAt = ev.time;
+      if (ev.kind === "fault-injected") t.faultInjected(ev.time);
     }
-    if (sloHolds(snap, this.slo)) {
-      this.sloHeldSteps++;
-      s.heldRun++;
-      if (s.pendingFaultAt !== null && s.heldRun >= RECOVERY_CONFIRM_STEPS) {
-        // Recovered when the held run that is now confirmed began.
-        const start = snap.time - (RECOVERY_CONFIRM_STEPS - 1) * this.stepSeconds;
-        this.recoveries.push(Math.max(0, start - s.pendingFaultAt));
-        s.pendingFaultAt = null;
-      }
-    } else {
-      s.heldRun = 0;
-    }
+    const ok = sloHolds(snap, this.slo);
+    if (ok) this.sloHeldSteps++;
+    t.observe(snap.time, ok);
+    if (t.faultRecoveryS >= 0) this.recoveries.push(t.faultRecoveryS);
+    s.pendingFaultAt = t.pendingFaultAt;
+    s.heldRun = t.heldSamples;
   }
 
   /** Clears the metrics gathered since the last call. */
@@ -318,7 +331,8 @@ export class VecEnv {
       let obs = r.obs;
       for (const a of src.executed) obs = env.step(a as Action).obs;
       this.obs.set(obs, e * D);
-      Object.assign(this.state[e], { ...src, executed: [...src.executed] });
+      Object.assign(this.state[e]!, { ...src, executed: [...src.executed] });
+      this.trackerFor(e).restore(r.info.snapshot.time, src.heldRun, src.pendingFaultAt);
     });
     this.episodeCounter = saved.episodeCounter;
   }
