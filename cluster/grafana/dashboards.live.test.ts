@@ -9,7 +9,7 @@
  * - training.json: a real (tiny) PPO run's updates exported by the trainer's /metrics and
  *   scraped by a real Prometheus, each update scraped before the next is shown.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTraining } from "../../harness/cli-train.ts";
 import { controllerConfigSchema } from "../../harness/controller/config.ts";
 import { type AuditRecord, type ControllerHandle, startController } from "../../harness/controller/controller.ts";
+import { takeSnapshot } from "../../harness/dashboard/snapshot.ts";
 import { loadOnnxModel, type OnnxPolicyModel } from "../../policies/onnx-model.ts";
 import { TrainingMetrics } from "../../policies/ppo/metrics.ts";
 import { ppoOptionsSchema } from "../../policies/ppo/options.ts";
@@ -87,10 +88,27 @@ describe.skipIf(!hasPrometheus)("dashboards against the testbed, the controller 
     });
     const handle = await startController({ config, fileName: "live.yaml", text: "" }, { cwd: tmp });
     ctl = handle;
-    // The events the panels and annotations show: an injection, the breach it causes, the recovery.
+    // Prometheus's first scrape of the controller: an injection before it would show its counter
+    // already at 1, and changes() (the annotation) would never see it change.
+    let firstScrapeMs = Number.POSITIVE_INFINITY;
+    const polling = (async () => {
+      for (;;) {
+        const t = (await activeTargets(handle.prometheusUrl!, { timeoutMs: 10_000 })).find(
+          (x) => x.labels.job === "controller" && x.health === "up",
+        );
+        if (t) {
+          firstScrapeMs = Date.parse(t.lastScrape);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    // The events the panels and annotations show: an injection (after that scrape), the breach it causes, the recovery.
     await new Promise<void>((resolve, reject) => {
       const off = handle.onAudit((r: AuditRecord) => {
-        if (r.type === "controller" && r.what === "chaos-injected") seen.push("chaos-injected");
+        if (r.type === "controller" && r.what === "chaos-injected" && Date.parse(r.at) > firstScrapeMs) {
+          seen.push("chaos-injected");
+        }
         if (r.type === "event" && (r.event.kind === "slo-breached" || r.event.kind === "recovered")) {
           seen.push(r.event.kind);
         }
@@ -102,6 +120,7 @@ describe.skipIf(!hasPrometheus)("dashboards against the testbed, the controller 
       });
       void handle.done.then((err) => reject(new Error(`the controller's loop ended: ${err}`)));
     });
+    await polling;
     // Twice: rate windows and increase() then hold samples from after the recovery.
     await scrapedSince(handle.prometheusUrl!, Date.now());
     await scrapedSince(handle.prometheusUrl!, Date.now());
@@ -135,6 +154,26 @@ describe.skipIf(!hasPrometheus)("dashboards against the testbed, the controller 
       expect(noData(results)).toEqual([]);
     }, 120_000);
   }
+
+  it("harness dashboard snapshot draws them, with the chaos and recovery annotations as rules", async () => {
+    const o = options();
+    const r = await takeSnapshot({
+      prometheusUrl: o.prometheusUrl,
+      outDir: join(tmp, "snapshot"),
+      dashboards: [join(dir, "controller.json"), join(dir, "agent.json")],
+      startUnixS: o.range.startUnixS,
+      endUnixS: o.range.endUnixS,
+      scrapeIntervalS: 1,
+      vars: o.vars,
+      png: false,
+    });
+    expect(r.dashboards.map((d) => d.noData)).toEqual([[], []]);
+    const svg = readFileSync(r.dashboards[0]!.svg, "utf8");
+    expect(svg).not.toContain("No data");
+    // The rules of both annotations (their colours, reports/charts/panel.ts via snapshot.ts) in the time series.
+    expect(svg).toMatch(/<line[^>]*stroke="#d62728"/);
+    expect(svg).toMatch(/<line[^>]*stroke="#2ca02c"/);
+  }, 120_000);
 
   it("a renamed metric fails the check (the check can fail)", async () => {
     const d = loadDashboard(join(dir, "controller.json"));

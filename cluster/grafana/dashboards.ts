@@ -18,7 +18,7 @@
  * ones (cluster/grafana/model.ts).
  */
 
-import { ReduceDataOptionsBuilder } from "@grafana/grafana-foundation-sdk/common";
+import { BigValueTextMode, ReduceDataOptionsBuilder } from "@grafana/grafana-foundation-sdk/common";
 import {
   AnnotationQueryBuilder,
   CustomVariableBuilder as Custom,
@@ -49,6 +49,8 @@ interface PanelSpec {
   readonly width?: number;
   readonly min?: number;
   readonly max?: number;
+  /** Stat panels: show the series' legend (e.g. the model's sha256), not its value. */
+  readonly showName?: boolean;
 }
 
 const HEIGHT = 8;
@@ -80,9 +82,9 @@ function timeseries(id: number, p: PanelSpec): TimeseriesPanel {
   return b;
 }
 
-/** A single number: the last value over the dashboard's range. */
+/** A single number: the last value over the dashboard's range (or the series' name, `showName`). */
 function stat(id: number, p: PanelSpec): StatPanel {
-  return new StatPanel()
+  const b = new StatPanel()
     .id(id)
     .title(p.title)
     .description(p.description)
@@ -92,6 +94,8 @@ function stat(id: number, p: PanelSpec): StatPanel {
     .reduceOptions(new ReduceDataOptionsBuilder().calcs(["lastNotNull"]))
     .height(STAT_HEIGHT)
     .span(p.width ?? 4);
+  if (p.showName) b.textMode(BigValueTextMode.Name);
+  return b;
 }
 
 function variable(name: string, value: string, label: string): Custom {
@@ -437,6 +441,7 @@ function agentDashboard(): Dashboard {
         description: "The model being served: its codec and sha256 (agent_model_info).",
         queries: [{ expr: "max by (codec, sha256) (agent_model_info)", legend: "{{codec}} {{sha256}}" }],
         unit: "short",
+        showName: true,
         width: 8,
       }),
     )

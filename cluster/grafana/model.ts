@@ -30,6 +30,7 @@ const panelSchema = z.object({
   description: z.string().optional(),
   gridPos: gridPosSchema,
   targets: z.array(targetSchema).default([]),
+  options: z.object({ textMode: z.string().optional() }).optional(),
   fieldConfig: z
     .object({
       defaults: z

@@ -150,6 +150,7 @@ async function snapshotDashboard(
       title,
       type: p.type,
       unit: defaults.unit ?? "short",
+      textMode: p.options?.textMode,
       min: defaults.min,
       max: defaults.max,
       width,

@@ -28,6 +28,8 @@ export interface PanelChart {
   readonly type: string;
   /** A Grafana unit id (percentunit, ms, s, bytes, reqps, short, ...). */
   readonly unit: string;
+  /** Stat panels: `name` shows the series' legend instead of its value (Grafana's text mode). */
+  readonly textMode?: string | undefined;
   readonly min?: number | undefined;
   readonly max?: number | undefined;
   /** The box, px. */
@@ -53,7 +55,8 @@ export function unitExpr(unit: string, v: string): string {
     case "reqps":
       return `format(${v}, '.3~r') + ' req/s'`;
     default:
-      return `format(${v}, '.3~s')`;
+      // SI prefixes for large counts only: 0.756, not 756m.
+      return `(abs(${v}) >= 1000 ? format(${v}, '.3~s') : format(${v}, '.3~r'))`;
   }
 }
 
@@ -89,17 +92,26 @@ function statSpec(p: PanelChart): TopLevelSpec {
     height: p.height,
     autosize: { type: "fit", contains: "padding" },
     data: { values: rows },
-    transform: [{ calculate: single ? value : `datum.name + ': ' + ${value}`, as: "label" }],
+    transform: [
+      {
+        calculate: p.textMode === "name" ? "datum.name" : single ? value : `datum.name + ': ' + ${value}`,
+        as: "label",
+      },
+    ],
     mark: {
       type: "text",
-      fontSize: single ? 30 : 12,
+      fontSize: single ? (p.textMode === "name" ? 14 : 30) : 12,
       fontWeight: single ? "bold" : "normal",
       color: "#1f5f99",
-      limit: p.width - 16,
+      limit: p.width - 24,
+      ...(p.textMode === "name" ? { align: "left" as const } : {}),
     },
     encoding: {
       y: { field: "i", type: "ordinal", axis: null },
       text: { field: "label" },
+      // Names are long (a sha256): from the left edge, cut at the panel's width, so that the
+      // text never overflows the view (and pushes the title out of the box).
+      ...(p.textMode === "name" ? { x: { value: 0 } } : {}),
     },
   };
 }
@@ -114,7 +126,9 @@ function timeseriesSpec(p: PanelChart): TopLevelSpec {
     field: "time",
     type: "temporal" as const,
     scale: { type: "utc" as const, domain },
-    axis: { title: null, format: "%H:%M", formatType: "utc" as const, labelFontSize: 10, tickCount: 6 },
+    // UTC, whatever the machine's zone (the snapshot's header says so); labelExpr because
+    // vega-lite's `formatType: "utc"` falls back to its 12-hour multi-format here.
+    axis: { title: null, labelExpr: "utcFormat(datum.value, '%H:%M')", labelFontSize: 10, tickCount: 6 },
   };
   const y = {
     field: "value",
