@@ -8,6 +8,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { queryInstant } from "../prometheus/api.ts";
 import { findExecutable, type RunningPrometheus, startPrometheus } from "../prometheus/runner.ts";
 import { buildDashboards, dashboardText } from "./dashboards.ts";
@@ -63,6 +64,15 @@ describe("cluster/grafana/*.json", () => {
           expect(p.description, p.title).toBeTruthy();
           expect(p.fieldConfig?.defaults.unit, p.title).toBeTruthy();
         }
+      });
+
+      it("queries the data source cluster/kind/up.sh provisions (grafana-values.yaml's uid)", () => {
+        const values = parseYaml(readFileSync(join(dir, "../kind/grafana-values.yaml"), "utf8"));
+        const uid = values.datasources["datasources.yaml"].datasources[0].uid;
+        const used = new Set(
+          JSON.stringify(built[f]).match(/"uid":"[^"]*","type":"prometheus"|"type":"prometheus","uid":"[^"]*"/g),
+        );
+        expect([...used].map((u) => u.match(/"uid":"([^"]*)"/)![1])).toEqual([uid]);
       });
 
       it("uses only variables it defines (and Grafana's built-in ones)", () => {
