@@ -16,6 +16,7 @@ import { ACTION_NAMES, type Action, createSnapshot, OBS_V1, type Snapshot } from
 import { HarnessError } from "./core/errors.ts";
 import { parseScenario } from "./scenario-file.ts";
 import type { RunRow, TraceStore } from "./store.ts";
+import { OBS_COLUMNS } from "./trace.ts";
 
 export interface DecisionReplayOptions {
   readonly run: RunRow;
@@ -66,18 +67,6 @@ const STEP_SQL = `SELECT s.episode_id, s.step, s.time_s, s.proposed, s.slo_ok,
   FROM steps s JOIN episodes e USING (episode_id)
   WHERE e.run_id = ? AND e.status = 'completed'
   ORDER BY s.episode_id, s.step`;
-
-const OBS_COLUMNS = [
-  "obs_healthy",
-  "obs_degraded",
-  "obs_crashed",
-  "obs_cpu",
-  "obs_memory",
-  "obs_latency",
-  "obs_error_rate",
-  "obs_since_failure",
-  "obs_replicas",
-] as const;
 
 type Row = Record<string, number | boolean>;
 

@@ -11,21 +11,11 @@ import { Action } from "./core/contract.ts";
 import { explainStep, formatExplanation, readRecordedStep, recordedHealthyStates } from "./explain-cli.ts";
 import { TraceStore } from "./store.ts";
 import { makeMeta, makeRunContext, makeTrace, type StepValues, tempDir } from "./store-fixtures.ts";
+import { OBS_COLUMNS } from "./trace.ts";
 
 /** A crashed pod under load, recorded at step 5. */
 const INCIDENT = [0.2, 0, 0.1, 0.85, 0.4, 0.4, 0.08, 0.05, 0.3];
-const OBS = [
-  "obs_healthy",
-  "obs_degraded",
-  "obs_crashed",
-  "obs_cpu",
-  "obs_memory",
-  "obs_latency",
-  "obs_error_rate",
-  "obs_since_failure",
-  "obs_replicas",
-] as const;
-const obs = (v: readonly number[]): StepValues => Object.fromEntries(OBS.map((c, j) => [c, v[j]!]));
+const obs = (v: readonly number[]): StepValues => Object.fromEntries(OBS_COLUMNS.map((c, j) => [c, v[j]!]));
 /** Healthy steps differ a little (CPU), so the recorded background has distinct rows. */
 const healthy = (i: number) => [0.3, 0, 0, 0.3 + 0.01 * i, 0.3, 0.05, 0, 1, 0.3];
 

@@ -11,6 +11,7 @@
  * SLO held, evenly spread over the run: "what moved this decision away from the run's
  * healthy ones".
  */
+
 import type { Argv, CommandModule } from "yargs";
 import { loadOnnxModel } from "../policies/onnx-model.ts";
 import { DEFAULT_MODEL, resolveModelPath } from "../policies/rl.ts";
@@ -20,6 +21,7 @@ import { OperationError, UsageError } from "./cli-errors.ts";
 import { openExistingStore } from "./cli-store.ts";
 import { ACTION_NAMES, OBS_V1 } from "./core/contract.ts";
 import type { TraceStore } from "./store.ts";
+import { OBS_COLUMNS } from "./trace.ts";
 
 export const BACKGROUNDS = ["healthy", "recorded"] as const;
 export type BackgroundKind = (typeof BACKGROUNDS)[number];
@@ -27,17 +29,6 @@ export type BackgroundKind = (typeof BACKGROUNDS)[number];
 /** Most background states: the service's limit (schemas.ts), 512 x 64 rows in one model run. */
 const MAX_BACKGROUND = 64;
 
-const OBS_COLUMNS = [
-  "obs_healthy",
-  "obs_degraded",
-  "obs_crashed",
-  "obs_cpu",
-  "obs_memory",
-  "obs_latency",
-  "obs_error_rate",
-  "obs_since_failure",
-  "obs_replicas",
-] as const;
 const OBS_SQL = OBS_COLUMNS.map((c) => `s.${c}`).join(", ");
 
 /** One recorded step: where it is, what was decided then, and its state vector. */

@@ -61,6 +61,11 @@ export const STEP_COLUMNS = [
 ] as const satisfies readonly (readonly [string, ColumnType])[];
 
 export type StepColumn = (typeof STEP_COLUMNS)[number][0];
+
+/** The obs-v1 vector's columns, in the codec's order (what a decision was fed). */
+export const OBS_COLUMNS = STEP_COLUMNS.map(([c]) => c).filter((c): c is Extract<StepColumn, `obs_${string}`> =>
+  c.startsWith("obs_"),
+);
 export type StepColumns = Record<StepColumn, Float64Array>;
 
 /** An event as stored; `LoopEvent` made structured-cloneable (it already is). */
