@@ -8,6 +8,8 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { findExecutable } from "../prometheus/runner.ts";
 import { strayCgroups } from "./cgroups.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -80,4 +82,38 @@ export function cliLeftovers(run: CliRun, testbedPid: number = run.pid): string[
   for (const f of readdirSync(run.tmp)) if (!f.startsWith("tsx-")) left.push(`file ${join(run.tmp, f)}`);
   for (const g of strayCgroups(`chaos-rl-${testbedPid}-`)) left.push(`cgroup ${g}`);
   return left;
+}
+
+/**
+ * Whether a LOCAL_SMOKE suite runs: asked for, with its Debian packages present. Under CI a
+ * missing package is an error, not a silent skip.
+ */
+export function smokeSuite(name: string): { run: boolean } {
+  const tools = ["prometheus", "stress-ng"].filter((t) => findExecutable(t) === null);
+  const wanted = process.env.LOCAL_SMOKE === "1";
+  if (wanted && tools.length > 0 && process.env.CI) {
+    throw new Error(`${name} needs the Debian packages: ${tools.join(", ")} (apt-get install ${tools.join(" ")})`);
+  }
+  return { run: wanted && tools.length === 0 };
+}
+
+export type Row = Record<string, number | string | boolean | null>;
+
+/** Rows of a finished run's store, opened read-only, BIGINTs as numbers. */
+export async function readRows(db: string, sql: string): Promise<Row[]> {
+  const inst = await DuckDBInstance.create(db, { access_mode: "READ_ONLY" });
+  const c = await inst.connect();
+  try {
+    const r = await c.runAndReadAll(sql);
+    return r
+      .getRowObjects()
+      .map((o) =>
+        Object.fromEntries(
+          Object.entries(o).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : (v as Row[string])]),
+        ),
+      );
+  } finally {
+    c.closeSync();
+    inst.closeSync();
+  }
 }

@@ -20,53 +20,19 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { CHAOS_LABELS } from "../chaos/resources.ts";
 import { PODS } from "../kube/fake-apiserver.ts";
-import { findExecutable } from "../prometheus/runner.ts";
 import { strayCgroups } from "./cgroups.ts";
 import { parseGoDuration } from "./chaos-objects.ts";
-import { type CliRun, cliLeftovers, markedProcesses, runCli } from "./cli-run.ts";
+import { type CliRun, cliLeftovers, markedProcesses, type Row, readRows, runCli, smokeSuite } from "./cli-run.ts";
 import { KubeFacade, ROUTING_LABEL } from "./kube-facade.ts";
+import { processAlive } from "./leftovers.ts";
 
-const tools = ["prometheus", "stress-ng"].filter((t) => findExecutable(t) === null);
-const wanted = process.env.LOCAL_SMOKE === "1";
-if (wanted && tools.length > 0 && process.env.CI) {
-  throw new Error(`kube facade smoke needs the Debian packages: ${tools.join(", ")}`);
-}
+const smoke = smokeSuite("kube facade smoke");
 
-type Row = Record<string, number | string | boolean | null>;
-
-async function query(db: string, sql: string): Promise<Row[]> {
-  const inst = await DuckDBInstance.create(db, { access_mode: "READ_ONLY" });
-  const c = await inst.connect();
-  try {
-    const r = await c.runAndReadAll(sql);
-    return r
-      .getRowObjects()
-      .map((o) =>
-        Object.fromEntries(
-          Object.entries(o).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : (v as Row[string])]),
-        ),
-      );
-  } finally {
-    c.closeSync();
-    inst.closeSync();
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-describe.skipIf(!wanted || tools.length > 0)("the Kubernetes backend on the testbed's API facade", () => {
+describe.skipIf(!smoke.run)("the Kubernetes backend on the testbed's API facade", () => {
   let facade: KubeFacade;
   let dir: string;
   let env: Record<string, string>;
@@ -117,11 +83,11 @@ describe.skipIf(!wanted || tools.length > 0)("the Kubernetes backend on the test
       run = runCli(["run", scenario, "--db", db], randomUUID(), env);
       runs.push(run);
       result = await run.exited;
-      steps = await query(
+      steps = await readRows(
         db,
         `select e.fault, e.policy, e.status, s.* from steps s join episodes e using (episode_id) order by e.episode_id, s.step`,
       );
-      events = await query(
+      events = await readRows(
         db,
         `select e.fault, v.* from events v join episodes e using (episode_id) order by e.episode_id, v.seq`,
       );
@@ -161,7 +127,7 @@ describe.skipIf(!wanted || tools.length > 0)("the Kubernetes backend on the test
       const hit = facade.events.find((e) => e.kind === "chaos-injected" && e.name === object)!;
       expect(hit.detail).toMatch(new RegExp(`on ${pod}: pod-kill ${pod}: SIGKILL`));
       expect(hit.pid).toBeGreaterThan(0);
-      expect(alive(hit.pid!)).toBe(false);
+      expect(processAlive(hit.pid!)).toBe(false);
       expect(facade.events.some((e) => e.kind === "pod-gone" && e.name === pod && e.at >= hit.at)).toBe(true);
       expect(facade.events.some((e) => e.kind === "pod-created" && e.at >= hit.at)).toBe(true);
       // Prometheus's view (kube-state-metrics from the testbed), in the stored steps.
@@ -193,7 +159,7 @@ describe.skipIf(!wanted || tools.length > 0)("the Kubernetes backend on the test
         ).toBe(true);
         const del = facade.events.find((e) => e.kind === "pod-deleted-by-api" && e.name === pod)!;
         expect(del.detail).toContain(`uid ${uid}`);
-        expect(del.pid === null || !alive(del.pid)).toBe(true);
+        expect(del.pid === null || !processAlive(del.pid)).toBe(true);
         expect(facade.events.some((e) => e.kind === "pod-gone" && e.name === pod && e.at >= del.at)).toBe(true);
         expect(facade.events.some((e) => e.kind === "pod-created" && e.at >= del.at)).toBe(true);
       }

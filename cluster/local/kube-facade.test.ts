@@ -15,6 +15,7 @@ import type { CustomObject } from "../kube/client.ts";
 import { KubeClient } from "../kube/client.ts";
 import { findExecutable } from "../prometheus/runner.ts";
 import { KubeFacade, ROUTING_LABEL } from "./kube-facade.ts";
+import { processAlive } from "./leftovers.ts";
 import { waitFor } from "./wait.ts";
 
 const NS = "chaos-rl";
@@ -24,15 +25,6 @@ const hasStressNg = findExecutable("stress-ng") !== null;
 
 let facade: KubeFacade;
 let client: KubeClient;
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 function comm(pid: number): string {
   try {
@@ -119,7 +111,7 @@ describe.skipIf(!hasStressNg)("the testbed behind its Kubernetes API facade", { 
       timeoutMs: 30_000,
       what: "the deleted pod's object to go",
     });
-    expect(alive(pid)).toBe(false);
+    expect(processAlive(pid)).toBe(false);
     await waitFor(async () => (await pods()).filter((p) => p.status?.conditions?.[0]?.status === "True").length === 2, {
       timeoutMs: 30_000,
       what: "a ready replacement",
@@ -144,7 +136,7 @@ describe.skipIf(!hasStressNg)("the testbed behind its Kubernetes API facade", { 
       timeoutMs: 30_000,
       what: "the evicted pod's object to go",
     });
-    expect(alive(pid)).toBe(false);
+    expect(processAlive(pid)).toBe(false);
     await facade.testbed.supervisor.waitReady(2, 30_000);
   });
 

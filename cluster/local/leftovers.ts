@@ -17,7 +17,8 @@ export interface LeftoverQuery {
   readonly dirs?: readonly string[];
 }
 
-function alive(pid: number): boolean {
+/** Whether `pid` runs (a zombie does not: it has exited and holds nothing). */
+export function processAlive(pid: number): boolean {
   try {
     // A zombie has exited; it is waiting for its parent to reap it, and holds nothing.
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -47,7 +48,7 @@ export function listeningPorts(): Set<number> {
 
 export function leftovers(q: LeftoverQuery): string[] {
   const found: string[] = [];
-  for (const pid of q.pids ?? []) if (alive(pid)) found.push(`process ${pid}`);
+  for (const pid of q.pids ?? []) if (processAlive(pid)) found.push(`process ${pid}`);
   if (q.testbedId) for (const g of strayCgroups(`chaos-rl-${q.testbedId}`)) found.push(`cgroup ${g}`);
   if (q.ports?.length) {
     const listening = listeningPorts();

@@ -12,40 +12,12 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findExecutable } from "../prometheus/runner.ts";
-import { type CliRun, cliLeftovers, runCli } from "./cli-run.ts";
+import { type CliRun, cliLeftovers, type Row, readRows, runCli, smokeSuite } from "./cli-run.ts";
 
-const tools = ["prometheus", "stress-ng"].filter((t) => findExecutable(t) === null);
-const wanted = process.env.LOCAL_SMOKE === "1";
-if (wanted && tools.length > 0 && process.env.CI) {
-  throw new Error(
-    `local smoke suite needs the Debian packages: ${tools.join(", ")} (apt-get install ${tools.join(" ")})`,
-  );
-}
+const smoke = smokeSuite("local smoke suite");
 
-type Row = Record<string, number | string | boolean | null>;
-
-async function query(db: string, sql: string): Promise<Row[]> {
-  const inst = await DuckDBInstance.create(db, { access_mode: "READ_ONLY" });
-  const c = await inst.connect();
-  try {
-    const r = await c.runAndReadAll(sql);
-    return r
-      .getRowObjects()
-      .map((o) =>
-        Object.fromEntries(
-          Object.entries(o).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : (v as Row[string])]),
-        ),
-      );
-  } finally {
-    c.closeSync();
-    inst.closeSync();
-  }
-}
-
-describe.skipIf(!wanted || tools.length > 0)("local-smoke: six faults on the real testbed", () => {
+describe.skipIf(!smoke.run)("local-smoke: six faults on the real testbed", () => {
   let run: CliRun;
   let result: { code: number | null; stdout: string; stderr: string };
   let db: string;
@@ -56,11 +28,11 @@ describe.skipIf(!wanted || tools.length > 0)("local-smoke: six faults on the rea
     db = join(mkdtempSync(join(tmpdir(), "chaos-rl-smoke-")), "smoke.duckdb");
     run = runCli(["run", "scenarios/local-smoke.yaml", "--db", db], randomUUID());
     result = await run.exited;
-    steps = await query(
+    steps = await readRows(
       db,
       `select e.fault, e.policy, e.status, s.* from steps s join episodes e using (episode_id) order by e.episode_id, s.step`,
     );
-    events = await query(
+    events = await readRows(
       db,
       `select e.fault, e.policy, v.* from events v join episodes e using (episode_id) order by e.episode_id, v.seq`,
     );
