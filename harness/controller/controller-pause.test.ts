@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeApiServer, type ResourceRef } from "../../cluster/kube/fake-apiserver.ts";
 import { controllerConfigSchema } from "./config.ts";
-import { type AuditRecord, type ControllerHandle, startController } from "./controller.ts";
+import { type AuditRecord, nextAudits, startController } from "./controller.ts";
 
 const CONFIGMAPS: ResourceRef = { group: "", version: "v1", plural: "configmaps", kind: "ConfigMap" };
 const NS = "chaos-rl";
@@ -22,20 +22,6 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function waitFor(ctl: ControllerHandle, pred: (r: AuditRecord) => boolean, n = 1): Promise<AuditRecord[]> {
-  return new Promise((resolve) => {
-    const got: AuditRecord[] = [];
-    const off = ctl.onAudit((r) => {
-      if (!pred(r)) return;
-      got.push(r);
-      if (got.length >= n) {
-        off();
-        resolve(got);
-      }
-    });
-  });
-}
 
 /** A step whose proposal was not noop (the random policy's other 4/5), by its verdict. */
 const acting = (paused: boolean) => (r: AuditRecord) => {
@@ -91,35 +77,35 @@ describe("harness controller: pause by ConfigMap annotation", () => {
     });
 
     // Read once ("false"): acting.
-    await waitFor(ctl, acting(false), 3);
+    await nextAudits(ctl, acting(false), 3);
     expect(api.requestsTo({ method: "GET", path: "/configmaps", watch: true }).length).toBeGreaterThanOrEqual(1);
 
     // The operator annotates: paused from the next steps on, and the audit says by what.
-    const pausedNote = waitFor(
+    const pausedNote = nextAudits(
       ctl,
       noted("paused", /ConfigMap chaos-rl\/controller annotation chaos-rl.io\/paused=true/),
     );
     annotate(api, "true");
     await pausedNote;
-    await waitFor(ctl, acting(true), 3);
+    await nextAudits(ctl, acting(true), 3);
     const status = (await (await fetch(`${ctl.url}/metrics`)).text()).match(/^controller_paused (\d)/m);
     expect(status?.[1]).toBe("1");
 
     // The watch is cut (a network failure); the annotation changes meanwhile; the
     // controller lists again and resumes by itself.
     const watchesBefore = api.requestsTo({ method: "GET", path: "/configmaps", watch: true }).length;
-    const failed = waitFor(ctl, noted("pause-watch-watch-failed"));
+    const failed = nextAudits(ctl, noted("pause-watch-watch-failed"));
     api.dropWatches();
     await failed;
-    const resumed = waitFor(ctl, noted("resumed", /paused=false$/));
+    const resumed = nextAudits(ctl, noted("resumed", /paused=false$/));
     annotate(api, "false");
     await resumed;
-    await waitFor(ctl, acting(false), 3);
+    await nextAudits(ctl, acting(false), 3);
     expect(api.requestsTo({ method: "GET", path: "/configmaps", watch: true }).length).toBeGreaterThan(watchesBefore);
 
     // Deleting the ConfigMap is no pause.
     api.remove(CONFIGMAPS, NS, "controller");
-    await waitFor(ctl, acting(false), 2);
+    await nextAudits(ctl, acting(false), 2);
 
     stopped = true;
     expect(await ctl.stop()).toEqual([]);
@@ -160,7 +146,7 @@ describe("harness controller: pause by ConfigMap annotation", () => {
     cleanups.push(async () => {
       if (!stopped) await ctl.stop();
     });
-    await waitFor(ctl, acting(false), 2);
+    await nextAudits(ctl, acting(false), 2);
     stopped = true;
     expect(await ctl.stop()).toEqual([]);
     // The whole audit trail, from the start: every step before the first successful read

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { TraceStore } from "../store.ts";
 import { controllerConfigSchema } from "./config.ts";
-import { type AuditRecord, type ControllerHandle, startController } from "./controller.ts";
+import { type AuditRecord, nextAudits, startController } from "./controller.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -49,20 +49,6 @@ function fill(file: string): void {
   }
 }
 
-function waitFor(ctl: ControllerHandle, pred: (r: AuditRecord) => boolean, n = 1): Promise<AuditRecord[]> {
-  return new Promise((resolve) => {
-    const got: AuditRecord[] = [];
-    const off = ctl.onAudit((r) => {
-      if (!pred(r)) return;
-      got.push(r);
-      if (got.length >= n) {
-        off();
-        resolve(got);
-      }
-    });
-  });
-}
-
 const note = (what: string) => (r: AuditRecord) => r.type === "controller" && r.what === what;
 
 describe("harness controller with a store that refuses writes", () => {
@@ -91,21 +77,21 @@ describe("harness controller with a store that refuses writes", () => {
     cleanups.push(async () => {
       if (!stopped) await ctl.stop();
     });
-    await waitFor(ctl, note("store-committed"), 2);
+    await nextAudits(ctl, note("store-committed"), 2);
 
     // The disk fills: batches are refused, and the loop goes on stepping.
     const filler = join(disk, "filler");
-    const errors = waitFor(ctl, note("store-error"), 2);
+    const errors = nextAudits(ctl, note("store-error"), 2);
     fill(filler);
     const refused = await errors;
     expect((refused[0] as Extract<AuditRecord, { type: "controller" }>).detail).toMatch(/No space left on device/);
-    const stepsDuring = await waitFor(ctl, (r) => r.type === "step", 10);
+    const stepsDuring = await nextAudits(ctl, (r) => r.type === "step", 10);
     expect(stepsDuring).toHaveLength(10);
 
     // Room again: the held-back batches go in by themselves.
     rmSync(filler);
-    await waitFor(ctl, note("store-committed"), 2);
-    const last = await waitFor(ctl, (r) => r.type === "step");
+    await nextAudits(ctl, note("store-committed"), 2);
+    const last = await nextAudits(ctl, (r) => r.type === "step");
     const lastStep = (last[0] as Extract<AuditRecord, { type: "step" }>).step;
     stopped = true;
     expect(await ctl.stop()).toEqual([]);

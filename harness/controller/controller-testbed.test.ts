@@ -21,7 +21,7 @@ import { findExecutable } from "../../cluster/prometheus/runner.ts";
 import type { Backend } from "../core/contract.ts";
 import { TraceStore } from "../store.ts";
 import { controllerConfigSchema } from "./config.ts";
-import { type AuditRecord, type ControllerHandle, startController } from "./controller.ts";
+import { type AuditRecord, nextAudits, startController } from "./controller.ts";
 
 const canRun = process.platform === "linux" && findExecutable("prometheus") !== null;
 
@@ -34,21 +34,6 @@ type StepAudit = Extract<AuditRecord, { type: "step" }> & {
   record: { reason: string; observed: { missing: number } };
 };
 const isStep = (r: AuditRecord): r is StepAudit => r.type === "step";
-
-/** Resolves with the first `n` audit records after the call that match `pred`. */
-function waitFor(ctl: ControllerHandle, pred: (r: AuditRecord) => boolean, n = 1): Promise<AuditRecord[]> {
-  return new Promise((resolve) => {
-    const got: AuditRecord[] = [];
-    const off = ctl.onAudit((r) => {
-      if (!pred(r)) return;
-      got.push(r);
-      if (got.length >= n) {
-        off();
-        resolve(got);
-      }
-    });
-  });
-}
 
 describe.skipIf(!canRun)("harness controller on the local testbed", () => {
   it("observes real metrics, refuses to act while Prometheus is stopped, and recovers by itself when it runs again", async () => {
@@ -92,7 +77,7 @@ describe.skipIf(!canRun)("harness controller on the local testbed", () => {
     const ports = [prom.port, Number(new URL(status.exporterUrl).port)];
 
     // 1. Real observations: every metric present, and the policy's actions await approval.
-    const seen = await waitFor(ctl, (r) => isStep(r) && r.record.observed.missing === 0, 3);
+    const seen = await nextAudits(ctl, (r) => isStep(r) && r.record.observed.missing === 0, 3);
     expect(seen).toHaveLength(3);
 
     // 2. Prometheus stops answering.
@@ -103,11 +88,11 @@ describe.skipIf(!canRun)("harness controller on the local testbed", () => {
       resumed = true;
     };
     cleanups.push(resume);
-    const blindEvent = waitFor(
+    const blindEvent = nextAudits(
       ctl,
       (r) => r.type === "event" && r.event.kind === "backend-error" && r.event.detail.includes("observe failed"),
     );
-    const refused = await waitFor(
+    const refused = await nextAudits(
       ctl,
       (r) => isStep(r) && r.record.reason === "MetricsUnavailable" && r.record.observed.missing !== 0,
       2,
@@ -121,7 +106,7 @@ describe.skipIf(!canRun)("harness controller on the local testbed", () => {
 
     // 3. Prometheus runs again: the controller observes again without being told.
     resume();
-    const back = await waitFor(ctl, (r) => isStep(r) && r.step > duringOutage && r.record.observed.missing === 0, 2);
+    const back = await nextAudits(ctl, (r) => isStep(r) && r.step > duringOutage && r.record.observed.missing === 0, 2);
     expect(back).toHaveLength(2);
     expect((await fetch(`${ctl.url}/ready`)).status).toBe(200);
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { TraceStore } from "../store.ts";
 import { type ControllerConfigInput, controllerConfigSchema } from "./config.ts";
-import { type AuditRecord, type ControllerHandle, startController } from "./controller.ts";
+import { type AuditRecord, type ControllerHandle, nextAudits, startController } from "./controller.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -70,21 +70,6 @@ async function start(over: Partial<ControllerConfigInput>): Promise<{ ctl: Contr
   return { ctl, dir };
 }
 
-/** Resolves once `n` audit records matching `pred` have arrived after the call. */
-function waitFor(ctl: ControllerHandle, pred: (r: AuditRecord) => boolean, n = 1): Promise<AuditRecord[]> {
-  return new Promise((resolve) => {
-    const got: AuditRecord[] = [];
-    const off = ctl.onAudit((r) => {
-      if (!pred(r)) return;
-      got.push(r);
-      if (got.length >= n) {
-        off();
-        resolve(got);
-      }
-    });
-  });
-}
-
 const stepWith = (reason: string) => (r: AuditRecord) =>
   r.type === "step" && (r.record as { reason: string }).reason === reason;
 
@@ -98,17 +83,17 @@ describe("harness controller", () => {
       agentTimeoutMs: 1000,
       fallback: "heuristic",
     });
-    await waitFor(ctl, stepWith("Noop"), 3);
+    await nextAudits(ctl, stepWith("Noop"), 3);
     agent.set("500");
-    const errors500 = waitFor(
+    const errors500 = nextAudits(
       ctl,
       (r) => r.type === "event" && r.event.kind === "policy-error" && r.event.detail.includes("HTTP 500"),
       2,
     );
-    await waitFor(ctl, stepWith("PolicyUnavailable"), 3);
+    await nextAudits(ctl, stepWith("PolicyUnavailable"), 3);
     expect((await errors500)[0]).toMatchObject({ event: { detail: expect.stringContaining("HTTP 500") } });
     agent.set("hang");
-    const timeouts = await waitFor(
+    const timeouts = await nextAudits(
       ctl,
       (r) =>
         r.type === "event" && r.event.kind === "policy-error" && r.event.detail.includes("no answer within 1000 ms"),
@@ -116,7 +101,7 @@ describe("harness controller", () => {
     );
     expect(timeouts).toHaveLength(2);
     agent.set("ok");
-    await waitFor(ctl, stepWith("Noop"), 3);
+    await nextAudits(ctl, stepWith("Noop"), 3);
     const res = await fetch(`${ctl.url}/ready`);
     expect(res.status).toBe(200);
     expect(await ctl.stop()).toEqual([]);
@@ -141,12 +126,12 @@ describe("harness controller", () => {
   it("in approve mode queues a request, runs it once approved over HTTP, and pauses by the kill-switch file", async () => {
     const agent = await fakeAgent(2); // always scale up
     const { ctl, dir } = await start({ mode: "approve", agentUrl: agent.url, maxReplicas: 10 });
-    const [req] = await waitFor(ctl, (r) => r.type === "approval" && r.approval.status === "pending");
+    const [req] = await nextAudits(ctl, (r) => r.type === "approval" && r.approval.status === "pending");
     const id = (req as Extract<AuditRecord, { type: "approval" }>).approval.id;
     const pending = (await (await fetch(`${ctl.url}/pending`)).json()) as { id: string; actionName: string }[];
     expect(pending).toEqual([expect.objectContaining({ id, actionName: "scale-up" })]);
     expect((await fetch(`${ctl.url}/approve/999`, { method: "POST" })).status).toBe(404);
-    const executed = waitFor(ctl, (r) => r.type === "approval" && r.approval.status === "executed");
+    const executed = nextAudits(ctl, (r) => r.type === "approval" && r.approval.status === "executed");
     const ok = await fetch(`${ctl.url}/approve/${id}?by=alice`, { method: "POST" });
     expect(ok.status).toBe(200);
     const [done] = await executed;
@@ -155,14 +140,14 @@ describe("harness controller", () => {
 
     const killSwitch = join(dir, "runs/t.pause");
     writeFileSync(killSwitch, "");
-    await waitFor(ctl, stepWith("Paused"), 2);
+    await nextAudits(ctl, stepWith("Paused"), 2);
     unlinkSync(killSwitch);
-    await waitFor(ctl, stepWith("AwaitingApproval"), 2);
+    await nextAudits(ctl, stepWith("AwaitingApproval"), 2);
     const resumed = await fetch(`${ctl.url}/pause`, { method: "POST" });
     expect(await resumed.json()).toMatchObject({ paused: true });
-    await waitFor(ctl, stepWith("Paused"), 1);
+    await nextAudits(ctl, stepWith("Paused"), 1);
     await fetch(`${ctl.url}/resume`, { method: "POST" });
-    await waitFor(ctl, stepWith("AwaitingApproval"), 1);
+    await nextAudits(ctl, stepWith("AwaitingApproval"), 1);
 
     const metrics = await (await fetch(`${ctl.url}/metrics`)).text();
     expect(metrics).toMatch(/controller_actions_total\{action="scale-up",reason="Allowed"\} 1/);

@@ -77,6 +77,25 @@ export interface StartOptions {
   readonly wrapBackend?: (b: Backend) => Backend;
 }
 
+/** Resolves with the next `n` audit records (after the call) that match `pred`: wait on events, not time. */
+export function nextAudits(
+  ctl: Pick<ControllerHandle, "onAudit">,
+  pred: (r: AuditRecord) => boolean,
+  n = 1,
+): Promise<AuditRecord[]> {
+  return new Promise((resolve) => {
+    const got: AuditRecord[] = [];
+    const off = ctl.onAudit((r) => {
+      if (!pred(r)) return;
+      got.push(r);
+      if (got.length >= n) {
+        off();
+        resolve(got);
+      }
+    });
+  });
+}
+
 export async function startController(
   loaded: LoadedControllerConfig,
   so: StartOptions = {},
