@@ -81,6 +81,9 @@ function sampleTrace(steps: number): EpisodeTrace {
     kind: k % 2 === 0 ? "fault-injected" : "action-executed",
     action: k % 2 === 0 ? -1 : 1,
     podId: k % 5,
+    // Names and uids as long as real ones (schema v5 stores both in every event row).
+    podName: `demo-7d4b9c8f6-x${k % 5}k4p`,
+    podUid: `0b8e5a7c-1d2f-4e3a-9b6c-7d8e9f0a1b2${k % 5}`,
     faultId: k,
     detail: `event ${k} on pod ${k % 5}`,
   }));

@@ -4,18 +4,28 @@
  * - read-only commands (runs, metrics, report, compare, export) never create a database: a
  *   missing file is exit 2 with its path, not a fresh empty store and an empty table;
  * - a file that is no trace store (text, a directory, truncated, corrupt, another schema
- *   version) is exit 2;
+ *   version) is exit 2; so is one of an older version that `harness migrate` (or any
+ *   command that writes to it) would migrate: a read-only command never changes the file;
  * - a database locked by another process, or a full disk, is exit 1 (the input was fine).
  */
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { UsageError } from "./cli-errors.ts";
-import { type RunRow, TraceStore } from "./store.ts";
+import { type RunRow, type StoreOptions, TraceStore } from "./store.ts";
 
-/** Opens an existing trace store; never creates one. */
+/**
+ * Opens an existing trace store; never creates one, and never migrates one: a file of an
+ * older schema version is exit 2 naming `harness migrate` (harness/store-migrate.ts).
+ */
 export async function openExistingStore(path: string): Promise<TraceStore> {
   requireStoreFile(path, "--db");
-  return TraceStore.open(path);
+  return TraceStore.open(path, { migrate: false });
+}
+
+/** Opens an existing trace store and migrates it to this build's schema version when older (`harness migrate`). */
+export async function migrateExistingStore(path: string, onMigrated: StoreOptions["onMigrated"]): Promise<TraceStore> {
+  requireStoreFile(path, "--db");
+  return TraceStore.open(path, { migrate: true, ...(onMigrated ? { onMigrated } : {}) });
 }
 
 /** Opens the store holding training curves (`report --training`); never creates one. */

@@ -32,7 +32,7 @@ import { calibrateCommand } from "./calibrate-cli.ts";
 import { appendStepSummary, writeJunit } from "./ci-output.ts";
 import { EXIT, failure, OperationError, oneLine, UsageError } from "./cli-errors.ts";
 import { exportParquetFiles } from "./cli-export.ts";
-import { openExistingStore, openTrainingStore, pickRun, requireStoreFile } from "./cli-store.ts";
+import { migrateExistingStore, openExistingStore, openTrainingStore, pickRun, requireStoreFile } from "./cli-store.ts";
 import { trainCommand } from "./cli-train.ts";
 import { approveCommand, controllerCommand } from "./controller/cli.ts";
 import { parseShard } from "./core/runs.ts";
@@ -46,6 +46,7 @@ import { type RunSummary, runScenario } from "./runner.ts";
 import { loadScenarioOrThrow, parseScenario, withBackend } from "./scenario-file.ts";
 import { assertRunnable } from "./scenario-runnable.ts";
 import { mergeStores, type TraceStore } from "./store.ts";
+import { SCHEMA_VERSION } from "./store-schema.ts";
 import { type Columns, formatTable } from "./table.ts";
 
 /** Replaced once the flags are parsed (--log-format). */
@@ -207,6 +208,7 @@ async function runCommand(argv: {
       shard,
       signal: controller.signal,
       stop: stop.signal,
+      onStoreMigrated: logMigrated,
       reporters: [
         progressReporter(),
         {
@@ -474,6 +476,16 @@ async function compareBackendsCommand(argv: {
   return EXIT.ok;
 }
 
+/** A trace store migrated on open, in the run's log. */
+function logMigrated(m: {
+  readonly file: string;
+  readonly from: number;
+  readonly to: number;
+  readonly ms: number;
+}): void {
+  log.info({ db: m.file, from: m.from, to: m.to, ms: Math.round(m.ms) }, "trace store migrated to this build's schema");
+}
+
 /** Opens an existing store (never creates one), runs `f`, closes it. */
 async function withStore<T>(db: string, f: (store: TraceStore) => Promise<T>): Promise<T> {
   const store = await openExistingStore(db);
@@ -705,7 +717,7 @@ export function buildCli(args: string[]) {
       async (argv) => {
         // Every source is checked before the target is created.
         for (const source of argv.sources) requireStoreFile(source, "merge source");
-        const summary = await mergeStores(argv.target, argv.sources);
+        const summary = await mergeStores(argv.target, argv.sources, { onMigrated: logMigrated });
         for (const r of summary.partialRuns) {
           log.warn(
             `run ${r.runId} holds shards ${r.shards} only (missing ${r.missing.join(", ")}): its report covers part of the matrix until the missing shards are merged`,
@@ -715,6 +727,31 @@ export function buildCli(args: string[]) {
           argv.json
             ? `${JSON.stringify(summary, null, 2)}\n`
             : `merged ${summary.sources.length} file(s) into ${summary.target}: ${summary.episodesAdded} episodes added, ${summary.episodesSkipped} already there\n`,
+        );
+      },
+    )
+    .command(
+      "migrate",
+      "Migrate a trace store of an older schema version to this build's, in place",
+      (y) =>
+        y
+          .option("db", { type: "string", demandOption: true, describe: "DuckDB file (must exist)" })
+          .example(
+            "$0 migrate --db runs/quickstart.duckdb",
+            "What read-only commands (runs, metrics, report, compare, export) ask for on an older file",
+          ),
+      async (argv) => {
+        let done: Parameters<typeof logMigrated>[0] | null = null;
+        const store = await migrateExistingStore(argv.db, (m) => {
+          done = m;
+          logMigrated(m);
+        });
+        await store.close();
+        const m = done as Parameters<typeof logMigrated>[0] | null;
+        process.stdout.write(
+          m === null
+            ? `${store.path} is at schema version ${SCHEMA_VERSION} already: nothing to migrate\n`
+            : `migrated ${m.file} from schema version ${m.from} to ${m.to}\n`,
         );
       },
     )

@@ -370,3 +370,71 @@ describe("codec per policy", () => {
     });
   });
 });
+
+describe("pod identity in event rows", () => {
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+  const podKill: FaultInjection = {
+    id: 0,
+    atS: 20,
+    spec: { type: "pod-kill" } as FaultInjection["spec"],
+    targetKey: 0.5,
+  };
+
+  it("names the pod of every action and pod event by name and uid, and no pod by empty strings", async () => {
+    const r = await run(scripted([Action.RestartPod, 0, 0, 0, 0, 0, 0, 0, Action.DrainPod]), {
+      schedule: [podKill],
+      steps: 12,
+    });
+    const withPod = r.events.filter((e) => e.podId >= 0);
+    expect(withPod.map((e) => e.kind)).toEqual(
+      expect.arrayContaining(["action-executed", "fault-injected", "pod-replaced", "pod-ready"]),
+    );
+    for (const e of withPod) {
+      expect(e.podName, `${e.kind} pod ${e.podId}`).toMatch(new RegExp(`^sim-[0-9a-f]{8}-${e.podId}$`));
+      expect(e.podUid, `${e.kind} pod ${e.podId}`).toMatch(UUID);
+    }
+    for (const e of r.events.filter((x) => x.podId < 0)) expect(e).toMatchObject({ podName: "", podUid: "" });
+  });
+
+  it("takes name and uid from the observed pod rows when the backend reports a pod id only", async () => {
+    const sim = new SimBackend({ seed: 3 });
+    const seen = new Map<number, [string, string]>();
+    // A backend that knows pods by id only (as a cluster backend may for an action's outcome).
+    const idOnly = {
+      clock: sim.clock,
+      observe: () => {
+        const s = sim.observe();
+        const t = s.podTable!;
+        for (let i = 0; i < t.count; i++) seen.set(t.id[i]!, [t.name[i]!, t.uid[i]!]);
+        return s;
+      },
+      execute: (a: Action) => {
+        const { podName: _n, podUid: _u, ...o } = sim.execute(a);
+        return o;
+      },
+      inject: (f: FaultInjection) => sim.inject(f),
+      clear: (f: FaultInjection) => sim.clear(f),
+      drainEvents: () => sim.drainEvents().map(({ podName: _n, podUid: _u, ...e }) => e),
+    };
+    const events: LoopEvent[] = [];
+    await runEpisode(
+      {
+        backend: idOnly,
+        policy: scripted([Action.RestartPod]),
+        fallback: null,
+        schedule: [],
+        steps: 3,
+        stepSeconds: 10,
+        codec: { maxReplicas: 10, episodeSeconds: 600 },
+        limits: guardLimitsSchema.parse({}),
+        slo,
+        confirmWindowS: 30,
+      },
+      { onEvent: (e) => events.push(e) },
+    );
+    const restart = events.find((e) => e.kind === "action-executed")!;
+    expect(restart.podId).toBeGreaterThanOrEqual(0);
+    const [name, uid] = seen.get(restart.podId)!;
+    expect(restart).toMatchObject({ podName: name, podUid: uid });
+  });
+});

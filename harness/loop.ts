@@ -14,6 +14,7 @@ import { codecByName, OBS_V1_CODEC, type StateCodec } from "./core/codecs.ts";
 import {
   ACTION_NAMES,
   Action,
+  type ActionOutcome,
   type Backend,
   BackendError,
   type BackendEvent,
@@ -25,6 +26,7 @@ import {
   isAction,
   type MaybePromise,
   Missing,
+  type PodTable,
   type Policy,
   type ReplicaLimits,
   type Slo,
@@ -97,7 +99,11 @@ export interface LoopEvent {
   readonly kind: LoopEventKind;
   /** Action id for action events, else -1. */
   readonly action: number;
+  /** The pod's id (`PodTable.id`), or -1 for an event about no pod. */
   readonly podId: number;
+  /** The pod's name and uid, "" for an event about no pod (or one the backend could not name). */
+  readonly podName: string;
+  readonly podUid: string;
   readonly faultId: number;
   /** fault-injected on a pod: the target's rank among running pods; else -1 or absent. */
   readonly targetRank?: number;
@@ -238,11 +244,14 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
   const traceFeed =
     policyFeed.codec === OBS_V1_CODEC ? policyFeed : feedFor({ codec: OBS_V1_CODEC.name }, o.codec, fallbackFeed);
   const record = {} as StepRecord;
-  const emit = (time: number, kind: LoopEventKind, detail: string, action = -1, podId = -1, faultId = -1) =>
-    sink.onEvent?.({ time, kind, detail, action, podId, faultId });
+  // The pod rows of the latest observation: where a pod's name and uid are looked up when
+  // a backend's outcome or event carries its id only.
+  let pods: PodTable | null = null;
+  const emit = (time: number, kind: LoopEventKind, detail: string, action = -1, pod: PodRef = NO_POD, faultId = -1) =>
+    sink.onEvent?.({ time, kind, detail, action, ...podIdentity(pods, pod), faultId });
   // A scheduled fault that never acted, recorded with its schedule entry (so it can be replayed).
   const emitScheduled = (time: number, kind: LoopEventKind, f: FaultInjection, detail: string) =>
-    sink.onEvent?.({ time, kind, detail, action: -1, podId: -1, faultId: f.id, fault: JSON.stringify(f) });
+    sink.onEvent?.({ time, kind, detail, action: -1, ...NO_POD_ROW, faultId: f.id, fault: JSON.stringify(f) });
   const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
   // Backend calls: direct, and retried with back-off only after a transient failure.
   const stepMs = o.stepSeconds * 1000;
@@ -301,6 +310,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
         blind.missing = ALL_MISSING;
         snapshot = blind;
       }
+      pods = snapshot.podTable;
       const state = policyFeed.encode(snapshot, step);
       traceFeed.encode(snapshot, step);
 
@@ -364,13 +374,13 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
           applied = outcome.applied;
           if (approvedId !== null) {
             o.approvals!.settle(approvedId, applied ? "executed" : "failed", now, outcome.message);
-            emit(now, "approval-executed", `request ${approvedId}: ${outcome.message}`, verdict.action, outcome.podId);
+            emit(now, "approval-executed", `request ${approvedId}: ${outcome.message}`, verdict.action, outcome);
           }
           if (applied) {
             guardState.lastActionAt = now;
             checks.push({ due: now + o.confirmWindowS, action: verdict.action, pressure });
           }
-          emit(now, applied ? "action-executed" : "action-refused", outcome.message, verdict.action, outcome.podId);
+          emit(now, applied ? "action-executed" : "action-refused", outcome.message, verdict.action, outcome);
         } catch (err) {
           if (!isRetryable(err)) throw err;
           reason = GuardReason.ExecuteFailed;
@@ -417,7 +427,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
         } catch (err) {
           if (!isRetryable(err)) throw err;
           // Left in `uncleared`: the episode's cleanup tries again and reports it if it fails.
-          emit(now, "backend-error", `clear failed after retries: ${message(err)}`, -1, -1, f.id);
+          emit(now, "backend-error", `clear failed after retries: ${message(err)}`, -1, NO_POD, f.id);
         }
       }
       for (let fault = timeline.nextDue(now); fault !== null; fault = timeline.nextDue(now)) {
@@ -487,7 +497,8 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
     for (const e of backend.drainEvents()) {
       live.onEvent(e.kind, e.faultId);
       const scheduled = e.kind === "fault-injected" || e.kind === "fault-skipped" ? byId.get(e.faultId) : undefined;
-      sink.onEvent?.(scheduled ? { ...e, action: -1, fault: JSON.stringify(scheduled) } : { ...e, action: -1 });
+      const row = { ...e, action: -1, ...podIdentity(pods, e) };
+      sink.onEvent?.(scheduled ? { ...row, fault: JSON.stringify(scheduled) } : row);
     }
   }
 
@@ -505,6 +516,28 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       }
     }
   }
+}
+
+/** What names a pod in an outcome or a backend event: its id, and its name and uid where the backend gave them. */
+type PodRef = Pick<ActionOutcome, "podId" | "podName" | "podUid">;
+
+const NO_POD: PodRef = Object.freeze({ podId: -1 });
+const NO_POD_ROW = Object.freeze({ podId: -1, podName: "", podUid: "" });
+
+/**
+ * The id, name and uid an event row stores for `ref`: the backend's name and uid where it
+ * gave them, else those of the row with its id in `pods` (the latest observation: the pod
+ * an action hit, or a fault targeted, was in it), else "".
+ */
+function podIdentity(pods: PodTable | null, ref: PodRef): { podId: number; podName: string; podUid: string } {
+  if (ref.podId < 0) return NO_POD_ROW;
+  if (ref.podName !== undefined) return { podId: ref.podId, podName: ref.podName, podUid: ref.podUid ?? "" };
+  if (pods !== null) {
+    for (let i = 0; i < pods.count; i++) {
+      if (pods.id[i] === ref.podId) return { podId: ref.podId, podName: pods.name[i]!, podUid: pods.uid[i]! };
+    }
+  }
+  return { podId: ref.podId, podName: "", podUid: "" };
 }
 
 /** A codec's encoder for one episode and its reused output buffer. */

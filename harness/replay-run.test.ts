@@ -131,7 +131,7 @@ describe("harness replay", () => {
     await s.query("UPDATE schema_version SET version = 3");
     await s.close();
     await expect(replayRun({ db: old, policy: "hpa" })).rejects.toThrow(
-      /has trace store schema version 3; this build reads version 4/,
+      /has trace store schema version 3; this build reads version 5/,
     );
   }, 300_000);
 });

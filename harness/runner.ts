@@ -22,7 +22,7 @@ import { type EpisodeOutcome, type RecordedInputs, runPlannedEpisode } from "./e
 import { expandPlan, type PlannedEpisode, type PlanOptions, planSha256, shardOf } from "./plan.ts";
 import { gitRevision } from "./provenance.ts";
 import type { LoadedScenario } from "./scenario-file.ts";
-import { type EpisodeMeta, type RunContext, TraceStore } from "./store.ts";
+import { type EpisodeMeta, type RunContext, type StoreOptions, TraceStore } from "./store.ts";
 import type { WorkerResult, WorkerTask } from "./worker.ts";
 
 export interface RunOptions {
@@ -52,6 +52,8 @@ export interface RunOptions {
   readonly reporters?: readonly RunReporter[];
   /** The command line, stored with the run. */
   readonly argv?: readonly string[];
+  /** Told when `db` was of an older schema version and has been migrated on open. @default a line on stderr */
+  readonly onStoreMigrated?: StoreOptions["onMigrated"];
   /**
    * A replay's recorded faults and load (harness/replay-run.ts), by {@link recordedKey} of an
    * episode's cell and seed: every episode runs them instead of what its seed generates. An
@@ -134,7 +136,7 @@ export async function runScenario(o: RunOptions): Promise<RunSummary> {
   // rl cells one by one while the other policies run.
   await prepareModels(slice);
 
-  const store = await TraceStore.open(o.db);
+  const store = await TraceStore.open(o.db, o.onStoreMigrated ? { onMigrated: o.onStoreMigrated } : {});
   let runId: string | null = null;
   let threw = false;
   try {

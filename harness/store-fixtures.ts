@@ -42,7 +42,17 @@ export function makeTrace(
   }
   trace.length = n;
   for (const e of events) {
-    trace.events.push({ time: 0, kind: "fault-injected", action: -1, podId: -1, faultId: -1, detail: "", ...e });
+    trace.events.push({
+      time: 0,
+      kind: "fault-injected",
+      action: -1,
+      podId: -1,
+      podName: "",
+      podUid: "",
+      faultId: -1,
+      detail: "",
+      ...e,
+    });
   }
   return trace;
 }

@@ -12,7 +12,9 @@
  *   which case it replaces it. Copied episodes get new ids after the target's largest, and
  *   their steps and events follow them.
  *
- * Merging the same source twice changes nothing the second time.
+ * Merging the same source twice changes nothing the second time. A source of an older schema
+ * version that store-migrate.ts can migrate is merged as it is (it is attached read-only):
+ * the columns it lacks get the values its migration would give them.
  *
  * Refused, before anything is written: a run id that holds another plan in the source
  * (a different scenario text or narrowing), and shards of one run cut into different
@@ -21,6 +23,7 @@
 import { existsSync } from "node:fs";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { HarnessError } from "./core/errors.ts";
+import { ADDED_COLUMN_VALUES, canMigrate } from "./store-migrate.ts";
 import { SCHEMA_VERSION, STEP_COLUMN_NAMES, sqlString } from "./store-schema.ts";
 
 export interface SourceMergeSummary {
@@ -96,6 +99,7 @@ export async function mergeSource(con: DuckDBConnection, target: string, source:
   }
 }
 
+/** The source's schema version: this build's, or an older one its migration knows (merged with the migration's values). */
 async function checkVersion(con: DuckDBConnection, source: string): Promise<void> {
   const tables = await rows(
     con,
@@ -104,7 +108,8 @@ async function checkVersion(con: DuckDBConnection, source: string): Promise<void
   if (tables.length === 0)
     throw new MergeRefusedError(`${source} is not a trace store: it has no schema_version table`);
   const [row] = await rows(con, `SELECT max(version) AS v FROM ${SRC}.schema_version`);
-  if (Number(row?.v) !== SCHEMA_VERSION) {
+  const v = Number(row?.v);
+  if (v !== SCHEMA_VERSION && !canMigrate(v)) {
     throw new MergeRefusedError(
       `${source} has trace store schema version ${String(row?.v)}; this build reads ${SCHEMA_VERSION}`,
     );
@@ -169,11 +174,15 @@ async function mergeAttached(con: DuckDBConnection, source: string): Promise<Sou
   }
   await con.run(`INSERT INTO episodes
     SELECT m.new_id, s.* EXCLUDE (episode_id) FROM ${SRC}.episodes s JOIN temp.merge_map m ON m.old_id = s.episode_id`);
-  const stepCols = STEP_COLUMN_NAMES.map((c) => `s.${c}`).join(", ");
-  await con.run(`INSERT INTO steps (episode_id, ${STEP_COLUMN_NAMES.join(", ")})
-    SELECT m.new_id, ${stepCols} FROM ${SRC}.steps s JOIN temp.merge_map m ON m.old_id = s.episode_id`);
-  await con.run(`INSERT INTO events
-    SELECT m.new_id, s.* EXCLUDE (episode_id) FROM ${SRC}.events s JOIN temp.merge_map m ON m.old_id = s.episode_id`);
+  // By column name: a source of an older schema version lacks the columns added since, and
+  // its rows get what the migration would have given them.
+  for (const table of ["steps", "events"] as const) {
+    const cols = table === "steps" ? STEP_COLUMN_NAMES : await columnsOf(con, null, "events");
+    const have = new Set(await columnsOf(con, SRC, table));
+    const values = cols.filter((c) => c !== "episode_id").map((c) => (have.has(c) ? `s.${c}` : addedValue(table, c)));
+    await con.run(`INSERT INTO ${table} (episode_id, ${cols.filter((c) => c !== "episode_id").join(", ")})
+      SELECT m.new_id, ${values.join(", ")} FROM ${SRC}.${table} s JOIN temp.merge_map m ON m.old_id = s.episode_id`);
+  }
 
   const [moved] = await rows(
     con,
@@ -189,6 +198,24 @@ async function mergeAttached(con: DuckDBConnection, source: string): Promise<Sou
     episodesReplaced: Number(moved?.replaced),
     episodesSkipped: Number(moved?.skipped),
   };
+}
+
+/** Column names of `table` in database `db` (null: the target), in table order. */
+async function columnsOf(con: DuckDBConnection, db: string | null, table: string): Promise<string[]> {
+  const r = await rows(
+    con,
+    `SELECT column_name FROM duckdb_columns()
+     WHERE database_name = ${db === null ? "current_database()" : sqlString(db)} AND schema_name = 'main'
+       AND table_name = ${sqlString(table)} ORDER BY column_index`,
+  );
+  return r.map((x) => x.column_name as string);
+}
+
+function addedValue(table: string, column: string): string {
+  const v = ADDED_COLUMN_VALUES[table]?.[column];
+  if (v === undefined)
+    throw new Error(`The merge source has no ${table}.${column}, and no migration says what it holds`);
+  return v;
 }
 
 async function rows(con: DuckDBConnection, sql: string): Promise<Record<string, unknown>[]> {

@@ -3,7 +3,7 @@
  * DuckDB's appender as full data chunks.
  *
  * Why not the appender's row-wise `appendX` calls: that is one native call per value
- * (36 per step row), which tops out far below the 1M rows/s the store needs. Why not
+ * (one per column per step row), which tops out far below the 1M rows/s the store needs. Why not
  * `DuckDBDataChunk.setColumnValues`: it calls `setItem` per value. Here each column is
  * staged in a typed array with the SQL type's memory layout (a `TypedArray.set` from the
  * trace's Float64Array converts natively), and one `copy_data_to_vector` per column moves up

@@ -94,11 +94,17 @@ describe("TraceStore.open", () => {
     );
   });
 
-  it("refuses a trace store of another schema version", async () => {
+  it("refuses a trace store of a version no migration reaches (newer, or older than the oldest migration)", async () => {
     const path = dbPath();
     await withStore(path, (s) => s.query("UPDATE schema_version SET version = 99"));
     await expect(TraceStore.open(path)).rejects.toThrow(
-      `${resolve(path)} has trace store schema version 99; this build reads version ${SCHEMA_VERSION}`,
+      `${resolve(path)} has trace store schema version 99; this build reads version ${SCHEMA_VERSION} (the file was written by a newer build)`,
+    );
+    // Older than any migration reaches (store-migrate.ts): refused too, not guessed at.
+    const old = dbPath();
+    await withStore(old, (s) => s.query("UPDATE schema_version SET version = 3"));
+    await expect(TraceStore.open(old)).rejects.toThrow(
+      `${resolve(old)} has trace store schema version 3; this build reads version ${SCHEMA_VERSION}`,
     );
   });
 
@@ -128,8 +134,27 @@ describe("writing runs and episodes", () => {
         since_failure_s: 1e6 + i,
       }));
       const events: TraceEvent[] = [
-        { time: 10, kind: "fault-injected", action: -1, podId: 7, faultId: 0, detail: "pod-kill hit pod 7" },
-        { time: 20, kind: "action-executed", action: 1, podId: 7, faultId: -1, detail: "restarted 'pod-7'" },
+        {
+          time: 10,
+          kind: "fault-injected",
+          action: -1,
+          podId: 7,
+          podName: "demo-7f9c-x2k4p",
+          podUid: "0b8e5a7c-1d2f-4e3a-9b6c-7d8e9f0a1b2c",
+          faultId: 0,
+          detail: "pod-kill hit pod 7",
+        },
+        {
+          time: 20,
+          kind: "action-executed",
+          action: 1,
+          podId: 7,
+          podName: "demo-7f9c-x2k4p",
+          podUid: "0b8e5a7c-1d2f-4e3a-9b6c-7d8e9f0a1b2c",
+          faultId: -1,
+          detail: "restarted 'pod-7'",
+        },
+        { time: 30, kind: "slo-breached", action: -1, podId: -1, podName: "", podUid: "", faultId: -1, detail: "" },
       ];
       trace.events.push(...events);
       const meta = makeMeta({ steps: 5, status: "failed", error: "boom", faultSpecs: [{ type: "cpu-stress" }] });
@@ -146,7 +171,7 @@ describe("writing runs and episodes", () => {
       });
       expect(
         await store.query(
-          "SELECT time_s AS time, kind, action, pod_id AS podId, fault_id AS faultId, detail FROM events WHERE episode_id = ? ORDER BY seq",
+          "SELECT time_s AS time, kind, action, pod_id AS podId, pod_name AS podName, pod_uid AS podUid, fault_id AS faultId, detail FROM events WHERE episode_id = ? ORDER BY seq",
           [id],
         ),
       ).toEqual(events);

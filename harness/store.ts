@@ -31,7 +31,8 @@ import { HarnessError } from "./core/errors.ts";
 import { type EpisodeStatus, missingShards, type RunContext, type RunRow, type RunStatus } from "./core/runs.ts";
 import { storeFailure } from "./store-errors.ts";
 import { mergeSource, type SourceMergeSummary } from "./store-merge.ts";
-import { DATA_TABLES, LOOKUP_DML, SCHEMA_VERSION, sqlString, TABLE_DDL } from "./store-schema.ts";
+import { canMigrate, type Migration, migrateSchema } from "./store-migrate.ts";
+import { DATA_TABLES, lookupDml, SCHEMA_VERSION, sqlString, TABLE_DDL } from "./store-schema.ts";
 import { StepStaging } from "./store-staging.ts";
 import type { EpisodeTrace } from "./trace.ts";
 
@@ -84,6 +85,18 @@ export interface StoreOptions {
    * @default 1000
    */
   readonly maxDelayMs?: number;
+  /**
+   * A file of an older schema version that harness/store-migrate.ts knows: true migrates it
+   * in place on open (commands that write); false refuses it with an error naming the
+   * command that migrates it (read-only commands never change a file).
+   * @default true
+   */
+  readonly migrate?: boolean;
+  /**
+   * Told about a migration done on open.
+   * @default one line on stderr
+   */
+  readonly onMigrated?: (m: Migration & { readonly file: string }) => void;
 }
 
 export interface MergeSummary {
@@ -112,6 +125,8 @@ interface StagedEvent {
   kind: string;
   action: number;
   podId: number;
+  podName: string;
+  podUid: string;
   faultId: number;
   targetRank: number;
   fault: string | null;
@@ -174,8 +189,9 @@ export class TraceStore {
 
   /**
    * Opens the trace store at `path`, creating the file, its parent directory and the schema
-   * when missing, and (re)creating the metric views. Refuses a DuckDB file that is not a
-   * trace store or has another schema version.
+   * when missing, and (re)creating the metric views. A file of an older schema version is
+   * migrated in place (unless `options.migrate` is false: then refused); a DuckDB file that
+   * is not a trace store, or has a version no migration reaches, is refused.
    */
   static async open(path: string, options: StoreOptions = {}): Promise<TraceStore> {
     const file = resolve(path);
@@ -191,7 +207,7 @@ export class TraceStore {
     let writer: DuckDBConnection | undefined;
     try {
       con = await instance.connect();
-      await prepareSchema(con, file);
+      await prepareSchema(con, file, options);
       const next = await scalar(con, "SELECT coalesce(max(episode_id), 0) + 1 FROM episodes");
       writer = await instance.connect();
       const appenders = {
@@ -295,6 +311,8 @@ export class TraceStore {
           kind: e.kind,
           action: e.action,
           podId: e.podId,
+          podName: e.podName,
+          podUid: e.podUid,
           faultId: e.faultId,
           targetRank: e.targetRank ?? -1,
           fault: e.fault ?? null,
@@ -623,9 +641,17 @@ export class TraceStore {
   }
 }
 
-/** Merges trace store files into `target` (created if missing); see store-merge.ts for the rules. */
-export async function mergeStores(target: string, sources: readonly string[]): Promise<MergeSummary> {
-  const store = await TraceStore.open(target);
+/**
+ * Merges trace store files into `target` (created if missing, migrated if older); see
+ * store-merge.ts for the rules. Sources are read, never changed: one of an older schema
+ * version is merged with the defaults its migration would give.
+ */
+export async function mergeStores(
+  target: string,
+  sources: readonly string[],
+  options: Pick<StoreOptions, "onMigrated"> = {},
+): Promise<MergeSummary> {
+  const store = await TraceStore.open(target, options);
   try {
     const summaries: SourceMergeSummary[] = [];
     for (const source of sources) summaries.push(await store.mergeFrom(source));
@@ -646,7 +672,7 @@ export async function mergeStores(target: string, sources: readonly string[]): P
 
 /** Writes every table and metric view of the store at `dbPath` to `dir/<name>.parquet`. */
 export async function exportParquet(dbPath: string, dir: string): Promise<string[]> {
-  const store = await TraceStore.open(dbPath);
+  const store = await TraceStore.open(dbPath, { migrate: false });
   try {
     return await store.exportParquet(dir);
   } finally {
@@ -656,8 +682,11 @@ export async function exportParquet(dbPath: string, dir: string): Promise<string
 
 // ---------------------------------------------------------------------------
 
-/** Creates the schema in an empty file, or checks the version of an existing store; then the views. */
-async function prepareSchema(con: DuckDBConnection, file: string): Promise<void> {
+/**
+ * Creates the schema in an empty file, or checks the version of an existing store and
+ * migrates an older one (store-migrate.ts); then the lookup rows and the views.
+ */
+async function prepareSchema(con: DuckDBConnection, file: string, options: StoreOptions): Promise<void> {
   const reader = await con.runAndReadAll(
     "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'",
   );
@@ -673,16 +702,32 @@ async function prepareSchema(con: DuckDBConnection, file: string): Promise<void>
       `${file} is not a trace store: it has tables (${tables.sort().join(", ")}) but no schema_version table`,
     );
   } else {
-    const version = await scalar(con, "SELECT max(version) FROM schema_version");
-    if (Number(version) !== SCHEMA_VERSION) {
+    const version = Number(await scalar(con, "SELECT max(version) FROM schema_version"));
+    if (version !== SCHEMA_VERSION && !canMigrate(version)) {
       throw new HarnessError(
         "store_unreadable",
-        `${file} has trace store schema version ${String(version)}; this build reads version ${SCHEMA_VERSION}`,
+        `${file} has trace store schema version ${String(version)}; this build reads version ${SCHEMA_VERSION}${version > SCHEMA_VERSION ? " (the file was written by a newer build)" : ""}`,
       );
     }
+    if (version !== SCHEMA_VERSION && options.migrate === false) {
+      throw new HarnessError(
+        "store_unreadable",
+        `${file} has trace store schema version ${version}; this build reads version ${SCHEMA_VERSION}. A read-only command does not migrate it: run \`harness migrate --db ${file}\` (or any command that writes to it), then retry`,
+      );
+    }
+    if (version !== SCHEMA_VERSION) {
+      const m = await migrateSchema(con, version);
+      (options.onMigrated ?? logMigration)({ ...m, file });
+    }
   }
-  for (const dml of LOOKUP_DML) await con.run(dml);
+  for (const dml of lookupDml()) await con.run(dml);
   for (const view of viewStatements()) await con.run(view);
+}
+
+function logMigration(m: Migration & { readonly file: string }): void {
+  process.stderr.write(
+    `harness: migrated trace store ${m.file} from schema version ${m.from} to ${m.to} in ${Math.round(m.ms)} ms\n`,
+  );
 }
 
 /** What an open episode's row says until it is closed (and what a killed controller leaves). */
@@ -697,6 +742,8 @@ function appendEventRow(
     kind: string;
     action: number;
     podId: number;
+    podName: string;
+    podUid: string;
     faultId: number;
     detail: string;
     targetRank?: number;
@@ -714,6 +761,8 @@ function appendEventRow(
   a.appendInteger(e.targetRank ?? -1);
   if (e.fault === null || e.fault === undefined) a.appendNull();
   else a.appendVarchar(e.fault);
+  a.appendVarchar(e.podName);
+  a.appendVarchar(e.podUid);
   a.endRow();
 }
 

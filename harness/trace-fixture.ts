@@ -6,7 +6,8 @@
  * round-trip doubles, non-finite values are written as strings); `loadRun` writes it into a
  * store through the ordinary `beginRun`/`writeEpisode` path.
  *
- * A steps column the fixture lacks (written before the column existed) loads as NaN.
+ * A steps column the fixture lacks (written before the column existed) loads as what the
+ * store's migration gives it (harness/store-migrate.ts: `codec` 1), else NaN.
  * `npx tsx scripts/record-trace-fixture.ts --db F [--run R] --out FILE` writes one.
  */
 import { readFileSync } from "node:fs";
@@ -14,9 +15,12 @@ import { z } from "zod";
 import { HarnessError } from "./core/errors.ts";
 import { EPISODE_STATUSES } from "./core/runs.ts";
 import type { EpisodeMeta, RunContext, TraceStore } from "./store.ts";
+import { ADDED_COLUMN_VALUES } from "./store-migrate.ts";
 import { createTrace, STEP_COLUMNS, type StepColumn, type TraceEvent } from "./trace.ts";
 
 export const TRACE_FIXTURE_FORMAT = "trace-fixture-v1";
+
+const STEP_ADDED = ADDED_COLUMN_VALUES.steps ?? {};
 
 /** A double as JSON: a number, or "NaN" / "Infinity" / "-Infinity". */
 const jsonDouble = z.union([z.number(), z.enum(["NaN", "Infinity", "-Infinity"]).transform(Number)]);
@@ -28,6 +32,9 @@ const eventSchema = z.object({
   kind: z.string(),
   action: z.number().int(),
   podId: z.number().int(),
+  // Fixtures recorded before schema version 5 name pods by id only.
+  podName: z.string().default(""),
+  podUid: z.string().default(""),
   faultId: z.number().int(),
   targetRank: z.number().int().optional(),
   fault: z.string().optional(),
@@ -96,6 +103,8 @@ export async function dumpRun(store: TraceStore, runId: string): Promise<z.input
       kind: String(r.kind),
       action: Number(r.action),
       podId: Number(r.pod_id),
+      ...(r.pod_name ? { podName: String(r.pod_name) } : {}),
+      ...(r.pod_uid ? { podUid: String(r.pod_uid) } : {}),
       faultId: Number(r.fault_id),
       ...(Number(r.target_rank) >= 0 ? { targetRank: Number(r.target_rank) } : {}),
       ...(r.fault === null ? {} : { fault: String(r.fault) }),
@@ -172,7 +181,8 @@ export async function loadRun(store: TraceStore, fixture: TraceFixture): Promise
     for (const [c] of STEP_COLUMNS) {
       const values = e.steps[c];
       const col = trace.columns[c as StepColumn];
-      for (let i = 0; i < n; i++) col[i] = values?.[i] ?? Number.NaN;
+      const absent = c in STEP_ADDED ? Number(STEP_ADDED[c]) : Number.NaN;
+      for (let i = 0; i < n; i++) col[i] = values?.[i] ?? absent;
     }
     trace.length = n;
     trace.events.push(...(e.events as TraceEvent[]));

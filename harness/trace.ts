@@ -5,7 +5,7 @@
  *
  * Column names are the `steps` table's column names, in table order (after `episode_id`).
  * Every value is a number: booleans are 0/1, actions are their ids, the guard reason is
- * its index in {@link GUARD_REASONS}.
+ * its index in {@link GUARD_REASONS}, the codec its registry code (harness/core/codecs.ts).
  */
 
 import { GuardReason } from "./core/guard.ts";
@@ -58,6 +58,9 @@ export const STEP_COLUMNS = [
   ["active_faults", "INTEGER"],
   // The offered load before load spikes (the backend's own generator), NaN where unknown: a replay's input.
   ["load_rps", "DOUBLE"],
+  // The state codec that fed the decision (harness/core/codecs.ts code; the `codecs` lookup
+  // table names it), 0 when none did (the noop fallback). Schema version 5.
+  ["codec", "UTINYINT"],
 ] as const satisfies readonly (readonly [string, ColumnType])[];
 
 export type StepColumn = (typeof STEP_COLUMNS)[number][0];
@@ -81,7 +84,7 @@ export interface EpisodeTrace {
 export function createTrace(capacity: number): EpisodeTrace {
   // One buffer for all the columns: an episode allocates (and transfers) one ArrayBuffer
   // instead of one per column. `Object.fromEntries` keeps `columns` in fast-property mode,
-  // which 35 keyed stores into `{}` would not: `onStep` writes every column every step.
+  // which a keyed store per column into `{}` would not: `onStep` writes every column every step.
   const buffer = new ArrayBuffer(STEP_COLUMNS.length * capacity * Float64Array.BYTES_PER_ELEMENT);
   const columns = Object.fromEntries(
     STEP_COLUMNS.map(([name], j) => [
@@ -147,6 +150,7 @@ export class TraceRecorder {
     c.slo_ok[i] = r.sloOk ? 1 : 0;
     c.active_faults[i] = r.activeFaults;
     c.load_rps[i] = r.loadRps;
+    c.codec[i] = r.codec;
   }
 
   onEvent(e: LoopEvent): void {

@@ -11,7 +11,7 @@ describe("SimBackend", () => {
     const outcome = b.execute(Action.Noop);
     const slept = b.clock.sleepUntil(10);
     expect(snap).not.toBeInstanceOf(Promise);
-    expect(outcome).toEqual({ applied: true, podId: -1, message: "noop" });
+    expect(outcome).toEqual({ applied: true, podId: -1, podName: "", podUid: "", message: "noop" });
     expect(slept).toBeUndefined();
     expect(b.clock.now()).toBe(10);
   });
@@ -72,5 +72,41 @@ describe("SimBackend", () => {
     // Owned: later steps do not overwrite them.
     b.inject({ id: 6, atS: 70, spec: faultSpecSchema.parse({ type: "pod-kill" }), targetKey: 0 });
     expect(events[0]).toMatchObject({ time: 0, faultId: 5 });
+  });
+
+  it("names pods by seed and creation counter: the same seed gives the same names, another seed other uids", () => {
+    const rows = (b: SimBackend) => {
+      const t = b.observe().podTable!;
+      return Array.from({ length: t.count }, (_, i) => ({ id: t.id[i], name: t.name[i], uid: t.uid[i] }));
+    };
+    const a = rows(new SimBackend({ seed: 4 }));
+    expect(rows(new SimBackend({ seed: 4 }))).toEqual(a);
+    expect(a.map((p) => p.id)).toEqual([0, 1, 2]);
+    for (const p of a) {
+      expect(p.name).toMatch(new RegExp(`^sim-[0-9a-f]{8}-${p.id}$`));
+      expect(p.uid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    }
+    expect(new Set(a.map((p) => p.uid)).size).toBe(3);
+    const other = rows(new SimBackend({ seed: 5 }));
+    expect(other.map((p) => p.uid).filter((u) => a.some((p) => p.uid === u))).toEqual([]);
+  });
+
+  it("names the pod of every outcome and event, also one whose row is gone", () => {
+    const b = new SimBackend({ seed: 2 });
+    const before = b.observe().podTable!;
+    const first = { podName: before.name[0], podUid: before.uid[0] };
+    b.inject({ id: 5, atS: 0, spec: faultSpecSchema.parse({ type: "pod-kill" }), targetKey: 0 });
+    const restart = b.execute(Action.RestartPod);
+    b.clock.sleep(60);
+    const events = b.drainEvents();
+    // Pod 0 was killed (its row removed at once): the event still names it.
+    expect(events[0]).toMatchObject({ kind: "fault-injected", podId: 0, ...first });
+    const t = b.observe().podTable!;
+    const live = new Map(Array.from({ length: t.count }, (_, i) => [t.id[i], [t.name[i], t.uid[i]]]));
+    for (const e of [restart, ...events.slice(1)]) {
+      const [name, uid] = live.get(e.podId) ?? [];
+      if (name !== undefined) expect(e, `pod ${e.podId}`).toMatchObject({ podName: name, podUid: uid });
+      expect(e.podName).toBe(`${first.podName.replace(/-0$/, "")}-${e.podId}`);
+    }
   });
 });

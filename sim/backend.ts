@@ -94,7 +94,7 @@ export class SimBackend implements Backend {
   constructor(options: SimBackendOptions) {
     const params = parseOnce(PARAMS, simParamsSchema, options.params ?? {});
     const workload = parseOnce(WORKLOADS, workloadSchema, options.workload ?? {});
-    const state = new SimState(params, workload);
+    const state = new SimState(params, workload, true);
     this.state = resetState(state, options.seed, undefined, options.loadSeries ?? null);
     this.clock = new VirtualClock(this);
   }
@@ -110,7 +110,14 @@ export class SimBackend implements Backend {
     }
     this.collect();
     const o = applyAction(this.state, action);
-    return { applied: o.applied, podId: o.podId, message: o.message };
+    const id = o.podId;
+    return {
+      applied: o.applied,
+      podId: id,
+      podName: id >= 0 ? (this.state.namesById[id] ?? "") : "",
+      podUid: id >= 0 ? (this.state.uidsById[id] ?? "") : "",
+      message: o.message,
+    };
   }
 
   inject(fault: FaultInjection): void {
@@ -142,7 +149,16 @@ export class SimBackend implements Backend {
   private collect(): void {
     const items = this.state.events.items;
     if (items.length === 0) return;
-    for (const e of items) this.pending.push(copyEvent(e));
-    this.state.events.clear();
+    const s = this.state;
+    for (const e of items) {
+      const c = copyEvent(e);
+      // Also for a pod whose row is gone (a killed pod's `fault-ended`): by id, built once at its creation.
+      if (c.podId >= 0) {
+        c.podName = s.namesById[c.podId] ?? "";
+        c.podUid = s.uidsById[c.podId] ?? "";
+      }
+      this.pending.push(c);
+    }
+    s.events.clear();
   }
 }

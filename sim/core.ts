@@ -18,6 +18,7 @@
 import { PodPhase } from "../harness/core/contract.ts";
 import { loadRngState, type SeedStreams, streamRngs } from "../harness/core/rng.ts";
 import type { SimParams, Workload } from "./params.ts";
+import { podNamePrefix, podUidPrefix } from "./pod-names.ts";
 import { addPod, SimState } from "./state.ts";
 import { advanceWorkload, resetWorkload } from "./workload.ts";
 
@@ -45,6 +46,13 @@ export function resetState(
   s.step = 0;
   s.time = 0;
   s.nextId = 0;
+  s.namesById.length = 0;
+  s.uidsById.length = 0;
+  if (s.namePods && s.podNamesSeed !== seed) {
+    s.podNamesSeed = seed;
+    s.podNamePrefix = podNamePrefix(seed);
+    s.podUidPrefix = podUidPrefix(seed);
+  }
   s.lastFailureS = 0;
   s.spikeCount = 0;
   s.spikeFactor = 1;

@@ -12,6 +12,9 @@ export class SimEvent implements BackendEvent {
   time = 0;
   kind: EventKind = "pod-ready";
   podId = -1;
+  /** Name and uid of the pod: set on the caller's copy (SimBackend), "" in the pool. */
+  podName = "";
+  podUid = "";
   faultId = -1;
   detail = "";
   /** fault-injected on a pod: the target's rank among running pods, oldest first, else -1. */
@@ -24,6 +27,8 @@ export function copyEvent(e: SimEvent): SimEvent {
   c.time = e.time;
   c.kind = e.kind;
   c.podId = e.podId;
+  c.podName = e.podName;
+  c.podUid = e.podUid;
   c.faultId = e.faultId;
   c.detail = e.detail;
   c.targetRank = e.targetRank;

@@ -1,7 +1,7 @@
 /**
  * The simulator's state: a struct of typed arrays, one row per pod, kept in creation
- * order (so rows are always sorted by pod id), plus a few scalars. The first eight arrays
- * are the contract's {@link PodTable} itself, which `observe` hands out without copying.
+ * order (so rows are always sorted by pod id), plus a few scalars. The first ten arrays
+ * (eight typed, and the pods' names and uids) are the contract's {@link PodTable} itself, which `observe` hands out without copying.
  *
  * Capacity is `maxReplicas + POD_HEADROOM` rows: non-terminating pods never exceed the
  * desired count (<= maxReplicas), and terminating pods live one step; when deletions in a
@@ -12,6 +12,7 @@ import { faultEndsOn, PodPhase } from "../harness/core/contract.ts";
 import { createRngState, type RngState, uniformIntFrom } from "../harness/core/rng.ts";
 import { EventLog } from "./events.ts";
 import type { SimParams, Workload } from "./params.ts";
+import { simPodName, simPodUid } from "./pod-names.ts";
 import { WorkloadState } from "./workload.ts";
 
 export const POD_HEADROOM = 8;
@@ -87,6 +88,9 @@ export class SimState {
   /** The contract's view of the pod rows (the arrays below are the same objects). */
   readonly pods: PodTable;
   readonly id: Int32Array;
+  /** Name and uid by row, from the seed and `id` (pod-names.ts): set when a pod is created, if `namePods`. */
+  readonly name: string[];
+  readonly uid: string[];
   readonly phase: Uint8Array;
   readonly drained: Uint8Array;
   readonly cpu: Float64Array;
@@ -135,6 +139,17 @@ export class SimState {
   desired = 0;
   /** Creation counter: the id of the next pod. */
   nextId = 0;
+  /** The seed's part of pod names and uids (pod-names.ts), set by reset. */
+  podNamePrefix = "";
+  podUidPrefix = "";
+  /** The seed the prefixes were built for (a reset with the same seed keeps them). */
+  podNamesSeed = Number.NaN;
+  /**
+   * Name and uid of every pod created since reset, by id (ids count up from 0): events
+   * about a pod whose row is gone name it without building its strings again.
+   */
+  readonly namesById: string[] = [];
+  readonly uidsById: string[] = [];
   /** Time of the last crash, kill or OOM kill (0 at reset). */
   lastFailureS = 0;
   /** Offered request rate of the current step, spikes included. */
@@ -163,7 +178,17 @@ export class SimState {
   readonly latencySlope: number;
   readonly errorSlope: number;
 
-  constructor(params: SimParams, workload: Workload) {
+  /**
+   * @param namePods give pods names and uids (pod-names.ts). The controller loop's backend
+   *   does, for its event rows; the gym env (training, determinism checks) does not: with
+   *   episodes of a few steps, building two strings per new pod costs it a measurable share
+   *   of its steps/s, for names nobody reads. Its rows' `name` and `uid` stay "".
+   */
+  constructor(
+    params: SimParams,
+    workload: Workload,
+    readonly namePods = false,
+  ) {
     this.params = params;
     this.workload = workload;
     this.stepSeconds = params.stepSeconds;
@@ -171,6 +196,8 @@ export class SimState {
     this.capacity = cap;
     const slab = new ColumnSlab(cap, { f64: 11, i32: 9, u8: 2 });
     this.id = slab.i32();
+    this.name = new Array<string>(cap).fill("");
+    this.uid = new Array<string>(cap).fill("");
     this.phase = slab.u8();
     this.drained = slab.u8();
     this.cpu = slab.f64();
@@ -181,6 +208,8 @@ export class SimState {
     this.pods = {
       count: 0,
       id: this.id,
+      name: this.name,
+      uid: this.uid,
       phase: this.phase,
       drained: this.drained,
       cpu: this.cpu,
@@ -212,6 +241,8 @@ export class SimState {
 /** Copies every per-pod column of row `from` to row `to`. */
 function copyRow(s: SimState, from: number, to: number): void {
   s.id[to] = s.id[from];
+  s.name[to] = s.name[from];
+  s.uid[to] = s.uid[from];
   s.phase[to] = s.phase[from];
   s.drained[to] = s.drained[from];
   s.cpu[to] = s.cpu[from];
@@ -273,7 +304,16 @@ export function addPod(s: SimState, phase: PodPhase, steps: number, restarts: nu
   if (s.pods.count === s.capacity) dropOldestTerminating(s);
   const row = s.pods.count;
   s.pods.count = row + 1;
-  s.id[row] = s.nextId++;
+  const id = s.nextId++;
+  s.id[row] = id;
+  if (s.namePods) {
+    const name = simPodName(s.podNamePrefix, id);
+    const uid = simPodUid(s.podUidPrefix, id);
+    s.name[row] = name;
+    s.uid[row] = uid;
+    s.namesById[id] = name;
+    s.uidsById[id] = uid;
+  }
   s.phase[row] = phase;
   s.drained[row] = 0;
   s.restarts[row] = restarts;

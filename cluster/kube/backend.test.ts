@@ -123,6 +123,9 @@ suite("KubeBackend on the API fake and a real Prometheus", { timeout: 60_000 }, 
     expect(refs.map((r) => r.name)).toEqual([podName(0), podName(1), podName(2)]);
     expect(refs.map((r) => r.uid)).toEqual([0, 1, 2].map((i) => fake.get(PODS, NAMESPACE, podName(i))!.metadata.uid));
     expect([...s.podTable!.id.slice(0, 3)]).toEqual([0, 1, 2]);
+    // The contract's pod rows carry them too (what the loop names pods by in event rows).
+    expect(s.podTable!.name.slice(0, 3)).toEqual(refs.map((r) => r.name));
+    expect(s.podTable!.uid.slice(0, 3)).toEqual(refs.map((r) => r.uid));
   });
 
   it("restart: DELETE of the ranked pod with its uid as precondition; the replacement shows up", async () => {
@@ -140,6 +143,12 @@ suite("KubeBackend on the API fake and a real Prometheus", { timeout: 60_000 }, 
         `demo-7d4b9c8f6-new${replaced - 1}`,
       );
     });
+    // Ids are per uid, given on first sight: the survivors keep theirs, the replacement gets a new one.
+    const t = (await b.observe()).podTable!;
+    const ids = Object.fromEntries(Array.from({ length: t.count }, (_, i) => [t.name[i], t.id[i]]));
+    expect(ids[podName(1)]).toBe(1);
+    expect(ids[podName(2)]).toBe(2);
+    expect(ids[`demo-7d4b9c8f6-new${replaced - 1}`]).toBe(3);
     const audit = kinds(b.drainEvents(), "kube-api").map((e) => e.detail);
     expect(audit).toContain(`DELETE pods/${podName(0)} in ${NAMESPACE} [uid ${uid}] attempt 1: ok`);
   });
@@ -218,7 +227,8 @@ suite("KubeBackend on the API fake and a real Prometheus", { timeout: 60_000 }, 
     expect((chaos!.spec as { duration: string }).duration).toMatch(/^\d+s$/);
     expect((chaos!.spec as { selector: unknown }).selector).toEqual({ pods: { [NAMESPACE]: [podName(0)] } });
     const injected = kinds(b.drainEvents(), "fault-injected");
-    expect(injected).toEqual([expect.objectContaining({ faultId: 7, podId: 0, targetRank: 0 })]);
+    const target = { podName: podName(0), podUid: fake.get(PODS, NAMESPACE, podName(0))!.metadata.uid };
+    expect(injected).toEqual([expect.objectContaining({ faultId: 7, podId: 0, targetRank: 0, ...target })]);
 
     // Chaos Mesh's part: a finalizer until the targets are recovered.
     const name = chaos!.metadata.name;
@@ -242,7 +252,8 @@ suite("KubeBackend on the API fake and a real Prometheus", { timeout: 60_000 }, 
     await clearing;
     const ev = b.drainEvents();
     expect(kinds(ev, "fault-cleared")[0]!.detail).toMatch(/deleted; targets recovered after/);
-    expect(kinds(ev, "fault-ended")).toHaveLength(1);
+    expect(kinds(ev, "fault-cleared")[0]).toMatchObject({ podId: 0, ...target });
+    expect(kinds(ev, "fault-ended")).toEqual([expect.objectContaining({ podId: 0, ...target })]);
   });
 
   it("inject retried after a timeout: the first try's object (409 AlreadyExists, same labels) is adopted, recorded once", async () => {

@@ -298,6 +298,7 @@ export class KubeBackend implements Backend {
       time: now,
       kind: "fault-injected",
       podId: pod?.id ?? -1,
+      ...(pod ? { podName: pod.name, podUid: pod.uid } : {}),
       faultId: fault.id,
       targetRank: rank,
       detail: `${type}: ${what}${pod ? ` on ${pod.name}` : ""}${this.client.dryRun ? " (dry run: not created)" : ""}`,
@@ -320,11 +321,14 @@ export class KubeBackend implements Backend {
     const detail = await this.undo(lf);
     this.live.delete(fault.id);
     const t = this.clock.now();
-    this.push({ time: t, kind: "fault-cleared", podId: lf.pod?.id ?? -1, faultId: fault.id, detail });
+    // The pod may be gone from the latest snapshot by now: its name and uid travel with the event.
+    const who = lf.pod ? { podName: lf.pod.name, podUid: lf.pod.uid } : {};
+    this.push({ time: t, kind: "fault-cleared", podId: lf.pod?.id ?? -1, ...who, faultId: fault.id, detail });
     this.push({
       time: t,
       kind: "fault-ended",
       podId: lf.pod?.id ?? -1,
+      ...who,
       faultId: fault.id,
       detail: `${fault.spec.type} effect over: cleared`,
     });

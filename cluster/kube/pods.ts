@@ -95,6 +95,8 @@ export function mergePods(
     const id = ids.of(uid);
     refs.push({ name, uid, id });
     t.id[i] = id;
+    t.name[i] = name;
+    t.uid[i] = uid;
     const row = src ? byName.get(name) : undefined;
     if (src && row !== undefined) {
       t.phase[i] = src.phase[row]!;

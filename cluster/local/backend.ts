@@ -63,6 +63,8 @@ export class LocalBackend implements Backend {
   closeMs = Number.NaN;
   /** Pod name -> stable id (creation order), for event and action rows. */
   private readonly ids = new Map<string, number>();
+  /** Pod name -> uid, kept for events about a pod the supervisor has forgotten. */
+  private readonly uids = new Map<string, string>();
   /** Which faults are live, and what ends each (contract.ts `FaultEndCause`). */
   private readonly spans = new LiveSpans();
   private readonly stop: StopConditions | null;
@@ -141,6 +143,7 @@ export class LocalBackend implements Backend {
       this.testbed.loadgen!.takeWindow(),
     ]);
     snap.time = now;
+    this.identify(snap);
     this.last = snap;
     const why = this.stop?.check(snap) ?? null;
     if (why !== null) await this.abortChaos(why);
@@ -174,6 +177,7 @@ export class LocalBackend implements Backend {
         const pod = name ? s.pod(name) : undefined;
         if (!pod || pod.deleting) return { applied: false, podId: -1, message: "no eligible pod" };
         const id = this.idOf(pod.name);
+        const who = { podId: id, podName: pod.name, podUid: pod.uid };
         if (action === Action.RestartPod) {
           this.spans.restarting(pod.name);
           // The collector must not read the deletion as a pod failure (sinceFailureS).
@@ -181,12 +185,12 @@ export class LocalBackend implements Backend {
           s.delete(pod.name);
           return {
             applied: true,
-            podId: id,
+            ...who,
             message: `deleted ${pod.name} (uid ${pod.uid}); the ReplicaSet replaces it`,
           };
         }
         s.drain(pod.name);
-        return { applied: true, podId: id, message: `drained ${pod.name}: out of the balancer's rotation` };
+        return { applied: true, ...who, message: `drained ${pod.name}: out of the balancer's rotation` };
       }
     }
   }
@@ -218,7 +222,7 @@ export class LocalBackend implements Backend {
     this.events.push({
       time: this.clock.now(),
       kind: "fault-injected",
-      podId: r.pod ? this.idOf(r.pod.name) : -1,
+      ...this.who(r.pod?.name ?? null),
       faultId: fault.id,
       targetRank: r.rank,
       detail: r.detail,
@@ -245,7 +249,7 @@ export class LocalBackend implements Backend {
       this.events.push({
         time,
         kind: "fault-ended",
-        podId: e.pod === null ? -1 : this.idOf(e.pod),
+        ...this.who(e.pod),
         faultId: e.faultId,
         detail: `${e.type} effect over: ${e.cause}`,
       });
@@ -292,6 +296,32 @@ export class LocalBackend implements Backend {
     await this.testbed.loadgen?.setRate(rate);
   }
 
+  /**
+   * Gives the collector's rows (sorted by name, numbered by that order) the supervisor's
+   * identity of each pod: its creation counter as `id`, so ids stay put when pods come and
+   * go, and its uid. A pod the supervisor no longer has keeps the id it was given before.
+   */
+  private identify(snap: CollectedSnapshot): void {
+    const t = snap.podTable;
+    if (t === null) return;
+    for (let i = 0; i < t.count; i++) {
+      const name = snap.podNames[i]!;
+      const id = this.idOf(name);
+      // A pod the supervisor never had (a stale series): an id no creation counter reaches.
+      t.id[i] = id >= 0 ? id : 1_000_000 + i;
+      t.uid[i] = this.testbed.supervisor.pod(name)?.uid ?? this.uids.get(name) ?? "";
+      if (t.uid[i] !== "") this.uids.set(name, t.uid[i]!);
+    }
+  }
+
+  /** A pod's id, name and uid for an event row (-1 and "" without a pod). */
+  private who(name: string | null): { podId: number; podName: string; podUid: string } {
+    if (name === null) return { podId: -1, podName: "", podUid: "" };
+    const uid = this.testbed.supervisor.pod(name)?.uid ?? this.uids.get(name) ?? "";
+    if (uid !== "") this.uids.set(name, uid);
+    return { podId: this.idOf(name), podName: name, podUid: uid };
+  }
+
   private idOf(name: string): number {
     const p = this.testbed.supervisor.pod(name);
     const id = p?.seq ?? this.ids.get(name) ?? -1;
@@ -319,7 +349,7 @@ export class LocalBackend implements Backend {
                 : null;
     const time = Math.max(0, e.at / 1000 - this.clock.originUnixS);
     if (kind !== null) {
-      this.events.push({ time, kind, podId: this.idOf(e.pod), faultId: -1, detail: `${e.pod}: ${e.detail}` });
+      this.events.push({ time, kind, ...this.who(e.pod), faultId: -1, detail: `${e.pod}: ${e.detail}` });
     }
     if (e.kind === "pod-created") this.spans.podCreated(e.pod);
     else if (e.kind === "pod-oom-killed") this.spans.podOomKilled(e.pod);

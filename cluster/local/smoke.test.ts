@@ -109,6 +109,16 @@ describe.skipIf(!smoke.run)("local-smoke: six faults on the real testbed", () =>
     });
   }
 
+  it("names the pod of every event about one by the testbed's pod name and uid", () => {
+    const withPod = events.filter((e) => Number(e.pod_id) >= 0);
+    expect(withPod.length).toBeGreaterThan(0);
+    for (const e of withPod) {
+      expect(String(e.pod_name), `${e.kind} pod ${e.pod_id}`).toMatch(/^demo-[0-9a-z]+-[0-9a-z]+$/);
+      expect(String(e.pod_uid), `${e.kind} pod ${e.pod_id}`).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    for (const e of events.filter((x) => Number(x.pod_id) < 0)) expect([e.pod_name, e.pod_uid]).toEqual(["", ""]);
+  });
+
   it("executed the heuristic's actions on the real processes", () => {
     const executed = events.filter((e) => e.policy === "heuristic" && e.kind === "action-executed");
     expect(executed.length).toBeGreaterThan(0);

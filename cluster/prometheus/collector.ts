@@ -85,7 +85,7 @@ export interface CollectorOptions {
 
 /** A snapshot plus what the cluster side needs to act on its rows. */
 export interface CollectedSnapshot extends Snapshot {
-  /** Pod names by row (= `podTable.id`): rows are sorted by name. Empty when pods are missing. */
+  /** Pod names by row (also `podTable.name`): rows are sorted by name. Empty when pods are missing. */
   readonly podNames: readonly string[];
   /** The Unix time the observation was evaluated at, seconds. */
   readonly atUnixS: number;
@@ -336,7 +336,10 @@ function fillPods(
     if (phase === Phase.Crashed && m.phase !== Phase.Crashed) failed = true;
     m.phase = phase;
 
+    // Rows are sorted by name, so the id is stable only while no pod comes or goes; the
+    // backends that know each pod's creation order and uid overwrite id and uid.
     t.id[i] = i;
+    t.name[i] = pod;
     t.phase[i] = phase;
     t.drained[i] = get("pod_drained", pod) === 1 ? 1 : 0;
     const cpu = get("pod_cpu", pod);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -118,6 +118,35 @@ describe("harness controller", () => {
       expect(by.PolicyUnavailable).toBeGreaterThanOrEqual(3);
       const [m] = await store.query("SELECT count(*)::INTEGER AS n FROM episode_metrics");
       expect(m!.n).toBe(1);
+    } finally {
+      await store.close();
+    }
+  }, 180_000);
+
+  it("names the pod an action hit by name and uid in the audit lines and the store's event rows", async () => {
+    const agent = await fakeAgent(1); // always restart a pod
+    const { ctl, dir } = await start({ mode: "autonomous", agentUrl: agent.url, agentTimeoutMs: 1000 });
+    const [rec] = await nextAudits(ctl, (r) => r.type === "event" && r.event.kind === "action-executed");
+    const event = (rec as Extract<AuditRecord, { type: "event" }>).event;
+    expect(event.podId).toBeGreaterThanOrEqual(0);
+    expect(event.podName).toMatch(new RegExp(`^sim-[0-9a-f]{8}-${event.podId}$`));
+    expect(event.podUid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(await ctl.stop()).toEqual([]);
+    const lines = readFileSync(join(dir, "runs/t.audit.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines).toContainEqual(expect.objectContaining({ type: "event", event: expect.objectContaining(event) }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({ type: "step", record: expect.objectContaining({ codec: "obs-v1" }) }),
+    );
+    const store = await TraceStore.open(join(dir, "runs/controller.duckdb"));
+    try {
+      const rows = await store.query(
+        "SELECT pod_id, pod_name, pod_uid FROM events WHERE kind = 'action-executed' AND pod_id = ? LIMIT 1",
+        [event.podId],
+      );
+      expect(rows).toEqual([{ pod_id: event.podId, pod_name: event.podName, pod_uid: event.podUid }]);
     } finally {
       await store.close();
     }

@@ -17,6 +17,7 @@ import type { AddressInfo } from "node:net";
 import { dirname, resolve } from "node:path";
 import { createPolicy, type PolicyName, preparePolicy } from "../../policies/index.ts";
 import { seedReward } from "../../sim/reward.ts";
+import { codecName } from "../core/codecs.ts";
 import type { Backend, FaultInjection, Policy } from "../core/contract.ts";
 import { HarnessError } from "../core/errors.ts";
 import { guardLimitsSchema, NOOP_FALLBACK } from "../core/guard.ts";
@@ -433,6 +434,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 function stepJson(r: StepRecord): object {
   const s = r.snapshot;
   return {
+    // The state codec that fed the decision, by name ("none": the noop fallback decided).
+    codec: codecName(r.codec),
     proposed: r.proposed,
     confidence: r.confidence,
     executed: r.executed,

@@ -95,6 +95,13 @@ export function registeredCodecs(): StateCodec[] {
   return [...BY_NAME.values()].sort((a, b) => a.code - b.code);
 }
 
+/** The name of the codec with trace code `code`: "none" for 0 (no codec fed the decision), the code itself when unknown here. */
+export function codecName(code: number): string {
+  if (code === 0) return "none";
+  for (const c of BY_NAME.values()) if (c.code === code) return c.name;
+  return String(code);
+}
+
 export function codecNames(): string[] {
   return registeredCodecs().map((c) => c.name);
 }

@@ -61,8 +61,20 @@ export type PodPhase = (typeof PodPhase)[keyof typeof PodPhase];
 export interface PodTable {
   /** Number of valid rows. */
   count: number;
-  /** Stable identity used to break ranking ties (sim: creation counter; cluster: index of the sorted pod name). */
+  /**
+   * Stable identity, in creation order: ranking ties and fault targets use it. Simulator: its
+   * creation counter; Kubernetes: a number given to each pod uid on first sight; testbed: the
+   * supervisor's creation counter. Never reused within an episode.
+   */
   readonly id: Int32Array;
+  /**
+   * The pod's name and uid by row ("" where the backend has none): what the audit trail and
+   * the trace store's event rows name a pod by. Plain string arrays the backend fills (a
+   * string is assigned, never built, per observation): the simulator derives both from its
+   * seed and creation counter (sim/pod-names.ts), the cluster backends copy the API's.
+   */
+  readonly name: string[];
+  readonly uid: string[];
   readonly phase: Uint8Array;
   /** 1 when the pod is drained (receives no traffic), else 0. */
   readonly drained: Uint8Array;
@@ -80,6 +92,8 @@ export function createPodTable(capacity: number): PodTable {
   return {
     count: 0,
     id: new Int32Array(capacity),
+    name: new Array<string>(capacity).fill(""),
+    uid: new Array<string>(capacity).fill(""),
     phase: new Uint8Array(capacity),
     drained: new Uint8Array(capacity),
     cpu: new Float64Array(capacity),
@@ -699,6 +713,12 @@ export interface ActionOutcome {
   readonly applied: boolean;
   /** Id of the pod acted on, or -1. */
   readonly podId: number;
+  /**
+   * Name and uid of the pod acted on. Absent: the loop takes them from the row of `podId` in
+   * the snapshot it decided on (the pod an action hits was in it), else "".
+   */
+  readonly podName?: string;
+  readonly podUid?: string;
   readonly message: string;
 }
 
@@ -718,6 +738,12 @@ export interface BackendEvent {
     | "pod-ready"
     | "pod-restarted";
   readonly podId: number;
+  /**
+   * Name and uid of the pod, where the backend knows them. Absent: the loop takes them from
+   * the row of `podId` in its latest snapshot, else "" (a pod gone before it was observed).
+   */
+  readonly podName?: string;
+  readonly podUid?: string;
   /** The fault involved, or -1. */
   readonly faultId: number;
   /** fault-injected on a pod: the target's rank among running pods (oldest 0), else -1. */
