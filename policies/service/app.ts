@@ -30,7 +30,7 @@ import { explain, HEALTHY_BACKGROUND } from "./explain.ts";
 import { createServiceMetrics, type ServiceMetrics } from "./metrics.ts";
 import { registerOnlineRoutes } from "./online/routes.ts";
 import { type OnlineOptions, OnlineUpdater } from "./online/updater.ts";
-import { notFoundProblem, PROBLEM_MEDIA_TYPE, problemFor, sendProblem } from "./problem.ts";
+import { notFoundProblem, PROBLEM_MEDIA_TYPE, PROBLEM_RESPONSES, problemFor, sendProblem } from "./problem.ts";
 import {
   BODY_LIMIT_BYTES,
   explainRequestSchema,
@@ -43,7 +43,6 @@ import {
   predictBatchResponseSchema,
   predictRequestSchema,
   predictResponseSchema,
-  problemSchema,
   readyResponseSchema,
 } from "./schemas.ts";
 import { compileBodyValidator } from "./validation.ts";
@@ -77,14 +76,7 @@ function servingOf(model: OnnxPolicyModel): Serving {
   };
 }
 
-const problemResponses = {
-  400: problemSchema,
-  404: problemSchema,
-  413: problemSchema,
-  415: problemSchema,
-  422: problemSchema,
-  500: problemSchema,
-};
+const problemResponses = PROBLEM_RESPONSES;
 
 export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyInstance> {
   const metrics = options.metrics ?? createServiceMetrics();

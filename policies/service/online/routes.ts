@@ -7,11 +7,9 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import type { z } from "zod";
 import { OBS_V1 } from "../../../harness/core/contract.ts";
-import { PROBLEM_TYPES, sendProblem } from "../problem.ts";
+import { PROBLEM_RESPONSES, PROBLEM_TYPES, problemResponse, sendProblem } from "../problem.ts";
 import {
-  problemSchema,
   rollbackResponseSchema,
   updateRequestSchema,
   updateResponseSchema,
@@ -22,7 +20,7 @@ import { type OnlineUpdater, RollbackUnavailableError } from "./updater.ts";
 export function registerOnlineRoutes(
   app: FastifyInstance,
   updater: () => Promise<OnlineUpdater>,
-  problems: Record<number, z.ZodType>,
+  problems: typeof PROBLEM_RESPONSES,
 ): void {
   const typed = app.withTypeProvider<ZodTypeProvider>();
   const ref = (r: { sha256: string; file: string }) => ({ sha256: r.sha256, codec: OBS_V1.name, file: r.file });
@@ -62,7 +60,7 @@ export function registerOnlineRoutes(
     {
       schema: {
         description: "Serve the model served before the current one.",
-        response: { 200: rollbackResponseSchema, 409: problemSchema },
+        response: { 200: rollbackResponseSchema, 409: problemResponse("No model to roll back to.") },
       },
     },
     async (request, reply) => {
