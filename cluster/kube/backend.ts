@@ -50,6 +50,11 @@ import { type MergedSnapshot, mergePods, PodIds, type PodRef, parseCpu, parseMem
 export interface KubeBackendOptions {
   readonly cluster: ClusterSection;
   readonly stepSeconds: number;
+  /**
+   * Bounds every chaos object's duration (what is left of the episode); `Infinity` for a run
+   * without end (the controller), where an object lasts its fault's own duration, or
+   * {@link OPEN_ENDED_FAULT_S} for a fault that has none.
+   */
   readonly episodeSeconds: number;
   /** Labels of every chaos object: the run id and the episode. */
   readonly runId: string;
@@ -78,6 +83,12 @@ interface LiveFault {
 }
 
 export const CHAOS_VERSION = "v1alpha1";
+
+/**
+ * Duration of a chaos object in a run without end, for a fault without a duration of its own
+ * (a memory leak): Chaos Mesh ends it by itself even if the harness dies before clearing it.
+ */
+export const OPEN_ENDED_FAULT_S = 3600;
 
 export class KubeBackend implements Backend {
   readonly clock: WallClock;
@@ -181,18 +192,19 @@ export class KubeBackend implements Backend {
     return snap;
   }
 
-  async execute(action: Action): Promise<ActionOutcome> {
+  /** `signal` aborts when the loop gives up on the action: its API calls stop retrying then. */
+  async execute(action: Action, signal?: AbortSignal): Promise<ActionOutcome> {
     const c = this.o.cluster;
     switch (action) {
       case Action.Noop:
         return { applied: false, podId: -1, message: "noop" };
       case Action.ScaleUp:
       case Action.ScaleDown: {
-        const scale = await this.client.getScale(c.namespace, c.deployment);
+        const scale = await this.client.getScale(c.namespace, c.deployment, signal);
         const cur = scale.spec?.replicas ?? 0;
         const next = action === Action.ScaleUp ? cur + 1 : cur - 1;
         if (next < 1) return { applied: false, podId: -1, message: `already at ${cur} replica(s)` };
-        await this.client.patchScale(c.namespace, c.deployment, next);
+        await this.client.patchScale(c.namespace, c.deployment, next, signal);
         return this.outcome(-1, `scaled ${c.deployment} from ${cur} to ${next} replicas`);
       }
       case Action.RestartPod:
@@ -203,7 +215,7 @@ export class KubeBackend implements Backend {
         if (pod === null) return { applied: false, podId: -1, message: "no eligible pod" };
         if (action === Action.RestartPod) {
           this.collector!.noteDeleted(pod.name);
-          const r = await this.client.deletePod(c.namespace, pod.name, pod.uid);
+          const r = await this.client.deletePod(c.namespace, pod.name, pod.uid, signal);
           if (r === "gone") {
             return {
               applied: true,
@@ -223,7 +235,7 @@ export class KubeBackend implements Backend {
         const label = this.routingLabel;
         const value = this.informer!.pods().find((p) => p.metadata?.uid === pod.uid)?.metadata?.labels?.[label];
         if (value === undefined) return { applied: false, podId: pod.id, message: `${pod.name} is already drained` };
-        const r = await this.client.patchPodLabel(c.namespace, pod.name, pod.uid, label, null);
+        const r = await this.client.patchPodLabel(c.namespace, pod.name, pod.uid, label, null, signal);
         if (r === "gone")
           return { applied: false, podId: pod.id, message: `${pod.name} was replaced before the drain` };
         if (!this.client.dryRun) this.drained.set(pod.name, { uid: pod.uid, value });
@@ -269,7 +281,9 @@ export class KubeBackend implements Backend {
       pod = this.last!.podRefs[hit.row]!;
       rank = hit.rank;
     }
-    const left = Math.max(1, Math.ceil(this.o.episodeSeconds - now));
+    const left = Number.isFinite(this.o.episodeSeconds)
+      ? Math.max(1, Math.ceil(this.o.episodeSeconds - now))
+      : OPEN_ENDED_FAULT_S;
     const object = faultObject(fault.spec, {
       namespace: c.namespace,
       target: { pod: pod?.name ?? "unused" },

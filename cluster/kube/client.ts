@@ -125,14 +125,17 @@ export class KubeClient {
     );
   }
 
-  getScale(namespace: string, name: string): Promise<V1Scale> {
-    return this.calls.call({ verb: "get", resource: "deployments/scale", namespace, name }, () =>
-      this.apps.readNamespacedDeploymentScale({ namespace, name }),
+  getScale(namespace: string, name: string, signal?: AbortSignal): Promise<V1Scale> {
+    return this.calls.call(
+      { verb: "get", resource: "deployments/scale", namespace, name },
+      () => this.apps.readNamespacedDeploymentScale({ namespace, name }),
+      undefined,
+      signal,
     );
   }
 
   /** Sets `spec.replicas` through the scale subresource (a merge patch: no read-modify-write race). */
-  patchScale(namespace: string, name: string, replicas: number): Promise<V1Scale> {
+  patchScale(namespace: string, name: string, replicas: number, signal?: AbortSignal): Promise<V1Scale> {
     return this.calls.call(
       { verb: "patch", resource: "deployments/scale", namespace, name, detail: `replicas ${replicas}` },
       (dryRun) =>
@@ -140,6 +143,8 @@ export class KubeClient {
           { namespace, name, body: { spec: { replicas } }, ...(dryRun ? { dryRun } : {}) },
           MERGE,
         ),
+      undefined,
+      signal,
     );
   }
 
@@ -165,7 +170,7 @@ export class KubeClient {
    * recreated since is left alone). A 409 on the precondition or a 404 means the pod was
    * already replaced or deleted: `gone` is returned instead of an error.
    */
-  deletePod(namespace: string, name: string, uid: string): Promise<V1Pod | "gone"> {
+  deletePod(namespace: string, name: string, uid: string, signal?: AbortSignal): Promise<V1Pod | "gone"> {
     return this.calls.call<V1Pod | "gone">(
       { verb: "delete", resource: "pods", namespace, name, detail: `uid ${uid}` },
       (dryRun) =>
@@ -176,6 +181,7 @@ export class KubeClient {
           ...(dryRun ? { dryRun } : {}),
         }),
       (e) => (isPreconditionFailure(e) || e.status === 404 ? "gone" : undefined),
+      signal,
     );
   }
 
@@ -190,6 +196,7 @@ export class KubeClient {
     uid: string,
     key: string,
     value: string | null,
+    signal?: AbortSignal,
   ): Promise<V1Pod | "gone"> {
     const path = `/metadata/labels/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`;
     const ops = [
@@ -207,6 +214,7 @@ export class KubeClient {
       (dryRun) =>
         this.core.patchNamespacedPod({ namespace, name, body: ops, ...(dryRun ? { dryRun } : {}) }, JSON_PATCH),
       (e) => (e.status === 404 || (e.status === 422 && /test/i.test(e.message)) ? "gone" : undefined),
+      signal,
     );
   }
 

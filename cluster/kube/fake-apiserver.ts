@@ -231,6 +231,11 @@ export class FakeApiServer {
     this.failures.push({ match, failure, left: times });
   }
 
+  /** Drops every queued failure: a test's outage is over. */
+  clearFailures(): void {
+    this.failures.length = 0;
+  }
+
   /**
    * Forgets the history up to now (as etcd compaction does): every open watch gets an ERROR
    * event with a 410 Expired Status and is closed, and a watch from an older

@@ -1,7 +1,8 @@
 /**
  * `harness controller`: the shared loop without end (long-run.ts) against a live
  * deployment, with the operator's controls and the audit trail around it.
- * - backend: the local testbed (`local`), the simulator at wall pace (`sim`), a cluster later;
+ * - backend: the local testbed (`local`), the simulator at wall pace (`sim`), a Kubernetes
+ *   cluster (`cluster`, cluster/kube/);
  * - policy: a registry policy, or the agent service (`agentUrl`) with the guard's fallback;
  * - modes observe-only / approve / autonomous; pause by `POST /pause`, the kill-switch
  *   file, or a watched ConfigMap annotation (`pauseConfigMap`, cluster/kube/pause-watch.ts);
@@ -184,10 +185,22 @@ export async function startController(
     const origin = Date.now();
     clockOriginMs = () => origin;
   } else {
-    throw new HarnessError(
-      "usage",
-      'Backend "cluster" is not available to the controller yet; use backend: local or sim',
-    );
+    if (!c.cluster || !c.prometheusUrl) {
+      // The schema refuses this already; a config built around it is a caller's bug.
+      throw new HarnessError("usage", "backend cluster needs a `cluster` section and `prometheusUrl`");
+    }
+    const { KubeBackend } = await import("../../cluster/kube/backend.ts");
+    const kube = await KubeBackend.open({
+      cluster: { ...c.cluster, namespace: c.namespace, deployment: c.deployment, prometheusUrl: c.prometheusUrl },
+      stepSeconds: c.intervalS,
+      // No end: every chaos object still carries a duration (KubeBackend's open-ended cap).
+      episodeSeconds: Number.POSITIVE_INFINITY,
+      runId: c.name,
+      episode: 0,
+    });
+    backend = kube;
+    closeBackend = () => kube.close();
+    clockOriginMs = () => kube.clock.originUnixS * 1000;
   }
   if (so.wrapBackend) backend = so.wrapBackend(backend);
 

@@ -118,6 +118,8 @@ export async function runLongRunning(o: LongRunOptions): Promise<LongRunResult> 
         approvals,
         guardState: persistedGuardState(state, o.clockOriginMs, persist),
         signal: o.signal,
+        // A controller survives its dependencies: an API refusing a write is recorded, not fatal.
+        terminalExecuteErrors: "record",
         ...(o.paused ? { paused: o.paused } : {}),
         ...(o.reward ? { reward: o.reward } : {}),
       },

@@ -8,7 +8,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { OBS_V1 } from "../../../harness/core/contract.ts";
-import { PROBLEM_RESPONSES, PROBLEM_TYPES, problemResponse, sendProblem } from "../problem.ts";
+import { type PROBLEM_RESPONSES, PROBLEM_TYPES, problemResponse, sendProblem } from "../problem.ts";
 import {
   rollbackResponseSchema,
   updateRequestSchema,
