@@ -170,7 +170,7 @@ export class KubeFacade extends EventEmitter<{ event: [FacadeEvent] }> {
     let api: FakeApiServer | null = null;
     try {
       api = await FakeApiServer.start();
-      await testbed.loadgen!.setRate(o.baseRps);
+      await testbed.setLoadRate(o.baseRps);
       return new KubeFacade(testbed, api, o);
     } catch (err) {
       await api?.stop();
@@ -462,11 +462,11 @@ export class KubeFacade extends EventEmitter<{ event: [FacadeEvent] }> {
     this.loadTimer = null;
     const leftMs = untilS * 1000 - Date.now();
     const on = factor !== 1 && leftMs > 0;
-    void this.testbed.loadgen?.setRate(this.o.baseRps * (on ? factor : 1));
+    void this.testbed.setLoadRate(this.o.baseRps * (on ? factor : 1));
     this.log("load-factor", LOADGEN, null, on ? `x${factor} until ${untilS}` : "x1");
     if (on && Number.isFinite(leftMs)) {
       this.loadTimer = setTimeout(() => {
-        void this.testbed.loadgen?.setRate(this.o.baseRps);
+        void this.testbed.setLoadRate(this.o.baseRps);
         this.log("load-factor", LOADGEN, null, "x1: LOAD_FACTOR_UNTIL passed");
       }, leftMs);
       this.loadTimer.unref();
