@@ -15,7 +15,9 @@ import { createWriteStream, existsSync, mkdirSync, type WriteStream } from "node
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, resolve } from "node:path";
+import { podCapacityRps } from "../../cluster/local/spec.ts";
 import { createPolicy, type PolicyName, preparePolicy } from "../../policies/index.ts";
+import { simParamsSchema } from "../../sim/params.ts";
 import { seedReward } from "../../sim/reward.ts";
 import { ACTION_NAMES, type Backend, type FaultInjection, type Policy } from "../core/contract.ts";
 import { HarnessError } from "../core/errors.ts";
@@ -163,10 +165,13 @@ export async function startController(
     url: string;
     addScrapeTargets(t: { address: string; job: string }[]): Promise<void>;
   } | null = null;
+  /** Per-pod capacity for codecs that need it (obs-v2): the testbed's spec, or the simulator's default parameter. */
+  let capacityRps: number | undefined;
   if (c.backend === "local") {
     const { LocalBackend } = await import("../../cluster/local/backend.ts");
     // The config's local section has no parallelEpisodes (config.ts omits it: one testbed here).
     const { rps, scrapeIntervalS, ...deployment } = c.local;
+    capacityRps = podCapacityRps(deployment);
     const local = await LocalBackend.open({
       deployment: { ...deployment, namespace: c.namespace, name: c.deployment },
       scrapeIntervalS,
@@ -182,6 +187,7 @@ export async function startController(
     clockOriginMs = () => local.clock.originUnixS * 1000;
   } else if (c.backend === "sim") {
     backend = pacedSim({ seed: 1 }, so.simPauseMs ?? c.intervalS * 1000);
+    capacityRps = simParamsSchema.parse({}).podCapacityRps;
     const origin = Date.now();
     clockOriginMs = () => origin;
   } else {
@@ -255,7 +261,11 @@ export async function startController(
       limits,
       slo: c.slo,
       stepSeconds: c.intervalS,
-      codec: { maxReplicas: c.maxReplicas, episodeSeconds: 600 },
+      codec: {
+        maxReplicas: c.maxReplicas,
+        episodeSeconds: 600,
+        ...(capacityRps === undefined ? {} : { podCapacityRps: capacityRps }),
+      },
       reward: seedReward,
       stateFile,
       approvalTtlS: c.approvalTtlS,

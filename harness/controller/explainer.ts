@@ -8,6 +8,7 @@
  * of the trace is committed.
  */
 import { OBS_V1 } from "../core/contract.ts";
+import { HarnessError } from "../core/errors.ts";
 
 export interface DecisionExplanation {
   readonly actionName: string;
@@ -57,6 +58,14 @@ export class DecisionExplainer {
     const { loadOnnxModel } = await import("../../policies/onnx-model.ts");
     const { explain } = await import("../../policies/service/explain.ts");
     const model = await loadOnnxModel(file, { logger: { warn: () => {} } });
+    // The loop hands the explainer each step's recorded obs-v1 vector, not the policy's own feed.
+    if (model.codec.name !== OBS_V1.name) {
+      await model.dispose();
+      throw new HarnessError(
+        "usage",
+        `explainTop: the controller explains each step's recorded ${OBS_V1.name} state, and model ${file} reads ${model.codec.name}; set explainTop: 0 for this model`,
+      );
+    }
     return new DecisionExplainer(
       (state) => explain(model, state),
       top,
