@@ -17,7 +17,7 @@ import type { AddressInfo } from "node:net";
 import { dirname, resolve } from "node:path";
 import { createPolicy, type PolicyName, preparePolicy } from "../../policies/index.ts";
 import { seedReward } from "../../sim/reward.ts";
-import type { Backend, FaultInjection, Policy } from "../core/contract.ts";
+import { ACTION_NAMES, type Backend, type FaultInjection, type Policy } from "../core/contract.ts";
 import { HarnessError } from "../core/errors.ts";
 import { guardLimitsSchema, NOOP_FALLBACK } from "../core/guard.ts";
 import type { LoopEvent, StepRecord } from "../loop.ts";
@@ -31,6 +31,7 @@ import { ControllerMetrics } from "./metrics.ts";
 import { pacedSim } from "./paced-sim.ts";
 import { controllerMeta, controllerRunContext } from "./records.ts";
 import type { Approval } from "./state.ts";
+import type { StreamingSink } from "./stream.ts";
 
 /** One line of the JSON-lines audit. */
 export type AuditRecord =
@@ -237,6 +238,7 @@ export async function startController(
     const stopSignal = new AbortController();
     let ready = false;
     let ctl: { episodeId: number; approvals: ApprovalQueue } | null = null;
+    let streamSink: StreamingSink | null = null;
 
     const openStore = store;
     let onStarted: (r: { episodeId: number; approvals: ApprovalQueue }) => void = () => {};
@@ -270,10 +272,19 @@ export async function startController(
             metrics.paused.set(paused() ? 1 : 0);
             metrics.pendingApprovals.set(ctl?.approvals.open().length ?? 0);
             write({ type: "step", at: new Date().toISOString(), step: r.step, time: r.time, record: stepJson(r) });
-            const step = r.step;
-            explainer?.explain(r.state, (explanation) =>
-              write({ type: "explanation", at: new Date().toISOString(), step, explanation }),
-            );
+            const { step, time } = r;
+            explainer?.explain(r.state, (explanation) => {
+              write({ type: "explanation", at: new Date().toISOString(), step, explanation });
+              // Into the trace store too, beside the step: the report's timeline shows why it acted.
+              streamSink?.onEvent({
+                time,
+                kind: "decision-explained",
+                action: (ACTION_NAMES as readonly string[]).indexOf(explanation.actionName),
+                podId: -1,
+                faultId: -1,
+                detail: JSON.stringify(explanation),
+              });
+            });
           },
           onEvent: (e: LoopEvent) => write({ type: "event", at: new Date().toISOString(), event: e }),
         },
@@ -284,8 +295,10 @@ export async function startController(
         note("store-error", err instanceof Error ? err.message : String(err));
       },
       onCommitted: (n) => note("store-committed", `${n} steps`),
+      ...(explainer ? { settle: () => explainer!.settle() } : {}),
       onReady: (r) => {
         ctl = r;
+        streamSink = r.sink;
         onStarted(r);
       },
     });

@@ -4,7 +4,8 @@
  * healthy background, from the agent service's `POST /explain` (`agentUrl`) or from the
  * local rl model, and the `top` largest by |phi| go into the audit trail beside the step.
  * Off the loop's path: a step never waits for its explanation, and one that fails (the agent
- * down) is simply not written; `flush()` waits for those in flight before the audit closes.
+ * down) is simply not written; `settle()` waits for those in flight before the last batch
+ * of the trace is committed.
  */
 import { OBS_V1 } from "../core/contract.ts";
 
@@ -81,9 +82,14 @@ export class DecisionExplainer {
     this.inFlight.add(p);
   }
 
+  /** Waits for the explanations in flight (their `write` has run when it resolves). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.inFlight]);
+  }
+
   /** Waits for the explanations in flight, then releases the model. */
   async close(): Promise<void> {
-    await Promise.all([...this.inFlight]);
+    await this.settle();
     await this.dispose();
   }
 }
