@@ -208,6 +208,16 @@ export class ReportInputError extends HarnessError {
   }
 }
 
+/**
+ * The completed episodes of one run, one `episode_metrics` x `slo_breakdown` row each, in
+ * cell and seed order: what the estimator resamples (the report, and scripts/tune-baselines.ts).
+ */
+export async function loadEpisodeRows(store: TraceReader, runId: string): Promise<EpisodeRow[]> {
+  return (await store.query(EPISODES_SQL, [runId], { camelCase: true })).map((r, i) =>
+    parseRow(episodeRowSchema, r, `episode row ${i}`),
+  );
+}
+
 export async function loadReportData(store: TraceReader, opts: LoadOptions = {}): Promise<ReportData> {
   const runs = await store.listRuns();
   if (runs.length === 0) throw new ReportInputError(`${store.path} holds no run`);
@@ -221,9 +231,7 @@ export async function loadReportData(store: TraceReader, opts: LoadOptions = {})
   const started = run.argv[0] === "run" && /\.ya?ml$/.test(run.argv[1] ?? "") ? run.argv[1]! : null;
   const scenarioFile = started ?? `${run.scenarioName}.yaml`;
   const scenario = parseScenario(run.scenarioText, scenarioFile);
-  const episodes = (await store.query(EPISODES_SQL, [run.runId], { camelCase: true })).map((r, i) =>
-    parseRow(episodeRowSchema, r, `episode row ${i}`),
-  );
+  const episodes = await loadEpisodeRows(store, run.runId);
   const cells = await store.cellMetrics(run.runId);
   const axes = scenario.success ? scenario.data.scenario.matrix : null;
   const policies = ordered(
