@@ -90,7 +90,12 @@ export type LoopEventKind =
   /** Approve mode with an approval queue: the guard would run this action; a request is queued (detail has its id). */
   | "approval-requested"
   /** An approved request was executed (or failed to execute) at this step. */
-  | "approval-executed";
+  | "approval-executed"
+  /**
+   * Why the policy proposed `action` at the step at `time`: written by the controller after
+   * the step (issue 15, part 4); detail is a `DecisionExplanation` as JSON (top attributions).
+   */
+  | "decision-explained";
 
 export interface LoopEvent {
   readonly time: number;

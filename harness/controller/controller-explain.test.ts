@@ -9,7 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadOnnxModel, type OnnxPolicyModel } from "../../policies/onnx-model.ts";
 import { DEFAULT_MODEL, resolveModelPath } from "../../policies/rl.ts";
 import { buildAgentApp } from "../../policies/service/app.ts";
+import { whyTable } from "../../reports/document.ts";
+import { loadReportData } from "../../reports/load.ts";
 import { ACTION_NAMES, OBS_V1 } from "../core/contract.ts";
+import { TraceStore } from "../store.ts";
 import { controllerConfigSchema } from "./config.ts";
 import { type AuditRecord, startController } from "./controller.ts";
 
@@ -75,6 +78,25 @@ describe("harness controller: why it decided", () => {
       expect([...phis].sort((a, b) => b - a)).toEqual(phis);
       for (const t of e.explanation.top) expect(OBS_V1.features).toContain(t.feature);
       expect(e.explanation.output).toBeGreaterThan(0);
+    }
+
+    // The same explanations reach the trace store, and the report's timeline carries them.
+    const store = await TraceStore.open(join(dir, "runs/controller.duckdb"));
+    try {
+      const data = await loadReportData(store, { runId: "ex" });
+      expect(data.timelines).toHaveLength(1);
+      const t = data.timelines[0]!;
+      const timeOf = new Map(records.flatMap((r) => (r.type === "step" ? [[r.step, r.time] as const] : [])));
+      expect(t.explanations.map((e) => ({ time: e.time, action: ACTION_NAMES[e.action], top: e.top }))).toEqual(
+        explanations
+          .map((e) => ({ time: timeOf.get(e.step), action: e.explanation.actionName, top: e.explanation.top }))
+          .sort((a, b) => a.time! - b.time!),
+      );
+      const why = whyTable(t);
+      const acting = t.explanations.filter((e) => e.action !== 0).length;
+      expect(why.kind === "details" && why.summary).toContain(`${acting} of ${t.explanations.length}`);
+    } finally {
+      await store.close();
     }
   }, 180_000);
 });
