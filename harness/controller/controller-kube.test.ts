@@ -149,7 +149,7 @@ describe.skipIf(!canRun)("harness controller on a cluster whose API refuses writ
       const gaveUp = nextAudits(ctl, isEvent("action-failed", /^scale-up failed after retries: /));
       const attempt = nextAudits(
         ctl,
-        isEvent("kube-api", new RegExp(`^PATCH deployments/scale/demo .*failed ${status} ${reason}$`)),
+        isEvent("kube-api", new RegExp(`^PATCH deployments/scale/demo .*(failed|settled) ${status} ${reason}$`)),
       );
       fake.clearFailures();
       fake.failNext(SCALE_WRITES, { status, reason }, Number.POSITIVE_INFINITY);
@@ -178,7 +178,9 @@ describe.skipIf(!canRun)("harness controller on a cluster whose API refuses writ
     const gaveUp = trail.filter(isEvent("action-failed")).length;
     expect(failedSteps).toBe(gaveUp);
     expect(gaveUp).toBeGreaterThanOrEqual(4);
-    const attempts = trail.filter(isEvent("kube-api", /^PATCH deployments\/scale\/demo .*failed (403|503|409) /));
+    const attempts = trail.filter(
+      isEvent("kube-api", /^PATCH deployments\/scale\/demo .*(failed|settled) (403|503|409) /),
+    );
     expect(attempts.length).toBeGreaterThan(gaveUp);
 
     stopped = true;
