@@ -40,8 +40,8 @@ describe("harness controller: why it decided", () => {
       minIntervalS: 0,
       mode: "observe-only",
       agentUrl: url,
-      agentTimeoutMs: 2000,
-      policyTimeoutMs: 5000,
+      agentTimeoutMs: 10_000,
+      policyTimeoutMs: 10_000,
       listen: { port: 0 },
       explainTop: 3,
     });
@@ -68,17 +68,27 @@ describe("harness controller: why it decided", () => {
     );
     const explanations = records.filter((r) => r.type === "explanation");
     expect(explanations.length).toBeGreaterThanOrEqual(5);
+    // Steps the agent did not decide (it timed out on a loaded machine: the fallback did).
+    const fellBack = new Set(
+      records.flatMap((r) => (r.type === "event" && r.event.kind === "policy-error" ? [r.event.time] : [])),
+    );
+    const timeOfStep = new Map(records.flatMap((r) => (r.type === "step" ? [[r.step, r.time] as const] : [])));
+    let compared = 0;
     for (const e of explanations) {
       const step = steps.get(e.step);
       expect(step, `step ${e.step} of an explanation`).toBeDefined();
       // The same model on the same state: the explained action is the one the agent proposed.
-      expect(e.explanation.actionName).toBe(ACTION_NAMES[step!.proposed]);
+      if (!fellBack.has(timeOfStep.get(e.step)!)) {
+        expect(e.explanation.actionName).toBe(ACTION_NAMES[step!.proposed]);
+        compared++;
+      }
       expect(e.explanation.top).toHaveLength(3);
       const phis = e.explanation.top.map((t) => Math.abs(t.phi));
       expect([...phis].sort((a, b) => b - a)).toEqual(phis);
       for (const t of e.explanation.top) expect(OBS_V1.features).toContain(t.feature);
       expect(e.explanation.output).toBeGreaterThan(0);
     }
+    expect(compared, "explanations of steps the agent decided").toBeGreaterThan(0);
 
     // The same explanations reach the trace store, and the report's timeline carries them.
     const store = await TraceStore.open(join(dir, "runs/controller.duckdb"));
@@ -86,10 +96,9 @@ describe("harness controller: why it decided", () => {
       const data = await loadReportData(store, { runId: "ex" });
       expect(data.timelines).toHaveLength(1);
       const t = data.timelines[0]!;
-      const timeOf = new Map(records.flatMap((r) => (r.type === "step" ? [[r.step, r.time] as const] : [])));
       expect(t.explanations.map((e) => ({ time: e.time, action: ACTION_NAMES[e.action], top: e.top }))).toEqual(
         explanations
-          .map((e) => ({ time: timeOf.get(e.step), action: e.explanation.actionName, top: e.explanation.top }))
+          .map((e) => ({ time: timeOfStep.get(e.step), action: e.explanation.actionName, top: e.explanation.top }))
           .sort((a, b) => a.time! - b.time!),
       );
       const why = whyTable(t);
