@@ -52,8 +52,16 @@ export class BackendCalls {
   private readonly policy: RetryPolicy;
   private readonly attempts: number;
   private readonly timed;
+  /**
+   * The first try's signal: aborts with the run, and when the try outlasts `callTimeoutMs`
+   * (then it is renewed), so that a call the loop gave up on stops, as the contract says, and
+   * cannot land later unrecorded (a scale patch retried past its step). Made once, not per
+   * call: the loop's calls run one at a time, and the simulator's must not allocate.
+   */
+  private first!: { readonly ctl: AbortController; readonly signal: AbortSignal };
 
   constructor(private readonly o: BackendCallOptions) {
+    this.renewFirst();
     this.attempts = o.attempts ?? 3;
     this.policy = retry(handleWhen(isRetryable), {
       // The first try already failed when the policy starts; the policy's own first run is
@@ -67,21 +75,28 @@ export class BackendCalls {
   /** `fn()` as is when it succeeds; retried per the options when it fails transiently. */
   call<T>(site: CallSite, fn: (signal?: AbortSignal) => MaybePromise<T>): MaybePromise<T> {
     try {
-      const r = fn(this.o.signal);
+      const r = fn(this.first.signal);
       return isPromise(r) ? this.within(r).catch((err: unknown) => this.again(site, fn, err)) : r;
     } catch (err) {
       return this.again(site, fn, err);
     }
   }
 
-  /** `p`, or a TaskCancelledError once `callTimeoutMs` has passed without an answer. */
+  private renewFirst(): void {
+    const ctl = new AbortController();
+    this.first = { ctl, signal: this.o.signal ? AbortSignal.any([this.o.signal, ctl.signal]) : ctl.signal };
+  }
+
+  /** `p`, or a TaskCancelledError once `callTimeoutMs` has passed without an answer (the try's signal aborts then). */
   private within<T>(p: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new TaskCancelledError(`no answer within ${this.o.callTimeoutMs} ms`)),
-        this.o.callTimeoutMs,
-      );
+      timer = setTimeout(() => {
+        const err = new TaskCancelledError(`no answer within ${this.o.callTimeoutMs} ms`);
+        this.first.ctl.abort(err);
+        this.renewFirst();
+        reject(err);
+      }, this.o.callTimeoutMs);
     });
     return Promise.race([p, late]).finally(() => clearTimeout(timer));
   }

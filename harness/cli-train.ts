@@ -26,7 +26,7 @@ import { quickEvaluate } from "../policies/ppo/evaluate.ts";
 import { TrainingMetrics } from "../policies/ppo/metrics.ts";
 import { ActorCritic } from "../policies/ppo/mlp.ts";
 import { RunningMeanStd } from "../policies/ppo/obs-norm.ts";
-import { EXPORT_INPUT, EXPORT_OUTPUTS, exportOnnx } from "../policies/ppo/onnx-export.ts";
+import { EXPORT_OUTPUTS, exportInputFor, exportOnnx } from "../policies/ppo/onnx-export.ts";
 import {
   derivedSizes,
   loadPpoOptions,
@@ -35,6 +35,7 @@ import {
   ppoOptionsSchema,
 } from "../policies/ppo/options.ts";
 import { createEngine, mlpSpecFor, newRunId, PpoTrainer, train, type UpdateMetrics } from "../policies/ppo/train.ts";
+import { codecNames } from "./core/codecs.ts";
 import { errorCode, HarnessError } from "./core/errors.ts";
 import { gitRevision } from "./provenance.ts";
 import { TrainingStore } from "./store-training.ts";
@@ -64,6 +65,7 @@ const FLAGS: { readonly [K in keyof PpoOptions]: Options | null } = {
   hidden: { type: "array", coerce: (xs: unknown[]) => xs.map(Number) } as Options,
   normObs: { type: "boolean" },
   obsClip: { type: "number" },
+  codec: { type: "string", choices: codecNames() },
   reward: { type: "string" },
   faults: { type: "array", string: true } as Options,
   frequencies: null,
@@ -311,6 +313,7 @@ export function writeModel(
     params: trainer.net.params,
     obsNorm,
     obsClip: o.obsClip,
+    codec: o.codec,
     // Nothing time-dependent (the run id is on the card), so a rerun writes the same bytes.
     metadata: { seed: String(o.seed), steps: String(trainer.globalStep) },
   });
@@ -335,8 +338,9 @@ export function writeModel(
   }
   const state = trainer.state();
   const { path: cardPath } = writeModelCard(modelPath, {
-    description: `PPO actor-critic (${o.hidden.join("x")} tanh) trained on the simulator with the \`${o.reward}\` reward through the guard`,
-    inputs: [EXPORT_INPUT],
+    description: `PPO actor-critic (${o.hidden.join("x")} tanh) over ${o.codec}, trained on the simulator with the \`${o.reward}\` reward through the guard`,
+    codec: o.codec,
+    inputs: [exportInputFor(o.codec)],
     outputs: [...EXPORT_OUTPUTS],
     training: {
       algorithm: "PPO (clipped surrogate, GAE)",

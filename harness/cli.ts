@@ -787,7 +787,7 @@ export function buildCli(args: string[]) {
     .command(dashboardCommand)
     .command(
       "chaos cleanup <scenario>",
-      "Remove the Chaos Mesh objects and load-generator patches a cluster run left behind (by label)",
+      "Remove the Chaos Mesh objects, load-generator patches and pod drains a cluster run left behind (by label)",
       (y) =>
         y
           .positional("scenario", { type: "string", demandOption: true, describe: "Scenario file (backend cluster)" })

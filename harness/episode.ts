@@ -117,10 +117,12 @@ export async function runPlannedEpisode(
 
 /**
  * Per-pod capacity for the codecs that need it (obs-v2): the simulator's parameter, the
- * testbed's CPU limit over a request's CPU time; a cluster says nothing (undefined).
+ * testbed's CPU limit over a request's CPU time, a cluster's stated `cluster.podCapacityRps`
+ * (undefined when it states none: the obs-v2 encoder then refuses, rather than guess).
  */
 export function deploymentCapacityRps(scenario: Scenario): number | undefined {
   if (scenario.backend === "sim") return scenario.sim.podCapacityRps;
   if (scenario.backend === "local" && scenario.local !== undefined) return podCapacityRps(scenario.local);
+  if (scenario.backend === "cluster") return scenario.cluster?.podCapacityRps;
   return undefined;
 }

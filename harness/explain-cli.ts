@@ -174,8 +174,14 @@ export async function explainStep(store: TraceStore, o: ExplainStepOptions): Pro
     logger: { warn: (m) => process.stderr.write(`warning: ${m}\n`) },
   });
   try {
+    // The trace keeps each step's obs-v1 vector; a model of another codec cannot be fed it.
+    if (model.codec.name !== OBS_V1.name) {
+      throw new UsageError(
+        `Model ${file} reads ${model.codec.name} states, and the trace stores each step's ${OBS_V1.name} state: only ${OBS_V1.name} models can explain a recorded step`,
+      );
+    }
     const e = await explain(model, at.state, background);
-    return { ...e, at, backgroundKind, source: file, model: { sha256: model.sha256, codec: OBS_V1.name } };
+    return { ...e, at, backgroundKind, source: file, model: { sha256: model.sha256, codec: model.codec.name } };
   } finally {
     await model.dispose();
   }

@@ -78,7 +78,12 @@ const fault = (id: number, atS: number, spec: object): FaultInjection => ({
   targetKey: 0,
 });
 
-async function run(backend: FlakyBackend, schedule: FaultInjection[] = [], steps = 6) {
+async function run(
+  backend: FlakyBackend,
+  schedule: FaultInjection[] = [],
+  steps = 6,
+  terminalExecuteErrors: "stop" | "record" = "stop",
+) {
   const out = {
     steps: [] as Omit<StepRecord, "snapshot" | "state">[],
     snapshots: [] as number[],
@@ -97,6 +102,7 @@ async function run(backend: FlakyBackend, schedule: FaultInjection[] = [], steps
       slo: { latencyMs: 300, errorRate: 0.01 },
       confirmWindowS: 30,
       retry: { initialDelayMs: 1, maxDelayMs: 2, callTimeoutMs: 200 },
+      terminalExecuteErrors,
     },
     {
       onStep: ({ snapshot, state: _s, ...r }) => {
@@ -165,6 +171,32 @@ describe("the loop against a failing backend", () => {
     ]);
     await expect(result).rejects.toThrow("execute: 403 Forbidden");
     expect(b.cleared.sort()).toEqual([1, 2]);
+  });
+
+  it("with terminalExecuteErrors: record (the controller), a terminal execute error is recorded and the loop goes on", async () => {
+    const b = new FlakyBackend({ execute: ["terminal", "terminal", "ok"] });
+    const { out, result } = await run(b, [], 6, "record");
+    expect(await result).toEqual({ status: "completed", steps: 6 });
+    // Not retried within the step (a 403 does not heal in milliseconds): one call per step.
+    expect(kinds(out.events, "backend-retry")).toHaveLength(0);
+    expect(kinds(out.events, "action-failed").map((e) => e.detail)).toEqual([
+      "restart-pod failed (terminal, not retried): execute: 403 Forbidden",
+      "restart-pod failed (terminal, not retried): execute: 403 Forbidden",
+    ]);
+    expect(out.steps.slice(0, 3)).toMatchObject([
+      { reason: "ExecuteFailed", applied: false },
+      { reason: "ExecuteFailed", applied: false },
+      { reason: "Allowed", applied: true },
+    ]);
+  });
+
+  it("with terminalExecuteErrors: record, an error that is no BackendError (a bug) still stops the episode", async () => {
+    const b = new FlakyBackend({});
+    b.execute = () => {
+      throw new TypeError("a bug");
+    };
+    const { result } = await run(b, [], 6, "record");
+    await expect(result).rejects.toThrow("a bug");
   });
 
   it("clears every fault in its own call: one that cannot be cleared is named, the rest are cleared", async () => {

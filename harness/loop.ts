@@ -92,7 +92,12 @@ export type LoopEventKind =
   /** Approve mode with an approval queue: the guard would run this action; a request is queued (detail has its id). */
   | "approval-requested"
   /** An approved request was executed (or failed to execute) at this step. */
-  | "approval-executed";
+  | "approval-executed"
+  /**
+   * Why the policy proposed `action` at the step at `time`: written by the controller after
+   * the step (issue 15, part 4); detail is a `DecisionExplanation` as JSON (top attributions).
+   */
+  | "decision-explained";
 
 export interface LoopEvent {
   readonly time: number;
@@ -166,6 +171,15 @@ export interface EpisodeOptions {
    * that has not answered within one step is cancelled and retried.
    */
   readonly retry?: Partial<Pick<BackendCallOptions, "attempts" | "initialDelayMs" | "maxDelayMs" | "callTimeoutMs">>;
+  /**
+   * What a terminal backend error of `execute` does (an API server's 403 or 422, a testbed
+   * refusing the write): `stop` ends the episode, a run's rule (the scenario cannot go on as
+   * written); `record` records the step as `ExecuteFailed` and goes on, as a transient error
+   * that outlasts its retries does, so that the long-running controller survives the API
+   * refusing writes and acts again by itself once they are accepted. Only typed backend
+   * errors (`BackendError`); anything else (a bug) still ends the episode. @default "stop"
+   */
+  readonly terminalExecuteErrors?: "stop" | "record";
   /** Scores each transition for the trace (e.g. sim/reward.ts's `seedReward`). */
   readonly reward?: (
     prev: Readonly<Snapshot>,
@@ -382,9 +396,12 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
           }
           emit(now, applied ? "action-executed" : "action-refused", outcome.message, verdict.action, outcome);
         } catch (err) {
-          if (!isRetryable(err)) throw err;
+          const retried = isRetryable(err);
+          if (!retried && !(o.terminalExecuteErrors === "record" && err instanceof BackendError)) throw err;
+          // Nothing of the action is assumed done: the guard's clock and the regression check
+          // stay as they were, so the next allowed proposal is tried again as if new.
           reason = GuardReason.ExecuteFailed;
-          reasonMessage = `${ACTION_NAMES[verdict.action]} failed after retries: ${message(err)}`;
+          reasonMessage = `${ACTION_NAMES[verdict.action]} failed${retried ? " after retries" : " (terminal, not retried)"}: ${message(err)}`;
           if (approvedId !== null) o.approvals!.settle(approvedId, "failed", now, reasonMessage);
           emit(now, "action-failed", reasonMessage, verdict.action);
         }

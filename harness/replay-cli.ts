@@ -1,9 +1,11 @@
 /**
  * The replay commands (issue 16):
  * - `harness replay --db F [--run R] [--episode K | --cell f/fr/p [--seed S]] --policy P
- *   [--backend sim] [--db-out G] [--out DIR]`: re-runs recorded episodes with their recorded
- *   faults and load under policy P (harness/replay-run.ts) and prints the counterfactual
- *   report, recorded against replayed, as Markdown (`--out` also writes replay.md and index.html).
+ *   [--backend sim|local] [--db-out G] [--out DIR]`: re-runs recorded episodes with their
+ *   recorded faults and load under policy P (harness/replay-run.ts), in the simulator or on
+ *   the local testbed, and prints the counterfactual report, recorded against replayed, as
+ *   Markdown (`--out` also writes replay.md and index.html). Exit 1 when a replayed episode
+ *   failed, 130 when interrupted (the testbed is cleaned up either way), as `harness run`.
  * - `harness replay-decisions --db F [--run R] --policy P [--params JSON] [--episode N ...]`:
  *   what policy P would have proposed at every recorded step of a run (harness/decision-replay.ts),
  *   as Markdown on stdout, or JSON with `--json`. Nothing is executed and nothing is written.
@@ -11,18 +13,19 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
+import { probeLimits } from "../cluster/local/cgroups.ts";
 import { isPolicyName, POLICY_NAMES, type PolicyName } from "../policies/index.ts";
 import { renderHtml } from "../reports/html.ts";
 import { markdownTable } from "../reports/markdown.ts";
-import { UsageError } from "./cli-errors.ts";
+import { EXIT, UsageError } from "./cli-errors.ts";
 import { openExistingStore, pickRun } from "./cli-store.ts";
 import { ACTION_NAMES } from "./core/contract.ts";
 import { type DecisionReplay, replayDecisions } from "./decision-replay.ts";
 import { progressReporter } from "./progress.ts";
 import { type ReplaySelection, replayRun } from "./replay-run.ts";
 
-/** Backends a replay can run on; the local testbed and a cluster are not wired for replay yet. */
-const REPLAY_BACKENDS = ["sim", "local", "cluster"] as const;
+/** Every scenario backend is a choice, so that `cluster` is refused with a reason, not as a typo. */
+const BACKEND_CHOICES = ["sim", "local", "cluster"] as const;
 
 interface ReplayRunArgs {
   db: string;
@@ -32,7 +35,7 @@ interface ReplayRunArgs {
   seed?: number;
   policy: string;
   params?: string;
-  backend: (typeof REPLAY_BACKENDS)[number];
+  backend: (typeof BACKEND_CHOICES)[number];
   "db-out"?: string;
   out?: string;
   jobs?: number;
@@ -71,7 +74,11 @@ export const replayCommand: CommandModule<object, ReplayRunArgs> = {
         describe: `Policy to replay: ${POLICY_NAMES.join(", ")}`,
       })
       .option("params", { type: "string", describe: "The policy's parameters as JSON (as in a scenario file)" })
-      .option("backend", { choices: REPLAY_BACKENDS, default: "sim" as const, describe: "Where the replay runs" })
+      .option("backend", {
+        choices: BACKEND_CHOICES,
+        default: "sim" as const,
+        describe: "Where the replay runs: the simulator, or the local testbed (real processes, wall clock)",
+      })
       .option("db-out", { type: "string", describe: "Write the replay run here (default: --db, as a new run)" })
       .option("out", { type: "string", describe: "Also write replay.md and index.html into this folder" })
       .option("jobs", { type: "number", describe: "Worker threads (default: the core count)" })
@@ -81,12 +88,27 @@ export const replayCommand: CommandModule<object, ReplayRunArgs> = {
       .example(
         "$0 replay --db runs/quickstart.duckdb --cell pod-kill/low/heuristic --seed 3 --policy heuristic",
         "the same policy again: the recording, row for row",
+      )
+      .example(
+        "$0 replay --db runs/local.duckdb --episode 1 --policy none --backend local --db-out replay.duckdb",
+        "a testbed recording's faults and load again on real processes, under none",
       ) as Argv<ReplayRunArgs>,
   handler: async (argv) => {
     const policy = policyArg(argv.policy);
     const params = paramsArg(argv.params);
-    if (argv.backend !== "sim") {
-      throw new UsageError(`--backend ${argv.backend}: a replay runs on the simulator only for now (--backend sim)`);
+    if (argv.backend === "cluster") {
+      throw new UsageError(
+        "--backend cluster: a replay runs in the simulator or on the local testbed (--backend sim|local), not on a cluster yet",
+      );
+    }
+    const backend = argv.backend;
+    if (backend === "local") {
+      // As `harness run`: a testbed without cgroup limits still runs, but should say so up front.
+      const limits = probeLimits("auto");
+      if (limits.mode === "none") process.stderr.write(`harness: testbed limits: ${limits.detail}\n`);
+    }
+    if (argv.jobs !== undefined && !(Number.isInteger(argv.jobs) && argv.jobs >= 1)) {
+      throw new UsageError(`Expected --jobs to be an integer >= 1, got ${argv.jobs}`);
     }
     let cell: ReplaySelection["cell"];
     if (argv.cell !== undefined) {
@@ -96,10 +118,26 @@ export const replayCommand: CommandModule<object, ReplayRunArgs> = {
       }
       cell = { fault: parts[0]!, frequency: parts[1]!, policy: parts[2]! };
     }
+    // As `harness run`: the first Ctrl-C ends the episodes in flight at their next step (a
+    // testbed's faults are cleared and its processes stopped on the way out), the second
+    // abandons threads, the third exits at once. Listeners stay on until the end: a default
+    // SIGINT would kill the process with a testbed still running.
     const controller = new AbortController();
-    const onSignal = () => controller.abort();
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
+    const stop = new AbortController();
+    const onSignal = () => {
+      if (stop.signal.aborted) process.exit(EXIT.interrupted);
+      if (controller.signal.aborted) {
+        process.stderr.write("harness: stopping now (Ctrl-C a third time to exit at once, cleanup or not)\n");
+        stop.abort();
+        return;
+      }
+      process.stderr.write(
+        "harness: interrupted: ending the episodes in flight and cleaning up (Ctrl-C again to stop now)\n",
+      );
+      controller.abort();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
     try {
       const outcome = await replayRun({
         db: argv.db,
@@ -111,11 +149,13 @@ export const replayCommand: CommandModule<object, ReplayRunArgs> = {
         },
         policy,
         params,
+        backend,
         ...(argv["db-out"] === undefined ? {} : { dbOut: argv["db-out"] }),
         ...(argv.jobs === undefined ? {} : { jobs: argv.jobs }),
         resamples: argv.resamples,
         reporters: [progressReporter()],
         signal: controller.signal,
+        stop: stop.signal,
         argv: process.argv.slice(2),
       });
       if (argv.out !== undefined) {
@@ -126,6 +166,13 @@ export const replayCommand: CommandModule<object, ReplayRunArgs> = {
       }
       const { blocks: _blocks, ...data } = outcome;
       process.stdout.write(argv.json ? `${JSON.stringify(data, null, 1)}\n` : outcome.markdown);
+      const { summary } = outcome;
+      if (summary.failed > 0) {
+        process.stderr.write(
+          `harness: ${summary.failed} replayed episode(s) failed; their errors are in run ${summary.runId}\n`,
+        );
+      }
+      process.exitCode = summary.interrupted ? EXIT.interrupted : summary.failed > 0 ? EXIT.failed : EXIT.ok;
     } finally {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);

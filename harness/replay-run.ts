@@ -4,13 +4,17 @@
  * two paired per cell and seed ("what would hpa have done on these faults").
  *
  * The replay is an ordinary run of a scenario derived from the recorded one: the same text
- * with `backend: sim`, the policy axis set to the replayed policy, and the fault and
- * frequency axes and seeds narrowed to the selection. Every episode then runs the faults and
- * load its cell and seed recorded (runner.ts `RunOptions.recorded`) instead of generating
- * them, so the runner's parallelism, progress and store are reused as they are.
+ * with the replay's backend (`sim` or `local`), the policy axis set to the replayed policy,
+ * and the fault and frequency axes and seeds narrowed to the selection. Every episode then
+ * runs the faults and load its cell and seed recorded (runner.ts `RunOptions.recorded`)
+ * instead of generating them, so the runner's parallelism (a testbed's `maxConcurrency`
+ * included), progress and store are reused as they are.
  *
  * The same policy on a simulator recording reproduces it row for row; the outcome says how
- * many paired episodes did (`identical`).
+ * many paired episodes did (`identical`). On the local testbed a replay is a wall-clock run
+ * on real processes: the recorded faults are injected at their steps into the pods of their
+ * ranks and the recorded load is offered, but what happens then is real and recorded as it
+ * happened, so the outcome sets each replayed injection beside its recording (`injections`).
  */
 import { isMap, isSeq, parseDocument } from "yaml";
 import { type PolicyName, policies } from "../policies/index.ts";
@@ -25,11 +29,16 @@ import { UsageError } from "./cli-errors.ts";
 import { openExistingStore, pickRun } from "./cli-store.ts";
 import type { RecordedInputs } from "./episode.ts";
 import { recordedInputs } from "./replay.ts";
+import { type InjectionFidelity, injectionBlocks, injectionFidelity } from "./replay-injections.ts";
 import { type SideBySide, sideBySide, sideBySideBlocks } from "./replay-sim-real.ts";
 import { type RunReporter, type RunSummary, recordedKey, runScenario } from "./runner.ts";
 import { type LoadedScenario, parseScenario } from "./scenario-file.ts";
 import type { TraceStore } from "./store.ts";
 import { STEP_COLUMN_NAMES } from "./store-schema.ts";
+
+/** Backends a replay runs on (a cluster is not wired for replay). */
+export const REPLAY_BACKENDS = ["sim", "local"] as const;
+export type ReplayBackend = (typeof REPLAY_BACKENDS)[number];
 
 /** Which recorded episodes to replay; none given: every completed episode of the run. */
 export interface ReplaySelection {
@@ -48,6 +57,12 @@ export interface ReplayOptions {
   readonly select?: ReplaySelection;
   readonly policy: PolicyName;
   readonly params?: unknown;
+  /**
+   * Where the replay runs: the simulator, or the local testbed (real processes on the wall
+   * clock, one episode at a time unless the scenario's `local.parallelEpisodes` says more).
+   * @default "sim"
+   */
+  readonly backend?: ReplayBackend;
   /** Where the replay run is written. @default `db` (a new run beside the recording) */
   readonly dbOut?: string;
   readonly jobs?: number;
@@ -78,6 +93,9 @@ export interface Counterfactual {
 export interface ReplayOutcome {
   readonly sourceRun: string;
   readonly replayRun: string;
+  /** The backend the recording ran on, and the replay's. */
+  readonly recordedBackend: string;
+  readonly backend: ReplayBackend;
   readonly dbOut: string;
   readonly policy: string;
   readonly summary: RunSummary;
@@ -89,10 +107,16 @@ export interface ReplayOutcome {
    */
   readonly identical: { readonly same: number; readonly compared: number; readonly first: string | null } | null;
   /**
-   * A real recording (local, cluster) replayed under the policy it was recorded with:
-   * recorded against simulated, per series and step by step (null for a simulator recording).
+   * Episodes replayed under the policy they were recorded with, when one side is real (a
+   * local or cluster recording, or a replay on the testbed): recorded against replayed, per
+   * series and step by step (null when both are simulator runs; `identical` says it all then).
    */
   readonly sideBySide: SideBySide | null;
+  /**
+   * A wall-clock replay (local): each recorded fault beside its replayed twin, type, status,
+   * step and target rank (null for a simulator replay, which injects exactly as recorded).
+   */
+  readonly injections: InjectionFidelity | null;
   readonly counterfactuals: readonly Counterfactual[];
   readonly notes: readonly string[];
   readonly markdown: string;
@@ -114,6 +138,12 @@ const REPLAYED = "replayed";
 
 export async function replayRun(o: ReplayOptions): Promise<ReplayOutcome> {
   const dbOut = o.dbOut ?? o.db;
+  const backend = o.backend ?? "sim";
+  if (!(REPLAY_BACKENDS as readonly string[]).includes(backend)) {
+    throw new UsageError(
+      `Expected the replay backend to be one of ${REPLAY_BACKENDS.join(", ")}, got ${JSON.stringify(backend)}`,
+    );
+  }
   if (!(o.policy in policies)) throw new UsageError(`Unknown policy ${JSON.stringify(o.policy)}`);
 
   // 1. Read what the selection recorded, then let go of the file (the replay may write to it).
@@ -144,7 +174,7 @@ export async function replayRun(o: ReplayOptions): Promise<ReplayOutcome> {
       const key = recordedKey(e.fault, e.frequency, e.seed);
       if (!inputs.has(key)) inputs.set(key, await recordedInputs(source, e.id));
     }
-    loaded = deriveScenario(run.scenarioText, run.scenarioName, run.runId, selected, o.policy, o.params);
+    loaded = deriveScenario(run.scenarioText, run.scenarioName, run.runId, selected, o.policy, o.params, backend);
   } finally {
     await source.close();
   }
@@ -158,7 +188,7 @@ export async function replayRun(o: ReplayOptions): Promise<ReplayOutcome> {
     ...(o.reporters ? { reporters: o.reporters } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.stop ? { stop: o.stop } : {}),
-    argv: o.argv ?? ["replay", "--db", o.db, "--run", run.runId, "--policy", o.policy],
+    argv: o.argv ?? ["replay", "--db", o.db, "--run", run.runId, "--policy", o.policy, "--backend", backend],
   });
 
   // 3. Recorded against replayed, paired per cell and seed.
@@ -183,40 +213,68 @@ export async function replayRun(o: ReplayOptions): Promise<ReplayOutcome> {
         ? cells.map((c) => counterfactual(estimator, policy, o.policy, { fault: c.fault, frequency: c.frequency }))
         : []),
     ]);
-    const identical =
-      run.backend === "sim" ? await compareRows(recStore, repStore, selected, summary.runId, o.policy) : null;
-    const sbs =
-      run.backend === "sim"
+    // Both on the simulator: the replay must equal the recording. Otherwise one side is real:
+    // the same policy's two trajectories side by side measure the simulator's error (real
+    // against simulated) or the testbed's run-to-run spread (local against local).
+    const bothSim = run.backend === "sim" && backend === "sim";
+    const identical = bothSim ? await compareRows(recStore, repStore, selected, summary.runId, o.policy) : null;
+    const sbs = bothSim
+      ? null
+      : await sideBySide(recStore, repStore, await twins(repStore, selected, summary.runId, o.policy), {
+          sloLatencyMs: loaded.scenario.slo.latencyMs,
+          maxReplicas: loaded.scenario.guard.maxReplicas,
+        });
+    const injections =
+      backend === "sim"
         ? null
-        : await sideBySide(recStore, repStore, await samePolicyPairs(repStore, selected, summary.runId, o.policy), {
-            sloLatencyMs: loaded.scenario.slo.latencyMs,
-            maxReplicas: loaded.scenario.guard.maxReplicas,
-          });
+        : await injectionFidelity(recStore, repStore, await twins(repStore, selected, summary.runId));
+    const noLoad = [...inputs.values()].some((i) => i.loadSeries === undefined);
     const notes = [
-      ...(run.backend === "sim"
-        ? []
-        : [
+      ...(run.backend !== "sim" && backend === "sim"
+        ? [
             `The recording ran on backend ${run.backend}; the replay runs its faults and load in the simulator, so differences include the simulator's error, not only the policy's.`,
-          ]),
+          ]
+        : []),
+      ...(backend === "local"
+        ? [
+            "The replay ran on the local testbed, on the wall clock: each recorded fault was injected after the first step at or past its recorded time, with its recorded spec and target key (into the pod its target key ranks among those running then, the recorded rank when as many run, or skipped when none ran), and the recorded load was offered step by step. Pod start and restart times, Prometheus's scrapes and the machine's load are not replayed: the replay records what really happened, so not even the same policy reproduces the recording row for row, and differences include the testbed's run-to-run spread, not only the policy's.",
+            ...(run.backend === "sim"
+              ? [
+                  `The recording ran in the simulator: its steps are replayed as ${loaded.scenario.stepSeconds} s of wall time each and its load as real requests per second.`,
+                ]
+              : []),
+          ]
+        : []),
+      ...(noLoad
+        ? [
+            "Some selected episodes recorded no offered load (load_rps); their replay offers the seed's workload series.",
+          ]
+        : []),
       ...(recEpisodes.length < selected.length
         ? [`${selected.length - recEpisodes.length} selected episodes are not completed and are left out.`]
         : []),
-      "Both sides face the same faults (times, specs, targets) and the same offered load, read from the recording.",
+      backend === "sim"
+        ? "Both sides face the same faults (times, specs, targets) and the same offered load, read from the recording."
+        : "Both sides face the same fault schedule (times, specs, target keys) and the same offered load, read from the recording; the injections table says how each fault really ran.",
     ];
     const blocks = [
       ...replayDocument(run.runId, summary.runId, dbOut, o.policy, identical, counterfactuals, notes),
-      ...(sbs === null || sbs.episodes.length === 0 ? [] : sideBySideBlocks(sbs, run.backend)),
+      ...(injections === null ? [] : injectionBlocks(injections, backend)),
+      ...(sbs === null || sbs.episodes.length === 0 ? [] : sideBySideBlocks(sbs, run.backend, backend)),
     ];
     const markdown = renderMarkdown(blocks, []);
     return {
       sourceRun: run.runId,
       replayRun: summary.runId,
+      recordedBackend: run.backend,
+      backend,
       dbOut,
       policy: o.policy,
       summary,
       recordedEpisodes: recEpisodes.length,
       identical,
       sideBySide: sbs,
+      injections,
       counterfactuals,
       notes,
       markdown,
@@ -275,15 +333,18 @@ function select(all: readonly RecordedEpisode[], runId: string, s: ReplaySelecti
 
 /**
  * The recorded scenario's text, edited as YAML so the stored run shows exactly what was
- * replayed: backend sim, the replayed policy, the selected cells and seeds.
+ * replayed: the replay's backend, the replayed policy, the selected cells and seeds. A
+ * testbed replay keeps the recording's `local:` section (the same deployment, so the same
+ * ranks and the same `parallelEpisodes`); a simulator replay drops it.
  */
 export function deriveScenario(
   text: string,
   name: string,
   runId: string,
-  selected: readonly RecordedEpisode[],
+  selected: readonly Pick<RecordedEpisode, "fault" | "frequency" | "seed">[],
   policy: PolicyName,
   params: unknown,
+  backend: ReplayBackend = "sim",
 ): LoadedScenario {
   const parsed = parseScenario(text, `${name}.yaml`);
   if (!parsed.success) {
@@ -295,9 +356,9 @@ export function deriveScenario(
   const faults = new Set(selected.map((e) => e.fault));
   const frequencies = new Set(selected.map((e) => e.frequency));
   const doc = parseDocument(text);
-  doc.set("backend", "sim");
+  doc.set("backend", backend);
   doc.delete("cluster");
-  doc.delete("local");
+  if (backend !== "local") doc.delete("local");
   doc.set(
     "seeds",
     [...new Set(selected.map((e) => e.seed))].sort((a, b) => a - b),
@@ -316,7 +377,7 @@ export function deriveScenario(
   const result = parseScenario(derived, `${name}.replay.yaml`);
   if (!result.success) {
     throw new UsageError(
-      `Run ${runId}'s scenario cannot be replayed in the simulator: ${result.errors.map((e) => `${e.message} (line ${e.line})`).join("; ")}`,
+      `Run ${runId}'s scenario cannot be replayed on backend ${backend}: ${result.errors.map((e) => `${e.message} (line ${e.line})`).join("; ")}`,
     );
   }
   return result.data;
@@ -383,13 +444,11 @@ async function compareRows(
   return { same, compared: mine.length, first };
 }
 
-/** Selected recorded episodes of `policy` with their replayed twin (same cell and seed). */
-async function samePolicyPairs(
-  repStore: TraceStore,
-  selected: readonly RecordedEpisode[],
-  replayRun: string,
-  policy: string,
-) {
+/**
+ * Selected recorded episodes with their replayed twin (same cell and seed); only those
+ * recorded under `policy` when given.
+ */
+async function twins(repStore: TraceStore, selected: readonly RecordedEpisode[], replayRun: string, policy?: string) {
   const replayed = new Map(
     (
       await repStore.query(
@@ -399,7 +458,8 @@ async function samePolicyPairs(
     ).map((r) => [recordedKey(String(r.fault), String(r.frequency), Number(r.seed)), Number(r.episode_id)]),
   );
   return selected.flatMap((e) => {
-    const twin = e.policy === policy ? replayed.get(recordedKey(e.fault, e.frequency, e.seed)) : undefined;
+    const twin =
+      policy === undefined || e.policy === policy ? replayed.get(recordedKey(e.fault, e.frequency, e.seed)) : undefined;
     return twin === undefined ? [] : [{ recorded: e.id, replayed: twin, ...e }];
   });
 }

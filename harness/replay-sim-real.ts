@@ -4,6 +4,8 @@
  * of the simulated trajectory against the recorded one (harness/sim-real.ts: latency, error
  * rate, ready pods, CPU, SLO), and per episode every step's recorded and simulated values.
  * This is what `harness calibrate` minimises; here it measures the simulator as it is run.
+ * The same tables serve a replay on the local testbed (`--backend local`): there they set
+ * two real runs side by side, or a simulator recording beside its real replay.
  */
 import type { Block, Cell, Table } from "../reports/document.ts";
 import { SERIES, SERIES_TITLES, type SeriesColumns, SeriesError, type SeriesName } from "./sim-real.ts";
@@ -125,8 +127,14 @@ export async function sideBySide(
 const plain = (text: string): Cell => ({ text });
 const num = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : "-");
 
-/** The side-by-side section of the replay report. */
-export function sideBySideBlocks(s: SideBySide, backend: string): Block[] {
+/**
+ * The side-by-side section of the replay report: `backend` is the recording's, `replayBackend`
+ * the replay's. A simulated replay measures the simulator's error; a replay on the testbed
+ * itself measures how far two real runs of the same policy, faults and load lie apart.
+ */
+export function sideBySideBlocks(s: SideBySide, backend: string, replayBackend = "sim"): Block[] {
+  const other = replayBackend === "sim" ? "simulated" : `replayed (${replayBackend})`;
+  const short = replayBackend === "sim" ? "simulated" : "replayed";
   const errors: Table = {
     header: ["fault", "pairs", "steps", ...SERIES.map((x) => SERIES_TITLES[x])],
     align: `lrr${"r".repeat(SERIES.length)}`,
@@ -139,16 +147,19 @@ export function sideBySideBlocks(s: SideBySide, backend: string): Block[] {
   };
   const pair = (v: readonly [number, number], digits: number) => plain(`${num(v[0], digits)} / ${num(v[1], digits)}`);
   return [
-    { kind: "heading", level: 2, text: `Recorded (${backend}) against simulated, step by step` },
+    { kind: "heading", level: 2, text: `Recorded (${backend}) against ${other}, step by step` },
     {
       kind: "paragraph",
-      text: `The same policy on the same faults and load: the simulator's error. Mean absolute error per series (each on [0, 1], harness/sim-real.ts; steps whose recorded observation was incomplete are left out). \`harness calibrate\` fits the simulator to make these small.`,
+      text:
+        replayBackend === "sim"
+          ? `The same policy on the same faults and load: the simulator's error. Mean absolute error per series (each on [0, 1], harness/sim-real.ts; steps whose recorded observation was incomplete are left out). \`harness calibrate\` fits the simulator to make these small.`
+          : `The same policy on the same faults and load, run again on the ${replayBackend} testbed: ${backend === "sim" ? "the simulator's error against real processes" : "how far two real runs lie apart (pod timings, scrapes, the machine's load)"}. Mean absolute error per series (each on [0, 1], harness/sim-real.ts; steps whose recorded observation was incomplete are left out).`,
     },
     { kind: "table", table: errors },
     ...s.episodes.map(
       (e): Block => ({
         kind: "details",
-        summary: `Episode ${e.recordedEpisode} (${e.fault}/${e.frequency}/${e.policy}, seed ${e.seed}): recorded / simulated`,
+        summary: `Episode ${e.recordedEpisode} (${e.fault}/${e.frequency}/${e.policy}, seed ${e.seed}): recorded / ${short}`,
         blocks: [
           {
             kind: "table",

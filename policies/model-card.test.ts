@@ -42,9 +42,18 @@ describe("model card schema", () => {
     }
   });
 
-  it("refuses another codec, naming the field and both values", () => {
+  it("refuses a codec that is not registered, naming the field, the registered ones and the value", () => {
+    expect(issuesOf(validCard({ codec: "obs-v9" }))).toEqual([
+      'Expected `codec` to be "obs-v1" or "obs-v2", got "obs-v9" (string)',
+    ]);
+  });
+
+  it("accepts an obs-v2 card with the codec's 25 floats, and refuses one sized for obs-v1 (CardInvalid's issues)", () => {
+    const v2 = { codec: "obs-v2", obsDim: 25, inputs: [{ name: "obs", type: "float32", shape: ["batch", 25] }] };
+    expect(issuesOf(validCard(v2))).toEqual([]);
     expect(issuesOf(validCard({ codec: "obs-v2" }))).toEqual([
-      'Expected `codec` to be "obs-v1", got "obs-v2" (string)',
+      "Expected `obsDim` to be 25, got 9 (number)",
+      "Expected `inputs[0].shape[1]` to be 25 (the input's last axis is the obs-v2 state), got 9 (number)",
     ]);
   });
 

@@ -7,13 +7,20 @@
  *
  * The trainer writes cards through {@link modelCardSchema} (or {@link writeModelCard});
  * the `rl` policy reads them through {@link parseModelCard}. A card is optional for a
- * foreign model (e.g. a Stable-Baselines3 export), see policies/onnx-model.ts.
+ * foreign model (e.g. a Stable-Baselines3 export, taken as obs-v1), see policies/onnx-model.ts.
+ *
+ * `codec` is any codec of the registry (harness/core/codecs.ts: obs-v1, obs-v2, ...), and
+ * `obsDim` and the input's last axis must be that codec's dimension: the card is what tells
+ * the loop, the agent service and the trainer which vector the model reads.
  */
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { z } from "zod";
-import { ACTION_NAMES, OBS_V1 } from "../harness/core/contract.ts";
+import { codecByName, codecNames, DEFAULT_CODEC } from "../harness/core/codecs.ts";
+import { ACTION_NAMES } from "../harness/core/contract.ts";
+// obs-v2 registers itself on import: a card may name it wherever cards are read.
+import "./obs-v2.ts";
 
 /** Version of the card format itself; bumped when a field changes meaning. */
 export const MODEL_CARD_VERSION = 1;
@@ -55,21 +62,44 @@ const actionNamesSchema = z.array(z.string()).superRefine((names, ctx) => {
   }
 });
 
+/** A registered codec's name; the message lists the registered ones. */
+const codecNameSchema = z.string().superRefine((name, ctx) => {
+  if (!codecNames().includes(name)) {
+    ctx.addIssue({
+      code: "custom",
+      input: name,
+      message: codecNames()
+        .map((n) => JSON.stringify(n))
+        .join(" or "),
+    });
+  }
+});
+
+/** The dimension of the card's codec, or null when the codec is not registered (reported on `codec`). */
+function dimOf(codec: string): number | null {
+  return codecNames().includes(codec) ? codecByName(codec).dim : null;
+}
+
 /**
- * The card of one `obs-v1` model. Every field is required except `description` and
- * `createdAt`; `training` and `evaluation` are free-form objects (the trainer copies its
- * whole options object into `training`).
+ * The card of one model. Every field is required except `description` and `createdAt`;
+ * `training` and `evaluation` are free-form objects (the trainer copies its whole options
+ * object into `training`). `obsDim` and the input's last axis are the codec's dimension.
  */
 export const modelCardSchema = z
   .object({
     cardVersion: z.literal(MODEL_CARD_VERSION).describe("Version of the card format."),
     description: z.string().optional().describe("One line on what the model is."),
-    codec: z.literal(OBS_V1.name).describe("State codec of the input vector (harness/core/contract.ts)."),
-    obsDim: z.literal(OBS_V1.dim).describe("Length of the input vector; the codec's dimension."),
+    codec: codecNameSchema.describe(
+      "State codec of the input vector, a registered one (harness/core/codecs.ts): obs-v1 (9 floats), obs-v2 (25).",
+    ),
+    obsDim: z
+      .int()
+      .positive()
+      .describe("Length of the input vector; the codec's dimension (9 for obs-v1, 25 for obs-v2)."),
     actionNames: actionNamesSchema.describe("Action names by output index; must equal ACTION_NAMES."),
     file: z.string().min(1).describe("File name of the ONNX model this card describes (no folder)."),
     sha256: z.string().regex(SHA256, "a lowercase hex sha256 (64 characters)").describe("sha256 of the ONNX file."),
-    inputs: z.array(tensorSchema).length(1).describe("The model's one input: float32 [batch or 1, 9]."),
+    inputs: z.array(tensorSchema).length(1).describe("The model's one input: float32 [batch or 1, obsDim]."),
     outputs: z.array(outputSchema).min(1).describe("Every output of the model, in graph order, with its role."),
     training: z.record(z.string(), z.unknown()).describe("Training options, in full (free-form)."),
     seed: z.int().describe("Training seed."),
@@ -78,7 +108,25 @@ export const modelCardSchema = z
     evaluation: z.record(z.string(), z.unknown()).describe("Evaluation results (free-form)."),
     createdAt: z.iso.datetime().optional().describe("When the model was written (ISO 8601)."),
   })
-  .strict();
+  .strict()
+  .superRefine((card, ctx) => {
+    // Sizes follow the codec: a card whose numbers disagree with its codec would feed the model a wrong vector.
+    const dim = dimOf(card.codec);
+    if (dim === null) return;
+    if (card.obsDim !== dim) {
+      ctx.addIssue({ code: "custom", path: ["obsDim"], input: card.obsDim, message: String(dim) });
+    }
+    const shape = card.inputs[0]?.shape;
+    const last = shape?.[shape.length - 1];
+    if (shape !== undefined && last !== dim) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["inputs", 0, "shape", shape.length - 1],
+        input: last,
+        message: `${dim} (the input's last axis is the ${card.codec} state)`,
+      });
+    }
+  });
 
 export type ModelCardInput = z.input<typeof modelCardSchema>;
 export type ModelCard = z.output<typeof modelCardSchema>;
@@ -111,22 +159,27 @@ export function sha256Hex(bytes: Uint8Array): string {
 
 /**
  * Writes the card of `onnxPath` beside it (see {@link cardPathFor}), filling `file` and
- * `sha256` from the ONNX file as it is on disk, and validating the result; throws with
- * every issue when the card is invalid. Returns the card and where it went.
+ * `sha256` from the ONNX file as it is on disk, `obsDim` from the codec (obs-v1 when
+ * `fields.codec` is absent), and validating the result; throws with every issue when the
+ * card is invalid. Returns the card and where it went.
  */
 export function writeModelCard(
   onnxPath: string,
-  fields: Omit<ModelCardInput, "file" | "sha256" | "cardVersion" | "codec" | "obsDim" | "actionNames">,
+  fields: Omit<ModelCardInput, "file" | "sha256" | "cardVersion" | "codec" | "obsDim" | "actionNames"> & {
+    readonly codec?: string;
+  },
 ): { readonly card: ModelCard; readonly path: string } {
   const bytes = readFileSync(onnxPath);
+  const { codec: codecName, ...rest } = fields;
+  const codec = codecByName(codecName ?? DEFAULT_CODEC);
   const result = parseModelCard({
     cardVersion: MODEL_CARD_VERSION,
-    codec: OBS_V1.name,
-    obsDim: OBS_V1.dim,
+    codec: codec.name,
+    obsDim: codec.dim,
     actionNames: [...ACTION_NAMES],
     file: basename(onnxPath),
     sha256: sha256Hex(bytes),
-    ...fields,
+    ...rest,
   });
   if (!result.success) {
     throw new Error(

@@ -242,7 +242,7 @@ export class ObsV2Encoder {
 
 /**
  * obs-v2 in the codec registry (harness/core/codecs.ts), trace code 2. A context without
- * `podCapacityRps` (a cluster, whose deployment states none) is refused when the encoder is
+ * `podCapacityRps` (a cluster whose scenario states no `cluster.podCapacityRps`) is refused when the encoder is
  * created, before the first decision: a guessed capacity would make slots 11 and 12 lie.
  */
 export const OBS_V2_CODEC: StateCodec = {
@@ -254,7 +254,7 @@ export const OBS_V2_CODEC: StateCodec = {
     const cap = ctx.podCapacityRps;
     if (cap === undefined || !(cap > 0)) {
       throw new Error(
-        `Expected the codec context's \`podCapacityRps\` to be a positive number for obs-v2 (load against capacity), got ${String(cap)}: this backend does not state its pods' capacity`,
+        `Expected the codec context's \`podCapacityRps\` to be a positive number for obs-v2 (load against capacity), got ${String(cap)}: this backend does not state its pods' capacity (on a cluster, set the scenario's \`cluster.podCapacityRps\`)`,
       );
     }
     const enc = new ObsV2Encoder({ ...ctx, podCapacityRps: cap });

@@ -189,17 +189,32 @@ describe("model cards", () => {
 });
 
 describe("refusals (documented in policies/README.md)", () => {
-  it("a card naming another codec: CodecMismatch, with the file and both codecs", async () => {
+  it("a card naming a codec that is not registered: CodecMismatch, with the file and the codecs", async () => {
     const m = writeModel({ outputNames: ["logits", "value"] });
     const { path } = cardFor(m.file, ["logits", "value"], ["logits", "value"]);
     const card = JSON.parse(readFileSync(path, "utf8"));
-    writeFileSync(path, JSON.stringify({ ...card, codec: "obs-v2", obsDim: 14 }));
+    writeFileSync(path, JSON.stringify({ ...card, codec: "obs-v9", obsDim: 14 }));
     const err = await refusal(m.file);
     expect(err.code).toBe(ModelErrorCode.CodecMismatch);
     expect(err.file).toBe(m.file);
     expect(err.message).toBe(
-      `${m.file}: Expected \`codec\` of model card ${path} to be "obs-v1" (the rl policy's 9-float state), got "obs-v2" (string)`,
+      `${m.file}: Expected \`codec\` of model card ${path} to be a registered state codec ("obs-v1" or "obs-v2"), got "obs-v9" (string)`,
     );
+  });
+
+  it("a card naming obs-v2 on a model that reads 9 floats: CodecMismatch; sized for obs-v1: CardInvalid", async () => {
+    const m = writeModel({ outputNames: ["logits", "value"] });
+    const { path } = cardFor(m.file, ["logits", "value"], ["logits", "value"]);
+    const card = JSON.parse(readFileSync(path, "utf8"));
+    const input = { ...card.inputs[0], shape: ["batch", 25] };
+    writeFileSync(path, JSON.stringify({ ...card, codec: "obs-v2", obsDim: 25, inputs: [input] }));
+    const err = await refusal(m.file);
+    expect(err.code).toBe(ModelErrorCode.CodecMismatch);
+    expect(err.message).toMatch(
+      /Expected input `obs` to be float32 \[N or 1, 25\] \(the obs-v2 state its card names\), got float32 \[\w+, 9\]/,
+    );
+    writeFileSync(path, JSON.stringify({ ...card, codec: "obs-v2" }));
+    expect((await refusal(m.file)).code).toBe(ModelErrorCode.CardInvalid);
   });
 
   it("an input of another size: InputMismatch, with the file and the input's shape", async () => {

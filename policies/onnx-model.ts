@@ -1,6 +1,8 @@
 /**
- * Loads an `obs-v1` policy network from an ONNX file with onnxruntime-node and turns its
- * outputs into decisions. Works with our own exports (with a model card) and with
+ * Loads a policy network from an ONNX file with onnxruntime-node and turns its outputs into
+ * decisions. The model reads the state codec its card names (any registered codec,
+ * harness/core/codecs.ts: obs-v1's 9 floats, obs-v2's 25); a model without a card is taken
+ * as obs-v1, the contract's codec that SB3 exports use, and its input must be 9 wide. Works with our own exports (with a model card) and with
  * policies exported from Stable-Baselines3 (usually without one), whose output names are
  * torch's generated numbers: outputs are identified by type and shape, never by name.
  *
@@ -23,7 +25,8 @@
 import { readFile } from "node:fs/promises";
 import type { InferenceSession } from "onnxruntime-node";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
-import { ACTION_COUNT, OBS_V1 } from "../harness/core/contract.ts";
+import { codecByName, codecNames, DEFAULT_CODEC, type StateCodec } from "../harness/core/codecs.ts";
+import { ACTION_COUNT } from "../harness/core/contract.ts";
 import type { ErrorCode } from "../harness/core/errors.ts";
 import { type CardOutput, cardPathFor, type ModelCard, parseModelCard, sha256Hex } from "./model-card.ts";
 
@@ -35,13 +38,16 @@ export const ModelErrorCode = {
   ModelUnreadable: "ModelUnreadable",
   /** The card is not JSON or fails the card schema. */
   CardInvalid: "CardInvalid",
-  /** The card names another state codec than `obs-v1`. */
+  /**
+   * The card names a codec that is not registered, or another than the caller feeds
+   * (`LoadOptions.codec`), or one whose dimension is not the model's input width.
+   */
   CodecMismatch: "CodecMismatch",
   /** The card's sha256 is not the ONNX file's: the card describes another file. */
   ChecksumMismatch: "ChecksumMismatch",
   /** The card's inputs or outputs are not the model's. */
   CardMismatch: "CardMismatch",
-  /** The model's input is not float32 [N or 1, 9]. */
+  /** The model's input is not float32 [N or 1, dim] (dim: the card's codec's; 9 without a card). */
   InputMismatch: "InputMismatch",
   /** No output is per-action scores [B, 5] or an action id. */
   OutputsUnrecognised: "OutputsUnrecognised",
@@ -72,6 +78,12 @@ export interface LoadOptions {
   readonly logger?: ModelLogger;
   /** Refuse a model without a card (`CardMissing`). @default false */
   readonly requireCard?: boolean;
+  /**
+   * The codec the caller will feed (e.g. the rl policy's `codec` parameter): a card naming
+   * another is refused (`CodecMismatch`), and a model without a card is taken as this one.
+   * @default the card's codec; obs-v1 without a card
+   */
+  readonly codec?: string;
   /**
    * onnxruntime intra-op threads. @default 1: a 9-64-64-5 MLP gains nothing from more, and
    * the runner already runs one worker per core.
@@ -134,7 +146,7 @@ function ort(): Promise<Ort> {
 
 /**
  * Loads and checks the ONNX model at `file` and its card (`cardPathFor(file)`), if any.
- * Throws {@link ModelError} when the model cannot serve `obs-v1` decisions.
+ * Throws {@link ModelError} when the model cannot serve decisions on its card's codec.
  */
 export async function loadOnnxModel(file: string, options: LoadOptions = {}): Promise<OnnxPolicyModel> {
   const warnings: string[] = [];
@@ -154,6 +166,7 @@ export async function loadOnnxModel(file: string, options: LoadOptions = {}): Pr
   }
   const sha256 = sha256Hex(bytes);
   const card = await readCard(file, sha256, options, warn);
+  const codec = codecByName(card?.codec ?? options.codec ?? DEFAULT_CODEC);
 
   const { InferenceSession, Tensor } = await ort();
   let session: InferenceSession;
@@ -174,7 +187,7 @@ export async function loadOnnxModel(file: string, options: LoadOptions = {}): Pr
   }
 
   try {
-    const input = checkInput(file, session);
+    const input = checkInput(file, session, codec, card !== null);
     const outputs = session.outputMetadata.map(tensorInfo);
     const found = identifyOutputs(file, outputs);
     if (card) checkCardAgainstModel(file, card, input.info, outputs, found);
@@ -188,7 +201,7 @@ export async function loadOnnxModel(file: string, options: LoadOptions = {}): Pr
       ...found,
       scores: found.scores === null ? null : { name: found.scores, kind: "logits" },
     };
-    const model = new OnnxPolicyModel(file, sha256, card, warnings, io, session, Tensor);
+    const model = new OnnxPolicyModel(file, sha256, card, codec, warnings, io, session, Tensor);
     if (io.scores) {
       const declared = card?.outputs.find((o) => o.name === io.scores!.name)?.role;
       io.scores.kind = declared === "probabilities" || declared === "logits" ? declared : await model.probeScoreKind();
@@ -223,6 +236,8 @@ export class OnnxPolicyModel {
     readonly sha256: string,
     /** The validated card, or null when the file has none. */
     readonly card: ModelCard | null,
+    /** The state codec the model reads: its card's, obs-v1 (or `LoadOptions.codec`) without one. */
+    readonly codec: StateCodec,
     /** What the loader warned about (no card, ignored outputs). */
     readonly warnings: readonly string[],
     readonly io: ModelIo,
@@ -237,8 +252,9 @@ export class OnnxPolicyModel {
    * one decider per user (the rl policy makes one per policy instance).
    */
   decider(): Decider {
-    const obs = new Float32Array(OBS_V1.dim);
-    const feeds = { [this.io.input.name]: new this.TensorCtor("float32", obs, [1, OBS_V1.dim]) };
+    const dim = this.codec.dim;
+    const obs = new Float32Array(dim);
+    const feeds = { [this.io.input.name]: new this.TensorCtor("float32", obs, [1, dim]) };
     const decision: ModelDecision = {
       action: 0,
       confidence: 0,
@@ -246,20 +262,20 @@ export class OnnxPolicyModel {
       value: Number.NaN,
     };
     return async (state) => {
-      obs.set(state.length === OBS_V1.dim ? state : state.subarray(0, OBS_V1.dim));
+      obs.set(state.length === dim ? state : state.subarray(0, dim));
       this.read(await this.session.run(feeds), 0, decision);
       return decision;
     };
   }
 
-  /** Decides for one `obs-v1` state (length 9), into a fresh object. */
+  /** Decides for one state of the model's codec (length `codec.dim`), into a fresh object. */
   decide(state: Float32Array): Promise<ModelDecision> {
     return this.decider()(state);
   }
 
-  /** Decides for `n` states stored row-major in `states` ([n, 9]). One run when the batch axis is dynamic. */
+  /** Decides for `n` states stored row-major in `states` ([n, codec.dim]). One run when the batch axis is dynamic. */
   async decideBatch(states: Float32Array, n: number): Promise<BatchDecisions> {
-    const dim = OBS_V1.dim;
+    const dim = this.codec.dim;
     if (states.length < n * dim) {
       throw new RangeError(`Expected ${n * dim} floats for ${n} states, got ${states.length}`);
     }
@@ -307,26 +323,27 @@ export class OnnxPolicyModel {
    */
   async probeScoreKind(): Promise<ScoreKind> {
     const n = 16;
-    const states = new Float32Array(n * OBS_V1.dim);
+    const dim = this.codec.dim;
+    const states = new Float32Array(n * dim);
     const rng = xoroshiro128plus(0x0b5e);
     for (let i = 0; i < n; i++) {
-      for (let j = 0; j < OBS_V1.dim; j++) {
-        states[i * OBS_V1.dim + j] = i === 0 ? 0 : i === 1 ? 0.5 : i === 2 ? 1 : (rng.next() >>> 0) / 0x1_0000_0000;
+      for (let j = 0; j < dim; j++) {
+        states[i * dim + j] = i === 0 ? 0 : i === 1 ? 0.5 : i === 2 ? 1 : (rng.next() >>> 0) / 0x1_0000_0000;
       }
     }
     const name = this.io.scores!.name;
     const rows: ArrayLike<number>[] = [];
     if (this.io.batch === "dynamic") {
       const r = await this.session.run({
-        [this.io.input.name]: new this.TensorCtor("float32", states, [n, OBS_V1.dim]),
+        [this.io.input.name]: new this.TensorCtor("float32", states, [n, dim]),
       });
       const data = r[name]!.data as Float32Array;
       for (let i = 0; i < n; i++) rows.push(data.subarray(i * ACTION_COUNT, (i + 1) * ACTION_COUNT));
     } else {
       for (let i = 0; i < n; i++) {
-        const row = states.subarray(i * OBS_V1.dim, (i + 1) * OBS_V1.dim);
+        const row = states.subarray(i * dim, (i + 1) * dim);
         const r = await this.session.run({
-          [this.io.input.name]: new this.TensorCtor("float32", row, [1, OBS_V1.dim]),
+          [this.io.input.name]: new this.TensorCtor("float32", row, [1, dim]),
         });
         rows.push(r[name]!.data as Float32Array);
       }
@@ -405,13 +422,24 @@ async function readCard(
       `${file}: model card ${cardFile} is not JSON: ${err instanceof Error ? err.message : String(err)}`,
     );
   }
-  // The codec first: a model of another codec is refused as such, whatever else its card says.
+  // The codec first: a model of a codec nobody can feed is refused as such, whatever else its card says.
   const codec = (json as { codec?: unknown } | null)?.codec;
-  if (typeof codec === "string" && codec !== OBS_V1.name) {
+  if (typeof codec === "string" && !codecNames().includes(codec)) {
+    const known = codecNames()
+      .map((n) => `"${n}"`)
+      .join(" or ");
     throw new ModelError(
       ModelErrorCode.CodecMismatch,
       file,
-      `${file}: Expected \`codec\` of model card ${cardFile} to be "${OBS_V1.name}" (the rl policy's ${OBS_V1.dim}-float state), got "${codec}" (string)`,
+      `${file}: Expected \`codec\` of model card ${cardFile} to be a registered state codec (${known}), got "${codec}" (string)`,
+    );
+  }
+  if (typeof codec === "string" && options.codec !== undefined && codec !== options.codec) {
+    const want = codecByName(options.codec);
+    throw new ModelError(
+      ModelErrorCode.CodecMismatch,
+      file,
+      `${file}: Expected \`codec\` of model card ${cardFile} to be "${want.name}" (the ${want.dim}-float state it will be fed), got "${codec}" (string)`,
     );
   }
   const parsed = parseModelCard(json);
@@ -439,8 +467,13 @@ function tensorInfo(m: InferenceSession.ValueMetadata): TensorInfo {
   return m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: "non-tensor", shape: [] };
 }
 
-function checkInput(file: string, session: InferenceSession): { info: TensorInfo; batch: "dynamic" | 1 } {
-  const expected = `float32 [N or 1, ${OBS_V1.dim}] (the ${OBS_V1.name} state)`;
+function checkInput(
+  file: string,
+  session: InferenceSession,
+  codec: StateCodec,
+  fromCard: boolean,
+): { info: TensorInfo; batch: "dynamic" | 1 } {
+  const expected = `float32 [N or 1, ${codec.dim}] (the ${codec.name} state${fromCard ? " its card names" : ""})`;
   if (session.inputMetadata.length !== 1) {
     const got = session.inputMetadata.map((m) => `"${m.name}" ${describeTensor(tensorInfo(m))}`).join(", ");
     throw new ModelError(
@@ -452,9 +485,11 @@ function checkInput(file: string, session: InferenceSession): { info: TensorInfo
   const info = tensorInfo(session.inputMetadata[0]!);
   const [b, d] = info.shape;
   const batchOk = typeof b === "string" || b === 1;
-  if (info.type !== "float32" || info.shape.length !== 2 || !batchOk || d !== OBS_V1.dim) {
+  if (info.type !== "float32" || info.shape.length !== 2 || !batchOk || d !== codec.dim) {
+    // A float32 [N, d] model whose card names a codec of another width: the card's codec is wrong for it.
+    const widthOnly = fromCard && info.type === "float32" && info.shape.length === 2 && batchOk;
     throw new ModelError(
-      ModelErrorCode.InputMismatch,
+      widthOnly ? ModelErrorCode.CodecMismatch : ModelErrorCode.InputMismatch,
       file,
       `${file}: Expected input \`${info.name}\` to be ${expected}, got ${describeTensor(info)}`,
     );
@@ -578,7 +613,7 @@ function describeIo(io: ModelIo): string {
 export interface RoundTripOptions {
   /** Random states to compare. @default 1000 */
   readonly samples?: number;
-  /** Seeds the states (uniform in [0, 1]^9). @default 1 */
+  /** Seeds the states (uniform in [0, 1]^dim of the model's codec). @default 1 */
   readonly seed?: number;
 }
 
@@ -602,7 +637,7 @@ export async function roundTrip(
 ): Promise<RoundTripResult> {
   const n = options.samples ?? 1000;
   const rng = xoroshiro128plus(options.seed ?? 1);
-  const states = Float32Array.from({ length: n * OBS_V1.dim }, () => (rng.next() >>> 0) / 0x1_0000_0000);
+  const states = Float32Array.from({ length: n * model.codec.dim }, () => (rng.next() >>> 0) / 0x1_0000_0000);
   const ours = await model.decideBatch(states, n);
   if (!ours.probs) throw new Error(`${model.file}: the model has no action scores to compare`);
   const theirs = await reference(states, n);

@@ -1,7 +1,12 @@
 /**
  * The `rl` policy: a trained network served from an ONNX file by onnxruntime-node. It
- * picks the argmax action of the model's `obs-v1` input and reports the chosen action's
+ * picks the argmax action of the model's scores and reports the chosen action's
  * probability as its confidence (policies/onnx-model.ts says how outputs are read).
+ *
+ * The policy names the codec its model's card names (`Policy.codec`: obs-v1, obs-v2...), so
+ * the loop feeds an obs-v2 model obs-v2 vectors; a model without a card is obs-v1. With
+ * `url`, the served model is not read here: the `codec` parameter says what to send (the
+ * service refuses a state of the wrong length with 422, and the loop falls back).
  *
  * Loading a model is asynchronous and `createPolicy` is not, so the rl policy has a
  * `prepare` step (`preparePolicy` in policies/index.ts), which harness/episode.ts awaits
@@ -17,6 +22,7 @@ import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { codecNames, DEFAULT_CODEC } from "../harness/core/codecs.ts";
 import type { Action, Decision, Policy, Snapshot } from "../harness/core/contract.ts";
 import { definePolicy } from "./definition.ts";
 import { sha256Hex } from "./model-card.ts";
@@ -45,7 +51,7 @@ const paramsSchema = z
       .min(1)
       .default(DEFAULT_MODEL)
       .describe(
-        "ONNX model file (obs-v1 input), relative to the project root or absolute; its card is the .json beside it.",
+        "ONNX model file, relative to the project root or absolute; its card (the .json beside it) names the state codec it is fed (obs-v1 without a card).",
       ),
     url: z
       .url()
@@ -59,6 +65,18 @@ const paramsSchema = z
       .positive()
       .default(200)
       .describe("With `url`: give up on the service after this many milliseconds (below the guard's policyTimeoutMs)."),
+    codec: z
+      .string()
+      .refine((c) => codecNames().includes(c), {
+        error: (iss) =>
+          `Expected a registered state codec (${codecNames()
+            .map((n) => `"${n}"`)
+            .join(", ")}), got ${JSON.stringify(iss.input)}`,
+      })
+      .optional()
+      .describe(
+        "The state codec the policy is fed. With `url`: what the served model reads (GET /model says; default obs-v1). With `model`: a pin; a card naming another codec is refused (CodecMismatch). Default: the card's codec.",
+      ),
   })
   .strict();
 export type RlParams = z.output<typeof paramsSchema>;
@@ -86,7 +104,7 @@ const ready = new Map<string, OnnxPolicyModel>();
  * names the file when it is missing or refused.
  */
 export async function prepareRl(
-  params: Pick<RlParams, "model">,
+  params: Pick<RlParams, "model"> & { readonly codec?: string | undefined },
   options: PrepareOptions = {},
 ): Promise<OnnxPolicyModel> {
   const path = resolveModelPath(params.model);
@@ -106,6 +124,7 @@ export async function prepareRl(
     cache.set(path, entry);
     ready.delete(path);
   }
+  // The pin is checked per call, not per load: the cached model serves callers with and without one.
   let model: OnnxPolicyModel;
   try {
     model = await entry.model;
@@ -116,6 +135,13 @@ export async function prepareRl(
   if (model.sha256 !== sha256) {
     // Changed between our read and the loader's: load again from what is there now.
     return prepareRl(params, options);
+  }
+  if (params.codec !== undefined && params.codec !== model.codec.name) {
+    throw new ModelError(
+      ModelErrorCode.CodecMismatch,
+      params.model,
+      `rl: Expected model ${params.model} to read codec "${params.codec}" (the rl policy's \`codec\` parameter), got "${model.codec.name}" (${model.card === null ? "no card: obs-v1" : "its card"})`,
+    );
   }
   ready.set(path, model);
   return model;
@@ -154,11 +180,12 @@ export function modelChecksums(scenario: {
 }
 
 /** The rl policy asking a running agent service; a failure throws, and the loop falls back. */
-function remoteRl(url: string, timeoutMs: number): RlPolicy {
-  const predict = agentClient({ url, timeoutMs });
+function remoteRl(url: string, timeoutMs: number, codec: string): RlPolicy {
+  const predict = agentClient({ url, timeoutMs, codec });
   const decision: Decision = { action: 0, confidence: 0, reason: `agent service ${url}` };
   return {
     name: "rl",
+    codec,
     async decide(state, _snapshot, signal) {
       const d = await predict(state, signal);
       decision.action = d.action as Action;
@@ -171,10 +198,11 @@ function remoteRl(url: string, timeoutMs: number): RlPolicy {
 
 export const rl = {
   ...definePolicy({
-    description: "A trained policy network (ONNX, obs-v1 input): argmax action, confidence = its probability.",
+    description:
+      "A trained policy network (ONNX; fed the codec its card names): argmax action, confidence = its probability.",
     params: paramsSchema,
     create: (params): RlPolicy => {
-      if (params.url !== undefined) return remoteRl(params.url, params.timeoutMs);
+      if (params.url !== undefined) return remoteRl(params.url, params.timeoutMs, params.codec ?? DEFAULT_CODEC);
       const path = resolveModelPath(params.model);
       const model = ready.get(path);
       if (!model) {
@@ -189,6 +217,8 @@ export const rl = {
       const decide = model.decider();
       return {
         name: "rl",
+        // The loop encodes each observation with this codec (harness/loop.ts feedFor).
+        codec: model.codec.name,
         async decide(state) {
           const d = await decide(state);
           decision.action = d.action as Action;

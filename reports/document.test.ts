@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TraceStore } from "../harness/store.ts";
 import { tempDir } from "../harness/store-fixtures.ts";
 import { policyColor } from "./charts/theme.ts";
-import { type Block, buildDocument } from "./document.ts";
+import { type Block, buildDocument, WHY_ROWS, whyTable } from "./document.ts";
 import { Estimator } from "./estimator.ts";
 import { renderHtml } from "./html.ts";
-import { loadReportData } from "./load.ts";
+import { loadReportData, type Timeline } from "./load.ts";
 import { renderMarkdown } from "./markdown.ts";
 import { buildModel, type ReportModel } from "./model.ts";
 import { Slugger } from "./slug.ts";
@@ -134,5 +134,73 @@ describe("Slugger", () => {
     expect(s.slug("Timeline")).toBe("timeline-1");
     expect(s.slug("timeline-1")).toBe("timeline-1-1");
     expect(s.slug("Timeline")).toBe("timeline-2");
+  });
+});
+
+describe("why the policy acted (a controller run's stored attributions)", () => {
+  const step = (time: number, applied: number, refused: number) => ({
+    time,
+    cpu: 0.5,
+    latencyMs: 100,
+    errorRate: 0,
+    desired: 3,
+    ready: 3,
+    sloOk: true,
+    applied,
+    refused,
+  });
+  const why = (time: number, action: number) => ({
+    time,
+    action,
+    output: 0.8,
+    base: 0.25,
+    top: [
+      { feature: "latency", value: 0.9, phi: 0.4 },
+      { feature: "healthy_ratio", value: 0.5, phi: -0.15 },
+    ],
+  });
+  const timeline = (explanations: ReturnType<typeof why>[], steps: ReturnType<typeof step>[]): Timeline => ({
+    episodeId: 1,
+    fault: "controller",
+    frequency: "live",
+    policy: "rl",
+    seed: 0,
+    sloLatencyMs: 500,
+    sloErrorRate: 0.01,
+    endS: 100,
+    steps,
+    faults: [],
+    baseline: null,
+    explanations,
+  });
+
+  it("has one row per non-noop proposal with what became of it, shown in Markdown", () => {
+    const t = timeline(
+      [why(10, 0), why(20, 1), why(30, 2), why(40, 1), why(50, 4)],
+      [step(10, 0, 0), step(20, 1, 0), step(30, 0, 2), step(40, 2, 0)],
+    );
+    const block = whyTable(t);
+    expect(block.kind).toBe("details");
+    if (block.kind !== "details") return;
+    expect(block.summary).toBe("Why rl proposed its actions (controller): 4 of 5 explained decisions were not noop");
+    const table = block.blocks.find((b) => b.kind === "table");
+    expect(table?.kind === "table" && table.table.rows.map((r) => r.slice(0, 3).map((c) => c.text))).toEqual([
+      ["20", "restart-pod", "applied"],
+      ["30", "scale-up", "refused"],
+      ["40", "restart-pod", "scale-up applied"],
+      ["50", "drain-pod", "step not stored"],
+    ]);
+    const text = renderMarkdown([block], []);
+    expect(text).toContain("latency = 0.9 (+0.4), healthy_ratio = 0.5 (−0.15)");
+    expect(text).toContain("0.8 (0.25)");
+  });
+
+  it("shows at most WHY_ROWS rows and says how many it left out", () => {
+    const many = Array.from({ length: WHY_ROWS + 7 }, (_, i) => why(i * 10, 1));
+    const block = whyTable(timeline(many, []));
+    expect(block.kind === "details" && block.blocks.at(-1)).toEqual({
+      kind: "note",
+      text: "7 more not shown: `harness explain` gives any step's attributions.",
+    });
   });
 });

@@ -4,9 +4,11 @@
  * and differ only in markup (markdown.ts, html.ts).
  */
 
+import { ACTION_NAMES } from "../harness/core/contract.ts";
 import { policyColor } from "./charts/theme.ts";
 import { formatDifference, formatInterval, formatNumber, formatP, formatValue } from "./format.ts";
 import type { GateResult } from "./gate-eval.ts";
+import type { Timeline } from "./load.ts";
 import { ACTION_HARM, ACTION_MIX, HEADLINE, INCIDENT_FIGURES, METRICS, type MetricName, SLO_PARTS } from "./metrics.ts";
 import type { ComparisonRow, ReportModel, Section } from "./model.ts";
 
@@ -132,6 +134,61 @@ function title(s: Section): string {
 /** How the verdict sentences (reports/verdict.ts) are reached, printed under them. */
 const VERDICT_HOW =
   "Each policy against the best other one (highest uptime over the matrix; ties: lower MTTR), paired by cell and seed; a difference is named only when its 95% interval excludes 0 and p < 0.05.";
+
+/** Rows a "why it acted" table shows before it says how many it left out. */
+export const WHY_ROWS = 40;
+
+/**
+ * Why the policy proposed each action of a timeline's episode (the controller's stored
+ * attributions): one row per explained step whose proposal was not noop, with what became of
+ * it (applied, refused by the guard or observe-only, or nothing recorded).
+ */
+export function whyTable(t: Timeline): Block {
+  const at = new Map(t.steps.map((s) => [s.time, s]));
+  const acting = t.explanations.filter((e) => e.action > 0);
+  const outcome = (time: number, action: number): string => {
+    const s = at.get(time);
+    if (s === undefined) return "step not stored";
+    if (s.applied === action) return "applied";
+    if (s.refused === action) return "refused";
+    return s.applied !== 0 ? `${ACTION_NAMES[s.applied]} applied` : "not applied";
+  };
+  const signed = (x: number) => `${x >= 0 ? "+" : "−"}${formatNumber(Math.abs(x))}`;
+  const shown = acting.slice(0, WHY_ROWS);
+  const left = acting.length - shown.length;
+  return {
+    kind: "details",
+    summary: `Why ${t.policy} proposed its actions (${t.fault}): ${acting.length} of ${t.explanations.length} explained decisions were not noop`,
+    blocks: [
+      {
+        kind: "paragraph",
+        text: "Exact Shapley values of each decision over the encoded state's features, against the background of healthy states: each feature's share of the proposed action's probability minus its mean over the background (they sum to that difference). The largest by magnitude, as the controller stored them; each feature is shown as name = value in the encoded state (share).",
+      },
+      {
+        kind: "table",
+        table: {
+          header: ["time (s)", "proposed", "outcome", "probability (background)", "top attributions"],
+          align: "rllrl",
+          rows: shown.map((e) => [
+            plain(formatNumber(e.time)),
+            plain(ACTION_NAMES[e.action] ?? String(e.action)),
+            plain(outcome(e.time, e.action)),
+            plain(`${formatNumber(e.output)} (${formatNumber(e.base)})`),
+            plain(e.top.map((f) => `${f.feature} = ${formatNumber(f.value)} (${signed(f.phi)})`).join(", ")),
+          ]),
+        },
+      },
+      ...(left > 0
+        ? [
+            {
+              kind: "note",
+              text: `${left} more not shown: \`harness explain\` gives any step's attributions.`,
+            } as const,
+          ]
+        : []),
+    ],
+  };
+}
 
 /** The level-2 and level-3 headings that have an id, in order: what the table of contents lists. */
 export function tocEntries(blocks: readonly Block[]): TocEntry[] {
@@ -279,6 +336,9 @@ function buildBody(model: ReportModel, charts: readonly string[]): Block[] {
   if (timelines.length > 0) {
     add({ kind: "heading", level: 2, text: "Episode timelines", id: "timelines" });
     chartGroup(timelines);
+  }
+  for (const t of model.timelines) {
+    if (t.explanations.length > 0) add(whyTable(t));
   }
   if (charts.includes("training")) {
     add({ kind: "heading", level: 2, text: "Training", id: "training" });

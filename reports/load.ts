@@ -91,6 +91,27 @@ export interface FaultSpan {
   readonly detail: string;
 }
 
+/**
+ * Why the policy proposed an action at one step: the exact Shapley attributions the
+ * controller stored with the decision (a `decision-explained` event, harness/controller/explainer.ts).
+ */
+export interface DecisionWhy {
+  readonly time: number;
+  /** Action id the policy proposed. */
+  readonly action: number;
+  /** The model's probability of that action, and its mean over the background. */
+  readonly output: number;
+  readonly base: number;
+  /** The largest attributions by |phi|: the feature, its value in the state, its share of output - base. */
+  readonly top: readonly { readonly feature: string; readonly value: number; readonly phi: number }[];
+}
+
+const explanationSchema = z.object({
+  output: num,
+  base: num,
+  top: z.array(z.object({ feature: z.string(), value: num, phi: num })),
+});
+
 /** The paired baseline of a timeline: the same run, cell and seed under the `none` policy. */
 export interface TimelineBaseline {
   readonly episodeId: number;
@@ -112,6 +133,8 @@ export interface Timeline {
   readonly faults: readonly FaultSpan[];
   /** The paired `none` episode (same faults and load), when the run has it and the policy is another. */
   readonly baseline: TimelineBaseline | null;
+  /** Stored explanations of its decisions, in time order (a controller's run; empty for a matrix run). */
+  readonly explanations: readonly DecisionWhy[];
 }
 
 /** The policy whose episode is every other policy's counterfactual: it never acts. */
@@ -185,6 +208,16 @@ export class ReportInputError extends HarnessError {
   }
 }
 
+/**
+ * The completed episodes of one run, one `episode_metrics` x `slo_breakdown` row each, in
+ * cell and seed order: what the estimator resamples (the report, and scripts/tune-baselines.ts).
+ */
+export async function loadEpisodeRows(store: TraceReader, runId: string): Promise<EpisodeRow[]> {
+  return (await store.query(EPISODES_SQL, [runId], { camelCase: true })).map((r, i) =>
+    parseRow(episodeRowSchema, r, `episode row ${i}`),
+  );
+}
+
 export async function loadReportData(store: TraceReader, opts: LoadOptions = {}): Promise<ReportData> {
   const runs = await store.listRuns();
   if (runs.length === 0) throw new ReportInputError(`${store.path} holds no run`);
@@ -198,9 +231,7 @@ export async function loadReportData(store: TraceReader, opts: LoadOptions = {})
   const started = run.argv[0] === "run" && /\.ya?ml$/.test(run.argv[1] ?? "") ? run.argv[1]! : null;
   const scenarioFile = started ?? `${run.scenarioName}.yaml`;
   const scenario = parseScenario(run.scenarioText, scenarioFile);
-  const episodes = (await store.query(EPISODES_SQL, [run.runId], { camelCase: true })).map((r, i) =>
-    parseRow(episodeRowSchema, r, `episode row ${i}`),
-  );
+  const episodes = await loadEpisodeRows(store, run.runId);
   const cells = await store.cellMetrics(run.runId);
   const axes = scenario.success ? scenario.data.scenario.matrix : null;
   const policies = ordered(
@@ -314,6 +345,19 @@ async function loadTimelines(
      WHERE episode_id IN (${list}) AND kind IN ('fault-injected', 'fault-cleared', 'fault-ended')
      ORDER BY episode_id, seq`,
   );
+  const explained = await store.query(
+    `SELECT episode_id, time_s, action, detail FROM events
+     WHERE episode_id IN (${picked.map((p) => Number(p.episodeId)).join(", ")}) AND kind = 'decision-explained'
+     ORDER BY episode_id, time_s, seq`,
+  );
+  const explanationsOf = (id: number): DecisionWhy[] =>
+    explained
+      .filter((e) => e.episode_id === id)
+      .map((e) => ({
+        time: Number(e.time_s),
+        action: Number(e.action),
+        ...parseRow(explanationSchema, JSON.parse(String(e.detail)), "decision-explained detail"),
+      }));
   const stepsOf = (id: number): TimelineStep[] =>
     steps
       .filter((s) => s.episode_id === id)
@@ -352,6 +396,7 @@ async function loadTimelines(
           endS,
         ),
         baseline: base === undefined ? null : { episodeId: baseId, policy: BASELINE_POLICY, steps: stepsOf(baseId) },
+        explanations: explanationsOf(id),
       },
     ];
   });

@@ -55,6 +55,13 @@ export const clusterSectionSchema = z
       .max(300)
       .default(15)
       .describe("Prometheus's scrape interval, seconds (the collector's rate window follows)."),
+    podCapacityRps: z
+      .number()
+      .positive()
+      .optional()
+      .describe(
+        "Requests per second one pod of the deployment serves at its CPU limit (measured, e.g. by a load test). Codecs that relate load to capacity (obs-v2) need it; without it an obs-v2 policy is refused before the first step, never fed a guessed figure.",
+      ),
     dryRun: z
       .boolean()
       .default(false)

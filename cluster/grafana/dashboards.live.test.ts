@@ -20,7 +20,7 @@ import { type AuditRecord, type ControllerHandle, startController } from "../../
 import { takeSnapshot } from "../../harness/dashboard/snapshot.ts";
 import { loadOnnxModel, type OnnxPolicyModel } from "../../policies/onnx-model.ts";
 import { TrainingMetrics } from "../../policies/ppo/metrics.ts";
-import { ppoOptionsSchema } from "../../policies/ppo/options.ts";
+import { tinyPpoOptions } from "../../policies/ppo/test-helpers.ts";
 import { buildAgentApp } from "../../policies/service/app.ts";
 import { activeTargets } from "../prometheus/api.ts";
 import { findExecutable, startPrometheus } from "../prometheus/runner.ts";
@@ -193,21 +193,7 @@ describe.skipIf(!hasPrometheus)("training.json against a real training run's /me
     try {
       // A real PPO run, tiny: its update metrics are what the trainer's /metrics serves.
       const { curve } = await runTraining({
-        options: ppoOptionsSchema.parse({
-          threads: 1,
-          totalTimesteps: 256,
-          nEnvs: 1,
-          nSteps: 64,
-          batchSize: 32,
-          nEpochs: 2,
-          episodeSteps: 40,
-          db: null,
-          progress: false,
-          checkpointEvery: 0,
-          checkpointDir: join(tmp, "ck"),
-          out: join(tmp, "model.onnx"),
-          overwrite: true,
-        }),
+        options: tinyPpoOptions(tmp, { totalTimesteps: 256 }),
         skipEvaluation: true,
         log: () => {},
       });

@@ -6,6 +6,7 @@
  */
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { BackendCalls } from "../../harness/backend-calls.ts";
 import { Action, type BackendEvent, type FaultInjection } from "../../harness/core/contract.ts";
 import { clusterSectionSchema } from "../../scenarios/cluster.ts";
 import { validateChaosObject } from "../chaos/crd-validate.ts";
@@ -13,6 +14,7 @@ import { CHAOS_LABELS } from "../chaos/resources.ts";
 import { findExecutable } from "../prometheus/runner.ts";
 import { fakeDeployment, NAMESPACE, podName, startTestbed, type Testbed } from "../prometheus/test-helpers.ts";
 import { KubeBackend, type KubeBackendOptions } from "./backend.ts";
+import { DRAIN_ANNOTATION, DRAIN_LABELS } from "./drain.ts";
 import { KubeErrorCode } from "./errors.ts";
 import { DEPLOYMENTS, FakeApiServer, type KubeObject, PODS, type ResourceRef, SERVICES } from "./fake-apiserver.ts";
 
@@ -44,7 +46,7 @@ function pod(name: string): KubeObject {
 }
 
 async function open(
-  o: { dryRun?: boolean; allowed?: string[]; stop?: KubeBackendOptions["stop"] } = {},
+  o: { dryRun?: boolean; allowed?: string[]; stop?: KubeBackendOptions["stop"]; attempts?: number } = {},
 ): Promise<KubeBackend> {
   const kc = new KubeConfig();
   kc.loadFromString(fake.kubeconfig(NAMESPACE));
@@ -63,7 +65,7 @@ async function open(
     episodeSeconds: 60,
     runId: "run-1",
     episode: 3,
-    retry: { initialDelayMs: 5, maxDelayMs: 20 },
+    retry: { initialDelayMs: 5, maxDelayMs: 20, ...(o.attempts ? { attempts: o.attempts } : {}) },
     recoverPollMs: 20,
     ...(o.stop ? { stop: o.stop } : {}),
   });
@@ -171,13 +173,16 @@ suite("KubeBackend on the API fake and a real Prometheus", { timeout: 60_000 }, 
     expect(kinds(b.drainEvents(), "kube-api").at(-1)!.detail).toMatch(/attempt 1: settled 409 Conflict$/);
   });
 
-  it("scale up and down: read the scale subresource, patch spec.replicas", async () => {
+  it("scale up and down: read the scale subresource, patch an absolute spec.replicas at the resourceVersion read", async () => {
     const b = await open();
     await b.observe();
+    const rv = () => fake.get(DEPLOYMENTS, NAMESPACE, "demo")!.metadata.resourceVersion;
+    const before = rv();
     expect(await b.execute(Action.ScaleUp)).toMatchObject({
       applied: true,
       message: "scaled demo from 3 to 4 replicas",
     });
+    const between = rv();
     expect(await b.execute(Action.ScaleDown)).toMatchObject({
       applied: true,
       message: "scaled demo from 4 to 3 replicas",
@@ -186,31 +191,175 @@ suite("KubeBackend on the API fake and a real Prometheus", { timeout: 60_000 }, 
       [
         `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/demo/scale`,
         "application/merge-patch+json",
-        { spec: { replicas: 4 } },
+        { metadata: { resourceVersion: before }, spec: { replicas: 4 } },
       ],
       [
         `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/demo/scale`,
         "application/merge-patch+json",
-        { spec: { replicas: 3 } },
+        { metadata: { resourceVersion: between }, spec: { replicas: 3 } },
       ],
     ]);
   });
 
-  it("drain: the routing label goes, the pod stays a replica, and close puts the label back", async () => {
+  describe("a scale retried after its first patch went through adds one replica, not two", () => {
+    const replicas = () => (fake.get(DEPLOYMENTS, NAMESPACE, "demo")!.spec as { replicas: number }).replicas;
+    const scalePatches = () => fake.requestsTo({ method: "PATCH", path: "/deployments/demo/scale" });
+
+    it("the PATCH applied, then answered 500: the loop's retry finds the target reached", async () => {
+      // One try per API call, so that the 500 reaches the loop, which retries the action.
+      const b = await open({ attempts: 1 });
+      await b.observe();
+      fake.failNext(
+        { method: "PATCH", path: "/deployments/demo/scale" },
+        { status: 500, reason: "InternalError", afterApplying: true },
+      );
+      const calls = new BackendCalls({ attempts: 3, initialDelayMs: 5, maxDelayMs: 20, callTimeoutMs: 30_000 });
+      const out = await calls.call("execute", () => b.execute(Action.ScaleUp));
+      expect(out).toMatchObject({ applied: true, message: "scaled demo from 3 to 4 replicas (by an earlier try)" });
+      expect(replicas()).toBe(4);
+      expect(scalePatches()).toHaveLength(1);
+    });
+
+    it("the PATCH applied, its answer late: the loop times out and retries, the first try's patch stands", async () => {
+      const b = await open();
+      await b.observe();
+      const held = fake.holdNext({ method: "PATCH", path: "/deployments/demo/scale" });
+      const calls = new BackendCalls({ attempts: 3, initialDelayMs: 5, maxDelayMs: 20, callTimeoutMs: 1_000 });
+      const out = await calls.call("execute", () => b.execute(Action.ScaleUp));
+      await held.applied;
+      expect(out).toMatchObject({ applied: true, message: "scaled demo from 3 to 4 replicas (by an earlier try)" });
+      held.release();
+      expect(replicas()).toBe(4);
+      expect(scalePatches()).toHaveLength(1);
+    });
+
+    it("the same PATCH sent again by the API-call retry: 409 on the stale resourceVersion, read again, done", async () => {
+      const b = await open();
+      await b.observe();
+      const rv = fake.get(DEPLOYMENTS, NAMESPACE, "demo")!.metadata.resourceVersion;
+      fake.failNext(
+        { method: "PATCH", path: "/deployments/demo/scale" },
+        { status: 503, reason: "ServiceUnavailable", afterApplying: true },
+      );
+      expect(await b.execute(Action.ScaleUp)).toMatchObject({ applied: true });
+      expect(replicas()).toBe(4);
+      expect(scalePatches().map((r) => r.body)).toEqual([
+        { metadata: { resourceVersion: rv }, spec: { replicas: 4 } },
+        { metadata: { resourceVersion: rv }, spec: { replicas: 4 } },
+      ]);
+      const audit = kinds(b.drainEvents(), "kube-api").map((e) => e.detail);
+      expect(audit).toContain(
+        `PATCH deployments/scale/demo in ${NAMESPACE} [replicas 4 (resourceVersion ${rv})] attempt 2: settled 409 Conflict`,
+      );
+    });
+
+    it("the Deployment changed between read and patch (its status): read again and patched once, at the new resourceVersion", async () => {
+      const b = await open();
+      await b.observe();
+      const read = fake.get(DEPLOYMENTS, NAMESPACE, "demo")!.metadata.resourceVersion;
+      const held = fake.holdNext({ method: "GET", path: "/deployments/demo/scale" });
+      const out = b.execute(Action.ScaleUp);
+      await held.applied;
+      const changed = fake.update(DEPLOYMENTS, NAMESPACE, "demo", (o) => {
+        o.status = { replicas: 3, readyReplicas: 2 };
+      });
+      held.release();
+      expect(await out).toMatchObject({ applied: true, message: "scaled demo from 3 to 4 replicas" });
+      expect(replicas()).toBe(4);
+      expect(scalePatches().map((r) => r.body)).toEqual([
+        { metadata: { resourceVersion: read }, spec: { replicas: 4 } },
+        { metadata: { resourceVersion: changed.metadata.resourceVersion }, spec: { replicas: 4 } },
+      ]);
+    });
+
+    it("someone else scaled between read and patch: the action stands down rather than undo it", async () => {
+      const b = await open();
+      await b.observe();
+      const held = fake.holdNext({ method: "GET", path: "/deployments/demo/scale" });
+      const out = b.execute(Action.ScaleUp);
+      await held.applied;
+      fake.update(DEPLOYMENTS, NAMESPACE, "demo", (o) => {
+        (o.spec as { replicas: number }).replicas = 6;
+      });
+      held.release();
+      expect(await out).toMatchObject({
+        applied: false,
+        message: "not scaled: replicas went from 3 to 6 by another writer while this action tried",
+      });
+      expect(replicas()).toBe(6);
+      expect(scalePatches()).toHaveLength(1);
+    });
+  });
+
+  it("drain: the routing label goes and the pod is marked with the run in one patch; close restores it", async () => {
     const b = await open();
     await b.observe();
+    const before = fake.get(PODS, NAMESPACE, podName(0))!;
     const out = await b.execute(Action.DrainPod);
     expect(out).toMatchObject({ applied: true, podId: 0 });
-    expect(fake.get(PODS, NAMESPACE, podName(0))!.metadata.labels).toEqual({ app: "demo" });
+    const [drain] = fake.requestsTo({ method: "PATCH" });
+    expect([drain!.path, drain!.contentType, drain!.body]).toEqual([
+      `/api/v1/namespaces/${NAMESPACE}/pods/${podName(0)}`,
+      "application/merge-patch+json",
+      {
+        metadata: {
+          resourceVersion: before.metadata.resourceVersion,
+          labels: { serving: null, [DRAIN_LABELS.run]: "run-1", [DRAIN_LABELS.episode]: "3" },
+          annotations: { [DRAIN_ANNOTATION]: JSON.stringify({ label: "serving", value: "yes" }) },
+        },
+      },
+    ]);
+    const drained = fake.get(PODS, NAMESPACE, podName(0))!;
+    expect(drained.metadata.labels).toEqual({ app: "demo", [DRAIN_LABELS.run]: "run-1", [DRAIN_LABELS.episode]: "3" });
     await vi.waitFor(async () => expect((await b.observe()).drained).toBe(1));
     expect((await b.observe()).pods).toBe(3);
     await b.close();
-    expect(fake.get(PODS, NAMESPACE, podName(0))!.metadata.labels).toEqual({ app: "demo", serving: "yes" });
+    const after = fake.get(PODS, NAMESPACE, podName(0))!;
+    expect(after.metadata.labels).toEqual({ app: "demo", serving: "yes" });
+    expect((after.metadata.annotations as Record<string, string>)[DRAIN_ANNOTATION]).toBeUndefined();
     const last = fake.requestsTo({ method: "PATCH" }).at(-1)!;
-    expect(last.body).toEqual([
-      { op: "test", path: "/metadata/uid", value: fake.get(PODS, NAMESPACE, podName(0))!.metadata.uid },
-      { op: "add", path: "/metadata/labels/serving", value: "yes" },
+    expect([last.path, last.contentType, last.body]).toEqual([
+      `/api/v1/namespaces/${NAMESPACE}/pods/${podName(0)}`,
+      "application/merge-patch+json",
+      {
+        metadata: {
+          resourceVersion: drained.metadata.resourceVersion,
+          labels: { serving: "yes", [DRAIN_LABELS.run]: null, [DRAIN_LABELS.episode]: null },
+          annotations: { [DRAIN_ANNOTATION]: null },
+        },
+      },
     ]);
+  });
+
+  it("drain answered 409 (the pod changed since the informer saw it): read again, patched at its new resourceVersion", async () => {
+    const b = await open();
+    await b.observe();
+    const name = podName(0);
+    fake.failNext(
+      { method: "PATCH", path: `/pods/${name}` },
+      {
+        status: 409,
+        reason: "Conflict",
+        message: `Operation cannot be fulfilled on pods "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      },
+    );
+    const now = fake.update(PODS, NAMESPACE, name, (o) => {
+      o.metadata.annotations = { "example.com/touched": "yes" };
+    });
+    expect(await b.execute(Action.DrainPod)).toMatchObject({ applied: true, podId: 0 });
+    const calls = fake.requests.filter((r) => r.path.endsWith(`/pods/${name}`)).map((r) => r.method);
+    expect(calls).toEqual(["PATCH", "GET", "PATCH"]);
+    const second = fake.requestsTo({ method: "PATCH" })[1]!;
+    expect((second.body as { metadata: { resourceVersion: string } }).metadata.resourceVersion).toBe(
+      now.metadata.resourceVersion,
+    );
+    const stored = fake.get(PODS, NAMESPACE, name)!;
+    expect(stored.metadata.labels?.serving).toBeUndefined();
+    // The merge patch added its annotation beside the one already there.
+    expect(stored.metadata.annotations).toEqual({
+      "example.com/touched": "yes",
+      [DRAIN_ANNOTATION]: JSON.stringify({ label: "serving", value: "yes" }),
+    });
   });
 
   it("pod-kill: a PodChaos the CRD accepts, with run and episode labels and a duration; clear waits for recovery", async () => {

@@ -5,9 +5,13 @@
  *   health and load from Prometheus.
  * - execute: restart = DELETE the pod the contract's ranking picks, with its uid as a
  *   precondition (a 409 or 404 means it was already replaced: done); scale = a merge patch of
- *   the Deployment's `scale` subresource; drain = remove the routing label (one the Service
+ *   the Deployment's `scale` subresource to an absolute count computed once per action, with
+ *   the resourceVersion it was computed from as precondition, so that a retry after a timeout
+ *   or a 5xx never adds a second replica; drain = remove the routing label (one the Service
  *   selects on and the Deployment's selector does not) from the pod, so it leaves the
- *   Service's endpoints but stays a replica; restored at close (or the pod deleted).
+ *   Service's endpoints but stays a replica, marking the pod with the run and episode in the
+ *   same patch (drain.ts); restored at close (or the pod deleted), and by
+ *   `harness chaos cleanup` after a harness that died.
  * - inject/clear: the fault as a Chaos Mesh object (cluster/chaos/resources.ts) with the run
  *   and episode as labels and a duration no longer than what is left of the episode; clear
  *   deletes it and waits until Chaos Mesh has recovered the targets (the object gone, or its
@@ -43,6 +47,7 @@ import { type Collector, createCollector } from "../prometheus/collector.ts";
 import { type StopConditionLimits, StopConditions } from "../stop-conditions.ts";
 import { type ApiCallRecord, formatRecord } from "./calls.ts";
 import { type CustomKind, type CustomObject, KubeClient, loadKubeConfig } from "./client.ts";
+import { drainPod, undrainPod } from "./drain.ts";
 import { KubeApiError, KubeErrorCode } from "./errors.ts";
 import { PodInformer } from "./informer.ts";
 import { type MergedSnapshot, mergePods, PodIds, type PodRef, parseCpu, parseMemory } from "./pods.ts";
@@ -50,6 +55,11 @@ import { type MergedSnapshot, mergePods, PodIds, type PodRef, parseCpu, parseMem
 export interface KubeBackendOptions {
   readonly cluster: ClusterSection;
   readonly stepSeconds: number;
+  /**
+   * Bounds every chaos object's duration (what is left of the episode); `Infinity` for a run
+   * without end (the controller), where an object lasts its fault's own duration, or
+   * {@link OPEN_ENDED_FAULT_S} for a fault that has none.
+   */
   readonly episodeSeconds: number;
   /** Labels of every chaos object: the run id and the episode. */
   readonly runId: string;
@@ -79,6 +89,12 @@ interface LiveFault {
 
 export const CHAOS_VERSION = "v1alpha1";
 
+/**
+ * Duration of a chaos object in a run without end, for a fault without a duration of its own
+ * (a memory leak): Chaos Mesh ends it by itself even if the harness dies before clearing it.
+ */
+export const OPEN_ENDED_FAULT_S = 3600;
+
 export class KubeBackend implements Backend {
   readonly clock: WallClock;
   readonly client: KubeClient;
@@ -92,6 +108,15 @@ export class KubeBackend implements Backend {
   private collector: Collector | null = null;
   private routingLabel: string | null = null;
   private baseReplicas = 1;
+  /**
+   * The scale action of this step: the count it aims at, computed once from the count read
+   * by its first try. The loop retries an execute that timed out or failed transiently while
+   * that try may have gone through; the retry aims at the same count instead of adding
+   * another replica. Cleared when done and at the next observation (a new step).
+   */
+  private scaling: { readonly action: Action; readonly from: number; readonly target: number } | null = null;
+  /** Observations so far: a try still running when the next step has begun does not write. */
+  private steps = 0;
   private closed: Promise<void> | null = null;
   private readonly stop: StopConditions | null;
 
@@ -171,6 +196,8 @@ export class KubeBackend implements Backend {
   }
 
   async observe(): Promise<Snapshot> {
+    this.steps++;
+    this.scaling = null;
     const now = this.clock.now();
     const collected = await this.collector!.observe(Date.now() / 1000, this.o.signal);
     const snap = mergePods(collected, this.informer!.pods(), this.ids, this.routingLabel);
@@ -181,20 +208,15 @@ export class KubeBackend implements Backend {
     return snap;
   }
 
-  async execute(action: Action): Promise<ActionOutcome> {
+  /** `signal` aborts when the loop gives up on the action: its API calls stop retrying then. */
+  async execute(action: Action, signal?: AbortSignal): Promise<ActionOutcome> {
     const c = this.o.cluster;
     switch (action) {
       case Action.Noop:
         return { applied: false, podId: -1, message: "noop" };
       case Action.ScaleUp:
-      case Action.ScaleDown: {
-        const scale = await this.client.getScale(c.namespace, c.deployment);
-        const cur = scale.spec?.replicas ?? 0;
-        const next = action === Action.ScaleUp ? cur + 1 : cur - 1;
-        if (next < 1) return { applied: false, podId: -1, message: `already at ${cur} replica(s)` };
-        await this.client.patchScale(c.namespace, c.deployment, next);
-        return this.outcome(-1, `scaled ${c.deployment} from ${cur} to ${next} replicas`);
-      }
+      case Action.ScaleDown:
+        return this.scale(action, signal);
       case Action.RestartPod:
       case Action.DrainPod: {
         const snap = this.last;
@@ -203,7 +225,7 @@ export class KubeBackend implements Backend {
         if (pod === null) return { applied: false, podId: -1, message: "no eligible pod" };
         if (action === Action.RestartPod) {
           this.collector!.noteDeleted(pod.name);
-          const r = await this.client.deletePod(c.namespace, pod.name, pod.uid);
+          const r = await this.client.deletePod(c.namespace, pod.name, pod.uid, signal);
           if (r === "gone") {
             return {
               applied: true,
@@ -221,12 +243,23 @@ export class KubeBackend implements Backend {
           };
         }
         const label = this.routingLabel;
-        const value = this.informer!.pods().find((p) => p.metadata?.uid === pod.uid)?.metadata?.labels?.[label];
-        if (value === undefined) return { applied: false, podId: pod.id, message: `${pod.name} is already drained` };
-        const r = await this.client.patchPodLabel(c.namespace, pod.name, pod.uid, label, null);
-        if (r === "gone")
+        const seen = this.informer!.pods().find((p) => p.metadata?.uid === pod.uid);
+        if (seen === undefined) {
           return { applied: false, podId: pod.id, message: `${pod.name} was replaced before the drain` };
-        if (!this.client.dryRun) this.drained.set(pod.name, { uid: pod.uid, value });
+        }
+        const r = await drainPod(this.client, c.namespace, seen, {
+          uid: pod.uid,
+          label,
+          runLabel: runLabel(this.o.runId),
+          episode: this.o.episode,
+        });
+        if (r.result === "gone") {
+          return { applied: false, podId: pod.id, message: `${pod.name} was replaced before the drain` };
+        }
+        if (r.result === "already") {
+          return { applied: false, podId: pod.id, message: `${pod.name} is already drained` };
+        }
+        if (!this.client.dryRun) this.drained.set(pod.name, { uid: pod.uid, value: r.value });
         return this.outcome(
           pod.id,
           `drained ${pod.name}: label ${this.routingLabel} removed, out of ${c.service}'s endpoints`,
@@ -269,7 +302,9 @@ export class KubeBackend implements Backend {
       pod = this.last!.podRefs[hit.row]!;
       rank = hit.rank;
     }
-    const left = Math.max(1, Math.ceil(this.o.episodeSeconds - now));
+    const left = Number.isFinite(this.o.episodeSeconds)
+      ? Math.max(1, Math.ceil(this.o.episodeSeconds - now))
+      : OPEN_ENDED_FAULT_S;
     const object = faultObject(fault.spec, {
       namespace: c.namespace,
       target: { pod: pod?.name ?? "unused" },
@@ -355,7 +390,10 @@ export class KubeBackend implements Backend {
       const c = this.o.cluster;
       for (const [name, { uid, value }] of this.drained) {
         try {
-          const r = await this.client.patchPodLabel(c.namespace, name, uid, this.routingLabel!, value);
+          const r = await undrainPod(this.client, c.namespace, name, {
+            uid,
+            fallback: { label: this.routingLabel!, value },
+          });
           if (r !== "gone")
             this.note("kube-backend", -1, `drain of ${name} undone: label ${this.routingLabel} restored`);
         } catch (err) {
@@ -376,6 +414,64 @@ export class KubeBackend implements Backend {
   }
 
   // ---------------------------------------------------------------------------
+
+  /**
+   * Scale up or down by one, once per action however often it is tried: the target is
+   * computed once (`scaling`), the patch is absolute and names the resourceVersion the count
+   * was read at. A 409 (the Deployment changed since: its status, or an earlier try of this
+   * action) is read again: at the target already, done; still at the count this action
+   * started from, patched again; at another count, someone else scaled and this action stands
+   * down rather than undo it.
+   */
+  private async scale(action: Action, signal?: AbortSignal): Promise<ActionOutcome> {
+    const c = this.o.cluster;
+    const step = this.steps;
+    for (let i = 0; i < 5; i++) {
+      const scale = await this.client.getScale(c.namespace, c.deployment, signal);
+      const cur = scale.spec?.replicas ?? 0;
+      if (this.steps !== step) {
+        return { applied: false, podId: -1, message: "superseded: the next step began before this try could scale" };
+      }
+      if (this.scaling?.action !== action) {
+        this.scaling = { action, from: cur, target: action === Action.ScaleUp ? cur + 1 : cur - 1 };
+      }
+      const { from, target } = this.scaling!;
+      if (target < 1) {
+        this.scaling = null;
+        return { applied: false, podId: -1, message: `already at ${cur} replica(s)` };
+      }
+      if (cur === target) {
+        this.scaling = null;
+        return this.outcome(-1, `scaled ${c.deployment} from ${from} to ${target} replicas (by an earlier try)`);
+      }
+      if (cur !== from) {
+        this.scaling = null;
+        return {
+          applied: false,
+          podId: -1,
+          message: `not scaled: replicas went from ${from} to ${cur} by another writer while this action tried`,
+        };
+      }
+      const r = await this.client.patchScale(
+        c.namespace,
+        c.deployment,
+        target,
+        scale.metadata?.resourceVersion,
+        signal,
+      );
+      if (r === "conflict") continue;
+      this.scaling = null;
+      return this.outcome(-1, `scaled ${c.deployment} from ${from} to ${target} replicas`);
+    }
+    throw new KubeApiError(
+      KubeErrorCode.Status,
+      true,
+      `deployments/${c.deployment}/scale changed under 5 patches in a row (409 Conflict each time)`,
+      409,
+      "Conflict",
+      null,
+    );
+  }
 
   /** A stop condition held: clear every live fault now (each recorded as cleared), no more chaos. */
   private async abortChaos(why: string): Promise<void> {

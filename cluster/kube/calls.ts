@@ -81,12 +81,15 @@ export class KubeCalls {
   /**
    * Runs `fn` (one client-node call; it gets the `dryRun` value to pass on a write) under the
    * rules above. `settle` may turn a failure into a result (e.g. a 404 on a delete: the
-   * object is already gone); it is asked before any retry.
+   * object is already gone); it is asked before any retry. `signal` (beside the client's own)
+   * ends the retries when the caller gives up on the call: a write the loop recorded as
+   * failed must not be retried into success behind its back.
    */
   async call<T>(
     req: CallRequest,
     fn: (dryRun: DryRun) => Promise<T>,
     settle?: (e: KubeApiError) => T | undefined,
+    signal?: AbortSignal,
   ): Promise<T> {
     const write = WRITES.has(req.verb);
     const dryRun = write && this.dryRun;
@@ -119,7 +122,9 @@ export class KubeCalls {
       },
     );
     let attempt = 0;
+    const given = signal && this.o.signal ? AbortSignal.any([signal, this.o.signal]) : (signal ?? this.o.signal);
     return policy.execute(async () => {
+      given?.throwIfAborted();
       attempt++;
       try {
         const out = await fn(dryRun ? "All" : undefined);
@@ -135,7 +140,7 @@ export class KubeCalls {
         this.record(req, dryRun, attempt, "failed", e);
         throw e;
       }
-    }, this.o.signal);
+    }, given);
   }
 
   private record(

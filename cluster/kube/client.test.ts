@@ -4,7 +4,7 @@
  * for every kind of write, and retries (Retry-After honoured, 5xx backed off, terminal
  * errors not retried).
  */
-import { KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig, type V1Scale } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ApiCallRecord } from "./calls.ts";
 import { type CustomKind, KubeClient } from "./client.ts";
@@ -88,7 +88,8 @@ describe("each kind of write, with its exact request", () => {
   it("scale: PATCH the scale subresource with a merge patch of spec.replicas", async () => {
     fake.put(DEPLOYMENTS, deployment(3));
     const s = await client().patchScale(NS, "demo", 4);
-    expect(s.spec?.replicas).toBe(4);
+    expect(s).not.toBe("conflict");
+    expect((s as V1Scale).spec?.replicas).toBe(4);
     const [req] = fake.requestsTo({ method: "PATCH" });
     expect(req!.path).toBe(`/apis/apps/v1/namespaces/${NS}/deployments/demo/scale`);
     expect(req!.contentType).toBe("application/merge-patch+json");
@@ -105,6 +106,53 @@ describe("each kind of write, with its exact request", () => {
     expect(err).toMatchObject({ status: 422, reason: "Invalid", transient: false });
     expect((err as Error).message).toMatch(/spec\.replicas: Invalid value/);
     expect(fake.requestsTo({ method: "PATCH" })).toHaveLength(1);
+  });
+
+  it("scale at a resourceVersion: the precondition in the merge patch; a stale one is 'conflict', not retried", async () => {
+    const dep = fake.put(DEPLOYMENTS, deployment(3));
+    fake.update(DEPLOYMENTS, NS, "demo", (o) => {
+      o.status = { replicas: 3, readyReplicas: 3 };
+    });
+    expect(await client().patchScale(NS, "demo", 4, dep.metadata.resourceVersion)).toBe("conflict");
+    const [req] = fake.requestsTo({ method: "PATCH" });
+    expect([req!.path, req!.contentType, req!.body]).toEqual([
+      `/apis/apps/v1/namespaces/${NS}/deployments/demo/scale`,
+      "application/merge-patch+json",
+      { metadata: { resourceVersion: dep.metadata.resourceVersion }, spec: { replicas: 4 } },
+    ]);
+    expect(fake.requestsTo({ method: "PATCH" })).toHaveLength(1);
+    expect(audit.at(-1)).toMatchObject({ outcome: "settled", status: 409, reason: "Conflict" });
+    expect((fake.get(DEPLOYMENTS, NS, "demo")!.spec as { replicas: number }).replicas).toBe(3);
+  });
+
+  it("pod metadata (drain marks): one merge patch of labels and annotations at the pod's resourceVersion", async () => {
+    const p = fake.put(PODS, pod("demo-a"));
+    const out = await client().patchPodMetadata(
+      NS,
+      "demo-a",
+      { resourceVersion: p.metadata.resourceVersion!, labels: { serving: null, mark: "r1" }, annotations: { a: "b" } },
+      "drain",
+    );
+    expect(out).not.toBe("conflict");
+    const [req] = fake.requestsTo({ method: "PATCH" });
+    expect([req!.path, req!.contentType, req!.body]).toEqual([
+      `/api/v1/namespaces/${NS}/pods/demo-a`,
+      "application/merge-patch+json",
+      {
+        metadata: {
+          resourceVersion: p.metadata.resourceVersion,
+          labels: { serving: null, mark: "r1" },
+          annotations: { a: "b" },
+        },
+      },
+    ]);
+    expect(fake.get(PODS, NS, "demo-a")!.metadata.labels).toEqual({ app: "demo", mark: "r1" });
+    // Again at the old resourceVersion: refused, 'conflict'; on a pod that is gone: 'gone'.
+    expect(await client().patchPodMetadata(NS, "demo-a", { resourceVersion: p.metadata.resourceVersion! }, "x")).toBe(
+      "conflict",
+    );
+    expect(await client().patchPodMetadata(NS, "demo-x", { resourceVersion: "1" }, "x")).toBe("gone");
+    expect(await client().getPod(NS, "demo-x")).toBeNull();
   });
 
   it("drain: a JSON patch that tests the uid, then removes the routing label", async () => {
@@ -174,6 +222,11 @@ describe("the namespace allow-list refuses every kind of write before sending it
     ["delete pod", (c) => c.deletePod(other, "p", "u")],
     ["patch scale", (c) => c.patchScale(other, "demo", 2)],
     ["patch pod label", (c) => c.patchPodLabel(other, "p", "u", "serving", null)],
+    [
+      "patch pod metadata (drain)",
+      (c) => c.patchPodMetadata(other, "p", { resourceVersion: "1", labels: {} }, "drain"),
+    ],
+    ["patch deployment (load generator)", (c) => c.patchDeployment(other, "loadgen", {})],
     ["create chaos", (c) => c.createCustom(POD_CHAOS, other, { metadata: { name: "x" } })],
     ["delete chaos", (c) => c.deleteCustom(POD_CHAOS, other, "x")],
   ];
@@ -200,7 +253,7 @@ describe("dry run sends every write with dryRun=All and nothing changes", () => 
     fake.put(DEPLOYMENTS, deployment(3));
     const c = client({ dryRun: true });
     expect(await c.deletePod(NS, "demo-a", p.metadata.uid!)).not.toBe("gone");
-    expect((await c.patchScale(NS, "demo", 5)).spec?.replicas).toBe(5);
+    expect(((await c.patchScale(NS, "demo", 5)) as V1Scale).spec?.replicas).toBe(5);
     await c.patchPodLabel(NS, "demo-a", p.metadata.uid!, "serving", null);
     await c.createCustom(POD_CHAOS, NS, {
       apiVersion: "chaos-mesh.org/v1alpha1",

@@ -125,21 +125,89 @@ export class KubeClient {
     );
   }
 
-  getScale(namespace: string, name: string): Promise<V1Scale> {
-    return this.calls.call({ verb: "get", resource: "deployments/scale", namespace, name }, () =>
-      this.apps.readNamespacedDeploymentScale({ namespace, name }),
+  getScale(namespace: string, name: string, signal?: AbortSignal): Promise<V1Scale> {
+    return this.calls.call(
+      { verb: "get", resource: "deployments/scale", namespace, name },
+      () => this.apps.readNamespacedDeploymentScale({ namespace, name }),
+      undefined,
+      signal,
     );
   }
 
-  /** Sets `spec.replicas` through the scale subresource (a merge patch: no read-modify-write race). */
-  patchScale(namespace: string, name: string, replicas: number): Promise<V1Scale> {
-    return this.calls.call(
-      { verb: "patch", resource: "deployments/scale", namespace, name, detail: `replicas ${replicas}` },
+  /**
+   * Sets `spec.replicas` through the scale subresource: a merge patch of an absolute count, so
+   * a retry of the same request cannot add a replica twice. With `resourceVersion` (the one the
+   * count was computed from) it is also a precondition: the API server refuses the patch with
+   * 409 Conflict when the Deployment has changed since, and `conflict` is returned (not
+   * retried: the same body would meet the same 409; the caller reads again).
+   */
+  patchScale(
+    namespace: string,
+    name: string,
+    replicas: number,
+    resourceVersion?: string,
+    signal?: AbortSignal,
+  ): Promise<V1Scale | "conflict"> {
+    const metadata = resourceVersion === undefined ? {} : { metadata: { resourceVersion } };
+    return this.calls.call<V1Scale | "conflict">(
+      {
+        verb: "patch",
+        resource: "deployments/scale",
+        namespace,
+        name,
+        detail: `replicas ${replicas}${resourceVersion === undefined ? "" : ` (resourceVersion ${resourceVersion})`}`,
+      },
       (dryRun) =>
         this.apps.patchNamespacedDeploymentScale(
-          { namespace, name, body: { spec: { replicas } }, ...(dryRun ? { dryRun } : {}) },
+          { namespace, name, body: { ...metadata, spec: { replicas } }, ...(dryRun ? { dryRun } : {}) },
           MERGE,
         ),
+      (e) => (resourceVersion !== undefined && isStaleWrite(e) ? "conflict" : undefined),
+      signal,
+    );
+  }
+
+  /** A pod, or null when it does not exist. */
+  async getPod(namespace: string, name: string): Promise<V1Pod | null> {
+    const r = await this.calls.call<V1Pod | "gone">(
+      { verb: "get", resource: "pods", namespace, name },
+      () => this.core.readNamespacedPod({ namespace, name }),
+      (e) => (e.status === 404 ? "gone" : undefined),
+    );
+    return r === "gone" ? null : r;
+  }
+
+  /**
+   * Sets and removes (`null`) labels and annotations of a pod in one merge patch, with the
+   * pod's `resourceVersion` as precondition: a pod changed or replaced since it was read is
+   * not touched (`conflict`: read it again), a pod gone is `gone`.
+   */
+  patchPodMetadata(
+    namespace: string,
+    name: string,
+    change: {
+      readonly resourceVersion: string;
+      readonly labels?: Record<string, string | null>;
+      readonly annotations?: Record<string, string | null>;
+    },
+    detail: string,
+  ): Promise<V1Pod | "conflict" | "gone"> {
+    const metadata = {
+      resourceVersion: change.resourceVersion,
+      ...(change.labels ? { labels: change.labels } : {}),
+      ...(change.annotations ? { annotations: change.annotations } : {}),
+    };
+    return this.calls.call<V1Pod | "conflict" | "gone">(
+      {
+        verb: "patch",
+        resource: "pods",
+        namespace,
+        name,
+        detail: `${detail} (resourceVersion ${change.resourceVersion})`,
+      },
+      (dryRun) =>
+        this.core.patchNamespacedPod({ namespace, name, body: { metadata }, ...(dryRun ? { dryRun } : {}) }, MERGE),
+      (e) => (e.status === 404 ? "gone" : isStaleWrite(e) ? "conflict" : undefined),
     );
   }
 
@@ -165,7 +233,7 @@ export class KubeClient {
    * recreated since is left alone). A 409 on the precondition or a 404 means the pod was
    * already replaced or deleted: `gone` is returned instead of an error.
    */
-  deletePod(namespace: string, name: string, uid: string): Promise<V1Pod | "gone"> {
+  deletePod(namespace: string, name: string, uid: string, signal?: AbortSignal): Promise<V1Pod | "gone"> {
     return this.calls.call<V1Pod | "gone">(
       { verb: "delete", resource: "pods", namespace, name, detail: `uid ${uid}` },
       (dryRun) =>
@@ -176,6 +244,7 @@ export class KubeClient {
           ...(dryRun ? { dryRun } : {}),
         }),
       (e) => (isPreconditionFailure(e) || e.status === 404 ? "gone" : undefined),
+      signal,
     );
   }
 
@@ -255,6 +324,11 @@ export class KubeClient {
     )) as { items?: CustomObject[] };
     return r.items ?? [];
   }
+}
+
+/** The 409 of optimistic concurrency: the resourceVersion the write named is not the object's any more. */
+function isStaleWrite(e: KubeApiError): boolean {
+  return e.status === 409 && e.reason === "Conflict" && /has been modified/i.test(e.message);
 }
 
 function isPreconditionFailure(e: KubeApiError): boolean {

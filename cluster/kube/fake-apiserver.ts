@@ -3,14 +3,22 @@
  * real `@kubernetes/client-node` calls go over a real socket to this server, which answers
  * with the API server's semantics for the subset the backend uses:
  * - objects in a store with a global `resourceVersion`, `uid`s and creation timestamps;
- * - errors as `Status` objects (404 NotFound, 409 AlreadyExists, 409 Conflict on a stale uid
- *   precondition or a patch naming another uid, 422 Invalid with causes, 415 on an unknown
- *   patch type), plus failures a test queues (429 with Retry-After, 5xx);
+ * - errors as `Status` objects (404 NotFound, also for a resource it does not serve, 409
+ *   AlreadyExists, 409 Conflict on a stale uid precondition, a patch naming another uid or a
+ *   patch carrying a stale `metadata.resourceVersion` (optimistic concurrency), 422 Invalid
+ *   with causes, 415 on an unknown patch type), plus failures a test queues (429 with
+ *   Retry-After, 5xx), before the request is carried out or after it (`afterApplying`: the
+ *   write is stored and only its answer fails), and answers a test holds back (`holdNext`: a
+ *   write stored whose answer comes late, as after a client's timeout);
+ * - discovery: `/api`, `/apis`, `/apis/{group}`, `/api/v1` and `/apis/{group}/{version}`
+ *   (APIVersions, APIGroupList, APIGroup, APIResourceList) list the resources it serves,
+ *   with their verbs and subresources (`deployments/scale`, `pods/eviction`, ...);
  * - `dryRun=All` on writes: validated and answered, never stored;
  * - finalizers: a delete of an object that has some only sets its `deletionTimestamp`; it
  *   goes when a test (standing in for its controller) removes them with `update`;
- * - patches: merge (RFC 7386), strategic merge (as merge: enough for labels and replicas)
- *   and JSON patch (add, remove, replace, test);
+ * - patches: merge (RFC 7386), strategic merge on the built-in kinds (strategic-merge.ts:
+ *   lists merged by their merge key, `$patch` directives) and 415 for it on a custom resource
+ *   (the API server has no patch strategy for a CRD), JSON patch (add, remove, replace, test);
  * - `deployments/{name}/scale`: the Scale subresource read from and written to the Deployment;
  * - `pods/{name}/eviction`: a POSTed Eviction deletes the pod (no PodDisruptionBudgets here);
  * - list with `labelSelector` (=, ==, !=, exists, !exists) and the list's resourceVersion;
@@ -22,6 +30,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { hasStrategicSchema, StrategicMergeError, strategicMerge } from "./strategic-merge.ts";
 
 export type Json = Record<string, unknown>;
 
@@ -54,6 +63,19 @@ export interface QueuedFailure {
   readonly reason: string;
   readonly message?: string;
   readonly retryAfterS?: number;
+  /**
+   * Carry the request out first (stored, watchers told, `onWrite` called) and answer with this
+   * failure instead of its result: a gateway's 5xx after the write went through.
+   */
+  readonly afterApplying?: boolean;
+}
+
+/** A request carried out whose answer is held back (`FakeApiServer.holdNext`). */
+export interface HeldAnswer {
+  /** Resolves once the request has been carried out (its answer ready, not sent). */
+  readonly applied: Promise<void>;
+  /** Sends the held answer now. */
+  release(): void;
 }
 
 interface Match {
@@ -84,6 +106,91 @@ export interface ResourceRef {
 export const PODS: ResourceRef = { group: "", version: "v1", plural: "pods", kind: "Pod" };
 export const SERVICES: ResourceRef = { group: "", version: "v1", plural: "services", kind: "Service" };
 export const DEPLOYMENTS: ResourceRef = { group: "apps", version: "v1", plural: "deployments", kind: "Deployment" };
+export const CONFIGMAPS: ResourceRef = { group: "", version: "v1", plural: "configmaps", kind: "ConfigMap" };
+
+/** A subresource as discovery lists it (`deployments/scale` is an `autoscaling/v1` Scale). */
+export interface ServedSubresource {
+  readonly name: string;
+  readonly kind: string;
+  readonly verbs: readonly string[];
+  readonly group?: string;
+  readonly version?: string;
+}
+
+/** A resource this server serves: its discovery entry, and whether it is a custom resource. */
+export interface ServedResource extends ResourceRef {
+  readonly singular: string;
+  readonly namespaced: boolean;
+  readonly verbs: readonly string[];
+  readonly shortNames?: readonly string[];
+  readonly categories?: readonly string[];
+  /** A CRD's resource: no strategic merge patch (415), as on the API server. */
+  readonly custom: boolean;
+  readonly subresources?: readonly ServedSubresource[];
+}
+
+const ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"] as const;
+const STATUS: ServedSubresource = { name: "status", kind: "", verbs: ["get", "patch", "update"] };
+
+/** The Chaos Mesh kinds the backend writes, as their CRDs declare them (no subresources). */
+const CHAOS_KINDS: readonly [string, string][] = [
+  ["PodChaos", "podchaos"],
+  ["StressChaos", "stresschaos"],
+  ["NetworkChaos", "networkchaos"],
+];
+
+/** What the server serves from the start: the backend's subset of the API. */
+export const DEFAULT_SERVED: readonly ServedResource[] = [
+  {
+    ...PODS,
+    singular: "pod",
+    namespaced: true,
+    verbs: ALL_VERBS,
+    shortNames: ["po"],
+    categories: ["all"],
+    custom: false,
+    subresources: [
+      { name: "eviction", group: "policy", version: "v1", kind: "Eviction", verbs: ["create"] },
+      { ...STATUS, kind: "Pod" },
+    ],
+  },
+  {
+    ...SERVICES,
+    singular: "service",
+    namespaced: true,
+    verbs: ALL_VERBS,
+    shortNames: ["svc"],
+    categories: ["all"],
+    custom: false,
+    subresources: [{ ...STATUS, kind: "Service" }],
+  },
+  { ...CONFIGMAPS, singular: "configmap", namespaced: true, verbs: ALL_VERBS, shortNames: ["cm"], custom: false },
+  {
+    ...DEPLOYMENTS,
+    singular: "deployment",
+    namespaced: true,
+    verbs: ALL_VERBS,
+    shortNames: ["deploy"],
+    categories: ["all"],
+    custom: false,
+    subresources: [
+      { name: "scale", group: "autoscaling", version: "v1", kind: "Scale", verbs: ["get", "patch", "update"] },
+      { ...STATUS, kind: "Deployment" },
+    ],
+  },
+  ...CHAOS_KINDS.map(
+    ([kind, plural]): ServedResource => ({
+      group: "chaos-mesh.org",
+      version: "v1alpha1",
+      plural,
+      kind,
+      singular: plural,
+      namespaced: true,
+      verbs: ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"],
+      custom: true,
+    }),
+  ),
+];
 
 interface WatchEvent {
   readonly rv: number;
@@ -124,7 +231,9 @@ export class FakeApiServer {
   /** Watches from a resourceVersion below this get 410 Expired. */
   private compactedRv = 0;
   private readonly store = new Map<string, Map<string, KubeObject>>();
-  private readonly refs = new Map<string, ResourceRef>();
+  /** By `group/plural`: what the routes and discovery know. */
+  private readonly served = new Map<string, ServedResource>();
+  private readonly held: { match: Match; answer: HeldAnswer & { ready: () => void; released: Promise<void> } }[] = [];
   private readonly history: WatchEvent[] = [];
   private readonly watches = new Set<OpenWatch>();
   private readonly failures: { match: Match; failure: QueuedFailure; left: number }[] = [];
@@ -134,7 +243,14 @@ export class FakeApiServer {
   private constructor(
     private readonly server: Server,
     readonly url: string,
-  ) {}
+  ) {
+    for (const r of DEFAULT_SERVED) this.serve(r);
+  }
+
+  /** Serves another resource (routes and discovery). */
+  serve(r: ServedResource): void {
+    this.served.set(keyOf(r), r);
+  }
 
   static async start(): Promise<FakeApiServer> {
     const server = createServer();
@@ -155,6 +271,7 @@ export class FakeApiServer {
   }
 
   async stop(): Promise<void> {
+    for (const h of this.held) h.answer.release();
     for (const w of this.watches) w.res.destroy();
     this.watches.clear();
     for (const s of this.sockets) s.destroy();
@@ -183,6 +300,16 @@ export class FakeApiServer {
 
   /** Stores `obj` as new (uid, resourceVersion, creationTimestamp filled in); emits ADDED. */
   put(ref: ResourceRef, obj: KubeObject): KubeObject {
+    if (!this.served.has(keyOf(ref))) {
+      // Seeding a kind the server does not know installs it, as applying its CRD would.
+      this.serve({
+        ...ref,
+        singular: ref.kind.toLowerCase(),
+        namespaced: true,
+        verbs: ALL_VERBS,
+        custom: ref.group !== "" && !ref.group.endsWith("k8s.io") && ref.group !== "apps",
+      });
+    }
     const o = clone(obj);
     o.metadata.uid ??= randomUUID();
     o.metadata.creationTimestamp ??= new Date().toISOString();
@@ -226,9 +353,35 @@ export class FakeApiServer {
     this.onDeleted?.(ref, clone(o));
   }
 
-  /** The next `times` requests matching `match` fail with `failure` (before anything else happens). */
+  /**
+   * The next `times` requests matching `match` fail with `failure`: before anything else
+   * happens, or with `afterApplying` once the request has been carried out.
+   */
   failNext(match: Match, failure: QueuedFailure, times = 1): void {
     this.failures.push({ match, failure, left: times });
+  }
+
+  /** Drops every queued failure: a test's outage is over. */
+  clearFailures(): void {
+    this.failures.length = 0;
+  }
+
+  /**
+   * The next request matching `match` is carried out at once and its answer held back until
+   * `release()` (or `stop()`): a write that went through while its client timed out.
+   */
+  holdNext(match: Match): HeldAnswer {
+    let ready!: () => void;
+    let release!: () => void;
+    const applied = new Promise<void>((r) => {
+      ready = r;
+    });
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    const answer = { applied, release, ready, released };
+    this.held.push({ match, answer });
+    return answer;
   }
 
   /**
@@ -265,7 +418,6 @@ export class FakeApiServer {
 
   private bucket(ref: ResourceRef): Map<string, KubeObject> {
     const k = keyOf(ref);
-    this.refs.set(k, ref);
     let b = this.store.get(k);
     if (b === undefined) {
       b = new Map();
@@ -304,29 +456,42 @@ export class FakeApiServer {
     const method = req.method ?? "GET";
     const watch = query.watch === "true" || query.watch === "1";
     this.requests.push({ method, path: url.pathname, query, contentType, body, atMs: Date.now() - this.started });
+    const r: Request = { method, path: url.pathname, query, contentType, body, watch };
 
-    const queued = this.failures.find((f) => f.left > 0 && matches(f.match, method, url.pathname, watch));
-    if (queued !== undefined) {
-      queued.left--;
-      const f = queued.failure;
-      if (f.retryAfterS !== undefined) res.setHeader("Retry-After", String(f.retryAfterS));
-      this.status(res, f.status, f.reason, f.message ?? f.reason, {
-        ...(f.retryAfterS !== undefined ? { retryAfterSeconds: f.retryAfterS } : {}),
-      });
+    // A watch has no single answer to hold or replace: only failures before it apply to one.
+    const queued = this.failures.find(
+      (f) => f.left > 0 && matches(f.match, method, url.pathname, watch) && !(watch && f.failure.afterApplying),
+    );
+    if (queued !== undefined) queued.left--;
+    const heldAt = watch ? -1 : this.held.findIndex((h) => matches(h.match, method, url.pathname, watch));
+    const held = heldAt >= 0 ? this.held.splice(heldAt, 1)[0]!.answer : null;
+    if (queued !== undefined && !queued.failure.afterApplying) return this.fail(res, queued.failure);
+    if (held === null && queued === undefined) return this.route(r, res);
+    // Carried out into a recorder; the answer is sent later (held) or replaced (afterApplying).
+    const rec = new RecordedAnswer();
+    await this.route(r, rec as unknown as ServerResponse);
+    held?.ready();
+    if (held !== null) await held.released;
+    if (queued !== undefined) return this.fail(res, queued.failure);
+    rec.replay(res);
+  }
+
+  private fail(res: ServerResponse, f: QueuedFailure): void {
+    if (f.retryAfterS !== undefined) res.setHeader("Retry-After", String(f.retryAfterS));
+    this.status(res, f.status, f.reason, f.message ?? f.reason, {
+      ...(f.retryAfterS !== undefined ? { retryAfterSeconds: f.retryAfterS } : {}),
+    });
+  }
+
+  private async route(r: Request, res: ServerResponse): Promise<void> {
+    const { method, query, contentType, body, watch } = r;
+    if (method === "GET" && this.discovery(r.path, res)) return;
+    const route = parsePath(r.path);
+    const ref = route === null ? undefined : this.served.get(`${route.group}/${route.plural}`);
+    if (route === null || ref === undefined || ref.version !== route.version) {
+      this.status(res, 404, "NotFound", "the server could not find the requested resource");
       return;
     }
-
-    const route = parsePath(url.pathname);
-    if (route === null) {
-      this.status(res, 404, "NotFound", `the server could not find the requested resource (${url.pathname})`);
-      return;
-    }
-    const ref = this.refs.get(`${route.group}/${route.plural}`) ?? {
-      group: route.group,
-      version: route.version,
-      plural: route.plural,
-      kind: guessKind(route.plural),
-    };
     const dryRun = query.dryRun === "All";
     if (query.dryRun !== undefined && !dryRun) {
       this.status(res, 400, "BadRequest", `Invalid dry run value: ${query.dryRun}`);
@@ -363,8 +528,9 @@ export class FakeApiServer {
       }
       if (method === "GET") return json(res, 200, toScale(cur));
       if (method === "PATCH") {
-        const patched = applyPatch(toScale(cur), contentType, body);
+        const patched = applyPatch(toScale(cur), contentType, body, { kind: "Scale", custom: false });
         if (typeof patched === "string") return this.patchError(res, patched);
+        if (stale(patched, cur)) return this.modified(res, noun, route.name);
         const replicas = (patched.spec as Json | undefined)?.replicas;
         if (!Number.isInteger(replicas) || (replicas as number) < 0) {
           return this.invalid(res, "Scale", route.name, [
@@ -438,9 +604,10 @@ export class FakeApiServer {
       return answer(cur);
     }
     if (method === "PATCH") {
-      const patched = applyPatch(cur, contentType, body);
+      const patched = applyPatch(cur, contentType, body, ref);
       if (typeof patched === "string") return this.patchError(res, patched);
       const m = (patched as KubeObject).metadata;
+      if (stale(patched, cur)) return this.modified(res, noun, route.name);
       if (m?.uid !== cur.metadata.uid) {
         this.status(
           res,
@@ -555,6 +722,81 @@ export class FakeApiServer {
     });
   }
 
+  /** The 409 of optimistic concurrency: the patch named a resourceVersion that is not the object's. */
+  private modified(res: ServerResponse, noun: string, name: string): void {
+    this.status(
+      res,
+      409,
+      "Conflict",
+      `Operation cannot be fulfilled on ${noun} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      { name, kind: noun.split(".")[0]! },
+    );
+  }
+
+  /** Answers a discovery document for `path`; false when `path` is not one. */
+  private discovery(path: string, res: ServerResponse): boolean {
+    const p = path.split("/").filter((x) => x !== "");
+    const served = [...this.served.values()];
+    const groups = [...new Set(served.filter((r) => r.group !== "").map((r) => r.group))];
+    const groupDoc = (g: string) => {
+      const versions = [...new Set(served.filter((r) => r.group === g).map((r) => r.version))];
+      const gv = (v: string) => ({ groupVersion: `${g}/${v}`, version: v });
+      return { name: g, versions: versions.map(gv), preferredVersion: gv(versions[0]!) };
+    };
+    if (p.length === 1 && p[0] === "api") {
+      const host = new URL(this.url).host;
+      json(res, 200, {
+        kind: "APIVersions",
+        versions: ["v1"],
+        serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: host }],
+      });
+      return true;
+    }
+    if (p.length === 1 && p[0] === "apis") {
+      json(res, 200, { kind: "APIGroupList", apiVersion: "v1", groups: groups.map(groupDoc) });
+      return true;
+    }
+    if (p.length === 2 && p[0] === "apis" && groups.includes(p[1]!)) {
+      json(res, 200, { kind: "APIGroup", apiVersion: "v1", ...groupDoc(p[1]!) });
+      return true;
+    }
+    const gv =
+      p.length === 2 && p[0] === "api"
+        ? { group: "", version: p[1]! }
+        : p.length === 3 && p[0] === "apis"
+          ? { group: p[1]!, version: p[2]! }
+          : null;
+    if (gv === null) return false;
+    const here = served.filter((r) => r.group === gv.group && r.version === gv.version);
+    if (here.length === 0) return false;
+    json(res, 200, {
+      kind: "APIResourceList",
+      apiVersion: "v1",
+      groupVersion: gv.group === "" ? gv.version : `${gv.group}/${gv.version}`,
+      resources: here.flatMap((r) => [
+        {
+          name: r.plural,
+          singularName: r.singular,
+          namespaced: r.namespaced,
+          kind: r.kind,
+          verbs: [...r.verbs],
+          ...(r.shortNames ? { shortNames: [...r.shortNames] } : {}),
+          ...(r.categories ? { categories: [...r.categories] } : {}),
+        },
+        ...(r.subresources ?? []).map((sub) => ({
+          name: `${r.plural}/${sub.name}`,
+          singularName: "",
+          namespaced: r.namespaced,
+          ...(sub.group !== undefined ? { group: sub.group } : {}),
+          ...(sub.version !== undefined ? { version: sub.version } : {}),
+          kind: sub.kind,
+          verbs: [...sub.verbs],
+        })),
+      ]),
+    });
+    return true;
+  }
+
   private patchError(res: ServerResponse, problem: string): void {
     if (problem.startsWith("415")) this.status(res, 415, "UnsupportedMediaType", problem.slice(4));
     else if (problem.startsWith("422")) this.status(res, 422, "Invalid", problem.slice(4));
@@ -635,19 +877,6 @@ function parsePath(path: string): Route | null {
   };
 }
 
-function guessKind(plural: string): string {
-  const known: Record<string, string> = {
-    pods: "Pod",
-    services: "Service",
-    deployments: "Deployment",
-    configmaps: "ConfigMap",
-    podchaos: "PodChaos",
-    stresschaos: "StressChaos",
-    networkchaos: "NetworkChaos",
-  };
-  return known[plural] ?? plural;
-}
-
 function toScale(dep: KubeObject): Json {
   const spec = (dep.spec ?? {}) as Json;
   const status = (dep.status ?? {}) as Json;
@@ -672,19 +901,49 @@ function toScale(dep: KubeObject): Json {
   };
 }
 
-/** The patched object, or a problem string ("415 ...", "422 ...", else a 400). */
-function applyPatch(target: Json, contentType: string, body: unknown): Json | string {
+/**
+ * The patched object, or a problem string ("415 ...", "422 ...", else a 400). The 415's media
+ * types are the API server's for the resource (a custom resource has no strategic merge);
+ * server-side apply (`application/apply-patch+yaml`) is listed there but not implemented here:
+ * the backend never sends it.
+ */
+function applyPatch(
+  target: Json,
+  contentType: string,
+  body: unknown,
+  res: { readonly kind: string; readonly custom: boolean },
+): Json | string {
+  const strategic = !res.custom && hasStrategicSchema(res.kind);
   switch (contentType) {
     case "application/merge-patch+json":
-    case "application/strategic-merge-patch+json":
       if (typeof body !== "object" || body === null || Array.isArray(body)) return "the patch is not a JSON object";
       return mergePatch(clone(target), body as Json) as Json;
+    case "application/strategic-merge-patch+json":
+      if (!strategic) break;
+      if (typeof body !== "object" || body === null || Array.isArray(body)) return "the patch is not a JSON object";
+      try {
+        return strategicMerge(res.kind, target, body as Json);
+      } catch (err) {
+        if (err instanceof StrategicMergeError) return err.message;
+        throw err;
+      }
     case "application/json-patch+json":
       if (!Array.isArray(body)) return "the JSON patch is not an array of operations";
       return jsonPatch(clone(target), body as Json[]);
-    default:
-      return `415 the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got ${JSON.stringify(contentType)})`;
   }
+  const accepted = [
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/apply-patch+yaml",
+    ...(strategic ? ["application/strategic-merge-patch+json"] : []),
+  ];
+  return `415 the body of the request was in an unknown format - accepted media types include: ${accepted.join(", ")}`;
+}
+
+/** A patch that set `metadata.resourceVersion` to another than the object's: a stale write. */
+function stale(patched: Json, cur: KubeObject): boolean {
+  const rv = (patched.metadata as { resourceVersion?: unknown } | undefined)?.resourceVersion;
+  return rv !== undefined && rv !== cur.metadata.resourceVersion;
 }
 
 function mergePatch(target: unknown, patch: unknown): unknown {
@@ -745,6 +1004,47 @@ export function parseSelector(text: string | undefined): Selector {
     return (l) => l?.[t] !== undefined;
   });
   return (l) => preds.every((p) => p(l));
+}
+
+/** What one request was carried out as, for the route handlers. */
+interface Request {
+  readonly method: string;
+  readonly path: string;
+  readonly query: Record<string, string>;
+  readonly contentType: string;
+  readonly body: unknown;
+  readonly watch: boolean;
+}
+
+/**
+ * Stands for a `ServerResponse` while a request is carried out whose answer is replaced or
+ * held (never a watch): records the status, headers and body that `json()` writes.
+ */
+class RecordedAnswer {
+  headersSent = false;
+  private code = 200;
+  private readonly headers: Record<string, string | number> = {};
+  private text = "";
+
+  setHeader(k: string, v: string | number): void {
+    this.headers[k] = v;
+  }
+
+  writeHead(code: number, headers?: Record<string, string | number>): this {
+    this.code = code;
+    Object.assign(this.headers, headers);
+    this.headersSent = true;
+    return this;
+  }
+
+  end(text?: string): void {
+    this.text = text ?? "";
+  }
+
+  replay(res: ServerResponse): void {
+    res.writeHead(this.code, this.headers);
+    res.end(this.text);
+  }
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -10,6 +10,12 @@
  * - clock: wall time on the observation grid (clock.ts); the scenario's `stepSeconds` is
  *   real seconds (1-2 s steps; kubelet timings scaled by spec.ts's TIME_SCALE).
  * - load: the scenario's workload series, one rate per step, times any live load spike.
+ * - the traffic processes' deaths and restarts (testbed.ts restarts them with back-off) are
+ *   `traffic` events. While the load generator is down, and until the rate window no longer
+ *   covers its outage, the request-derived values (latency, error rate, request rate) are
+ *   flagged missing: the service then sees less load than the scenario's (no load reads as
+ *   0 requests, not as missing, to the collector), so the guard refuses to act on them.
+ *   Such a step has no client window (a `client-window` event says so).
  * `open` starts the testbed, runs the load until Prometheus has a full rate window, and
  * only then starts the clock; `close` clears faults and stops everything, and throws
  * naming whatever was left behind.
@@ -20,6 +26,7 @@ import {
   type Backend,
   type BackendEvent,
   type FaultInjection,
+  Missing,
   pickTargetPod,
   type Slo,
   type Snapshot,
@@ -47,7 +54,7 @@ export interface LocalBackendOptions {
 }
 
 /** Events beyond the contract's kinds that this backend adds to the trace (free-form in the store). */
-type LocalEventKind = BackendEvent["kind"] | "client-window" | "testbed" | "stop-condition";
+type LocalEventKind = BackendEvent["kind"] | "client-window" | "testbed" | "stop-condition" | "traffic";
 
 export class LocalBackend implements Backend {
   readonly clock: WallClock;
@@ -68,6 +75,8 @@ export class LocalBackend implements Backend {
   /** Which faults are live, and what ends each (contract.ts `FaultEndCause`). */
   private readonly spans = new LiveSpans();
   private readonly stop: StopConditions | null;
+  /** Clock time until which the request series still cover a load generator outage (+Inf while it is down). */
+  private trafficGapUntil = Number.NEGATIVE_INFINITY;
 
   private constructor(
     readonly testbed: Testbed,
@@ -93,6 +102,15 @@ export class LocalBackend implements Backend {
     this.clock = new WallClock(o.signal);
     this.stop = o.stop ? new StopConditions(o.stop.limits, o.stop.slo) : null;
     s.on("event", (e) => this.onSupervisorEvent(e));
+    testbed.onTraffic((e) => {
+      this.note("traffic", -1, e.detail);
+      if (e.role !== "loadgen") return;
+      if (e.kind === "exited") this.trafficGapUntil = Number.POSITIVE_INFINITY;
+      // One more scrape after a full window: the first observation whose rates are all the new process's.
+      else if (e.kind === "restarted") {
+        this.trafficGapUntil = this.clock.now() + this.collector.windowS + (o.scrapeIntervalS ?? 1);
+      }
+    });
   }
 
   static async open(o: LocalBackendOptions): Promise<LocalBackend> {
@@ -138,15 +156,32 @@ export class LocalBackend implements Backend {
     const now = this.clock.now();
     this.step = Math.round(now / this.o.stepSeconds);
     await this.applyRate();
+    // The client window is ground truth beside the observation, not part of it: a load
+    // generator that is down (or dies during the call) leaves the step without one.
+    const lg = this.testbed.trafficUp("loadgen") ? this.testbed.loadgen : null;
     const [snap, client] = await Promise.all([
       this.collector.observe(Date.now() / 1000),
-      this.testbed.loadgen!.takeWindow(),
+      lg ? lg.takeWindow().catch((err: unknown) => (lg.hasExited ? null : Promise.reject(err))) : null,
     ]);
     snap.time = now;
     this.identify(snap);
     this.last = snap;
     const why = this.stop?.check(snap) ?? null;
     if (why !== null) await this.abortChaos(why);
+    if (now < this.trafficGapUntil || client === null) {
+      snap.missing |= TRAFFIC_VALUES;
+      this.note(
+        "traffic",
+        -1,
+        client === null
+          ? "latency, error rate, request rate flagged missing: the load generator is down"
+          : `latency, error rate, request rate flagged missing: the rate window still covers the load generator's outage (until ${this.trafficGapUntil.toFixed(1)} s)`,
+      );
+    }
+    if (client === null) {
+      this.note("client-window", -1, "none: the load generator is down");
+      return snap;
+    }
     const rps = client.seconds > 0 ? client.completed / client.seconds : 0;
     const err = client.completed > 0 ? client.errors / client.completed : 0;
     this.note(
@@ -293,7 +328,7 @@ export class LocalBackend implements Backend {
     // One IPC round trip less per step when the rate has not changed (a constant workload).
     if (rate === this.rateSent) return;
     this.rateSent = rate;
-    await this.testbed.loadgen?.setRate(rate);
+    await this.testbed.setLoadRate(rate);
   }
 
   /**
@@ -357,6 +392,9 @@ export class LocalBackend implements Backend {
     else if (e.kind === "pod-deleted") this.ended(time, this.spans.podDeleted(e.pod));
   }
 }
+
+/** What a load generator outage leaves without meaning: the values computed from the service's requests. */
+const TRAFFIC_VALUES = Missing.Latency | Missing.ErrorRate | Missing.RequestRate;
 
 function fmtMs(x: number): string {
   return Number.isFinite(x) ? `${x.toFixed(1)}ms` : "-";

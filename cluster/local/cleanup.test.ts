@@ -5,12 +5,12 @@
  * and Prometheus's data directory, and exits non-zero.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { findExecutable } from "../prometheus/runner.ts";
-import { cliLeftovers, markedProcesses, runCli } from "./cli-run.ts";
+import { cliLeftovers, isStressNg, markedProcesses, runCli } from "./cli-run.ts";
 import { waitFor } from "./wait.ts";
 
 const ready = ["prometheus", "stress-ng"].every((t) => findExecutable(t) !== null);
@@ -48,7 +48,7 @@ describe.skipIf(!ready)("a local run leaves nothing behind", () => {
       const run = runCli(["run", file, "--db", join(dirs[0]!, "r.duckdb")], randomUUID());
       dirs.push(run.tmp);
       // Up means: harness, balancer, load generator, replicas, Prometheus, and the stressor.
-      await waitFor(() => markedProcesses(run.marker).some((p) => isStressNg(p)), {
+      await waitFor(() => markedProcesses(run.marker).some(isStressNg), {
         // Opening the testbed comes first: a minute or more on a busy 2-core machine.
         timeoutMs: 180_000,
         what: "the cpu-stress fault to be live",
@@ -70,11 +70,3 @@ describe.skipIf(!ready)("a local run leaves nothing behind", () => {
     expect(cliLeftovers(run)).toEqual([]);
   }, 120_000);
 });
-
-function isStressNg(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, "utf8").startsWith("stress-ng");
-  } catch {
-    return false;
-  }
-}

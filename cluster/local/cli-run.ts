@@ -70,6 +70,15 @@ export function markedProcesses(marker: string): number[] {
   return found;
 }
 
+/** Whether `pid` is a stress-ng process (a cpu-stress or memory-leak fault is live). */
+export function isStressNg(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").startsWith("stress-ng");
+  } catch {
+    return false;
+  }
+}
+
 /**
  * What a finished CLI run left: marked processes, files in its TMPDIR, and cgroups of the
  * testbeds the harness process `testbedPid` made (testbed ids start with their process's pid,

@@ -232,6 +232,8 @@ describe.skipIf(!smoke.run)("the Kubernetes backend on the testbed's API facade"
     expect(c.stdout).toContain(`removed stresschaos chaos-rl/${hit.name}`);
     await removed;
     expect(facade.chaosObjects()).toEqual([]);
+    // And no pod left out of rotation: a drain the run had in place is undone by the same cleanup.
+    for (const p of facade.api.list(PODS, "chaos-rl")) expect(p.metadata.labels?.[ROUTING_LABEL]).toBe("true");
     const again = runCli(["chaos", "cleanup", path, "--run", runId], randomUUID(), env);
     runs.push(again);
     const a = await again.exited;

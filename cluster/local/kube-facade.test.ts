@@ -7,14 +7,24 @@
  * deleted. Without Prometheus (the collector's view is kube-facade.smoke.test.ts's job).
  */
 import { readFileSync } from "node:fs";
-import { KubeConfig } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Deployment,
+} from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { faultSpecSchema } from "../../harness/core/contract.ts";
-import { CHAOS_API_GROUP, chaosResource } from "../chaos/resources.ts";
+import { CHAOS_API_GROUP, chaosResource, LOAD_ENV, loadSpikePatch, loadSpikeRevert } from "../chaos/resources.ts";
+import { cleanupChaos } from "../kube/cleanup.ts";
 import type { CustomObject } from "../kube/client.ts";
 import { KubeClient } from "../kube/client.ts";
+import { DRAIN_ANNOTATION, DRAIN_LABELS, drainPod } from "../kube/drain.ts";
+import { PODS } from "../kube/fake-apiserver.ts";
 import { findExecutable } from "../prometheus/runner.ts";
-import { KubeFacade, ROUTING_LABEL } from "./kube-facade.ts";
+import { KubeFacade, LOADGEN, ROUTING_LABEL } from "./kube-facade.ts";
 import { processAlive } from "./leftovers.ts";
 import { waitFor } from "./wait.ts";
 
@@ -161,6 +171,104 @@ describe.skipIf(!hasStressNg)("the testbed behind its Kubernetes API facade", { 
     expect(facade.testbed.supervisor.endpoints().map((e) => e.pod)).not.toContain(name);
     await client.patchPodLabel(NS, name, p!.metadata!.uid!, ROUTING_LABEL, "true");
     expect(facade.testbed.supervisor.pod(name)!.drained).toBe(false);
+  });
+
+  it("a drain's run marks survive the status writer; chaos cleanup --run puts the pod back into rotation", async () => {
+    const [p] = await pods();
+    const name = p!.metadata!.name!;
+    const r = await drainPod(client, NS, p!, {
+      uid: p!.metadata!.uid!,
+      label: ROUTING_LABEL,
+      runLabel: "facade-test",
+      episode: 1,
+    });
+    expect(r).toEqual({ result: "drained", value: "true" });
+    expect(facade.testbed.supervisor.pod(name)!.drained).toBe(true);
+    // The status writer rewrites its own labels on every change of the pod; it left the marks.
+    await waitFor(() => facade.api.get(PODS, NS, name)!.metadata.labels?.[ROUTING_LABEL] === undefined, {
+      timeoutMs: 5_000,
+      what: "the stored pod drained",
+    });
+    const stored = facade.api.get(PODS, NS, name)!;
+    expect(stored.metadata.labels).toMatchObject({ [DRAIN_LABELS.run]: "facade-test", [DRAIN_LABELS.episode]: "1" });
+    expect((stored.metadata.annotations as Record<string, string>)[DRAIN_ANNOTATION]).toBe(
+      JSON.stringify({ label: ROUTING_LABEL, value: "true" }),
+    );
+    const report = await cleanupChaos(client, { namespaces: [NS], runId: "facade-test" });
+    expect(report).toEqual({
+      removed: [`pod ${NS}/${name} (drain undone: label ${ROUTING_LABEL}=true restored)`],
+      failed: [],
+    });
+    expect(facade.testbed.supervisor.pod(name)!.drained).toBe(false);
+    expect(facade.testbed.supervisor.endpoints().map((e) => e.pod)).toContain(name);
+    expect(facade.api.get(PODS, NS, name)!.metadata.labels?.[DRAIN_LABELS.run]).toBeUndefined();
+  });
+
+  it("discovery: the API groups and resources it serves, the scale subresource and the Chaos Mesh kinds", async () => {
+    const kc = new KubeConfig();
+    kc.loadFromString(facade.kubeconfig());
+    const apps = await kc.makeApiClient(AppsV1Api).getAPIResources();
+    expect(apps.resources.find((r) => r.name === "deployments/scale")).toMatchObject({
+      group: "autoscaling",
+      version: "v1",
+      kind: "Scale",
+      verbs: ["get", "patch", "update"],
+    });
+    const chaosKinds = await kc
+      .makeApiClient(CustomObjectsApi)
+      .getAPIResources({ group: CHAOS_API_GROUP, version: "v1alpha1" });
+    expect(chaosKinds.resources.map((r) => r.kind)).toEqual(["PodChaos", "StressChaos", "NetworkChaos"]);
+  });
+
+  it("a strategic merge patch of the load generator merges its env by name (image and RATE_RPS kept); of a chaos object, 415", async () => {
+    const where = { namespace: NS, loadGenerator: { deployment: LOADGEN, container: LOADGEN } };
+    const { patch } = loadSpikePatch(
+      { type: "load-spike", factor: 2, durationS: 30 },
+      {
+        ...where,
+        target: { pod: "unused" },
+        name: "unused",
+        runId: "facade-test",
+        episode: 0,
+        faultId: 1,
+        durationS: 30,
+        nowUnixS: Date.now() / 1000,
+      },
+    );
+    const factor = facade.waitFor((e) => e.kind === "load-factor" && e.detail.startsWith("x2"), { timeoutMs: 10_000 });
+    await client.patchDeployment(NS, LOADGEN, patch.patch);
+    await factor;
+    const c = (await client.getDeployment(NS, LOADGEN)).spec!.template.spec!.containers[0]!;
+    expect(c.image).toBe("chaos-rl-harness:dev");
+    expect(c.env?.map((e) => e.name)).toEqual(["RATE_RPS", LOAD_ENV.factor, LOAD_ENV.until]);
+    expect(c.env?.find((e) => e.name === LOAD_ENV.factor)?.value).toBe("2");
+    const back = facade.waitFor((e) => e.kind === "load-factor" && e.detail === "x1", { timeoutMs: 10_000 });
+    await client.patchDeployment(NS, LOADGEN, loadSpikeRevert(where).patch);
+    await back;
+    const reverted: V1Deployment = await client.getDeployment(NS, LOADGEN);
+    expect(reverted.spec!.template.spec!.containers[0]!.env).toEqual([
+      { name: "RATE_RPS", value: "5" },
+      { name: LOAD_ENV.factor, value: "1" },
+      { name: LOAD_ENV.until, value: "" },
+    ]);
+
+    const [p] = await pods();
+    await client.createCustom(STRESSCHAOS, NS, chaos("cpu-stress", p!.metadata!.name!, "smp", 30));
+    const kc = new KubeConfig();
+    kc.loadFromString(facade.kubeconfig());
+    const err = await kc
+      .makeApiClient(CustomObjectsApi)
+      .patchNamespacedCustomObject(
+        { ...STRESSCHAOS, namespace: NS, name: "smp", body: { metadata: { labels: { x: "1" } } } },
+        setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+      )
+      .catch((e: unknown) => e as { code: number });
+    expect(err.code).toBe(415);
+    await client.deleteCustom(STRESSCHAOS, NS, "smp");
+    await waitFor(async () => (await client.getCustom(STRESSCHAOS, NS, "smp")) === null, {
+      timeoutMs: 20_000,
+      what: "the StressChaos to go",
+    });
   });
 
   it("a PodChaos pod-failure freezes the pod's processes; deleting it thaws them, then the object goes", async () => {

@@ -56,6 +56,17 @@ export const KUBELET_FINALIZER = "testbed.chaos-rl/kubelet";
 export const ROUTING_LABEL = "chaos-rl/serving";
 export const LOADGEN = "loadgen";
 
+/** Pod labels the status writer owns (podObject): the rest are clients'. */
+const OWN_POD_LABELS = new Set(["app", "pod-template-hash", ROUTING_LABEL]);
+
+function foreignLabels(labels: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels ?? {}).filter(([k]) => !OWN_POD_LABELS.has(k)));
+}
+
+function sorted(labels: Record<string, string> | undefined): [string, string][] {
+  return Object.entries(labels ?? {}).sort(([a], [b]) => a.localeCompare(b));
+}
+
 const CHAOS_REFS: ResourceRef[] = (Object.entries(CHAOS_PLURALS) as [string, string][]).map(([kind, plural]) => ({
   group: CHAOS_API_GROUP,
   version: "v1alpha1",
@@ -170,7 +181,7 @@ export class KubeFacade extends EventEmitter<{ event: [FacadeEvent] }> {
     let api: FakeApiServer | null = null;
     try {
       api = await FakeApiServer.start();
-      await testbed.loadgen!.setRate(o.baseRps);
+      await testbed.setLoadRate(o.baseRps);
       return new KubeFacade(testbed, api, o);
     } catch (err) {
       await api?.stop();
@@ -375,12 +386,15 @@ export class KubeFacade extends EventEmitter<{ event: [FacadeEvent] }> {
         continue;
       }
       const deleting = p.deleting || cur.metadata.deletionTimestamp !== undefined;
+      // The labels this writer owns follow the supervisor; any other label is a client's
+      // (a drain's run marks, drain.ts) and stays, as on a cluster.
+      const labels = { ...foreignLabels(cur.metadata.labels), ...want.metadata.labels };
       const same =
-        JSON.stringify([want.metadata.labels, want.status, deleting]) ===
-        JSON.stringify([cur.metadata.labels, cur.status, cur.metadata.deletionTimestamp !== undefined]);
+        JSON.stringify([sorted(labels), want.status, deleting]) ===
+        JSON.stringify([sorted(cur.metadata.labels), cur.status, cur.metadata.deletionTimestamp !== undefined]);
       if (same) continue;
       this.api.update(PODS, this.ns, p.name, (o) => {
-        o.metadata.labels = want.metadata.labels;
+        o.metadata.labels = labels;
         o.status = want.status;
         if (deleting) o.metadata.deletionTimestamp ??= new Date().toISOString();
       });
@@ -462,11 +476,11 @@ export class KubeFacade extends EventEmitter<{ event: [FacadeEvent] }> {
     this.loadTimer = null;
     const leftMs = untilS * 1000 - Date.now();
     const on = factor !== 1 && leftMs > 0;
-    void this.testbed.loadgen?.setRate(this.o.baseRps * (on ? factor : 1));
+    void this.testbed.setLoadRate(this.o.baseRps * (on ? factor : 1));
     this.log("load-factor", LOADGEN, null, on ? `x${factor} until ${untilS}` : "x1");
     if (on && Number.isFinite(leftMs)) {
       this.loadTimer = setTimeout(() => {
-        void this.testbed.loadgen?.setRate(this.o.baseRps);
+        void this.testbed.setLoadRate(this.o.baseRps);
         this.log("load-factor", LOADGEN, null, "x1: LOAD_FACTOR_UNTIL passed");
       }, leftMs);
       this.loadTimer.unref();

@@ -156,7 +156,7 @@ async function up(argv: UpArgs): Promise<void> {
   } else {
     const { Testbed } = await import("./testbed.ts");
     const tb = await Testbed.start({ deployment: { replicas: argv.replicas }, ...ports });
-    await tb.loadgen?.setRate(argv.rps);
+    await tb.setLoadRate(argv.rps);
     t = tb;
     stop = () => tb.stop();
   }

@@ -13,6 +13,12 @@
  * - `demo`: each replica's own /metrics, labelled `kubernetes_namespace` and
  *   `kubernetes_pod_name` (the classic kubernetes-pods relabelling), so that its
  *   server-side `http_*` series stay apart from the ingress's `pod`-labelled ones.
+ *
+ * The balancer and the load generator are pods on a cluster: one that dies (crash, OOM,
+ * `kill -9`) is restarted with the kubelet's back-off (the deployment spec's
+ * `backoffBaseMs`, doubling to `backoffMaxMs`, reset after `backoffResetMs` of running),
+ * the balancer on its own ports, the load generator at the last rate set (`setLoadRate`),
+ * and each exit and restart is told to `onTraffic` listeners (the backend's trace).
  */
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -68,6 +74,19 @@ export interface TestbedStatus {
   readonly mechanisms: Mechanisms;
 }
 
+export type TrafficRole = "balancer" | "loadgen";
+
+/** A traffic process's exit, restart, or failed restart (`Testbed.onTraffic`). */
+export interface TrafficEvent {
+  readonly role: TrafficRole;
+  readonly kind: "exited" | "restarted" | "restart-failed";
+  /** Wall time, ms since the epoch. */
+  readonly at: number;
+  readonly detail: string;
+}
+
+const ROLE_NAMES: Record<TrafficRole, string> = { balancer: "balancer", loadgen: "load generator" };
+
 const live = new Set<Testbed>();
 let handlersInstalled = false;
 
@@ -105,6 +124,14 @@ export class Testbed {
   /** Scrape targets beside the testbed's own: the controller and agent using it (addScrapeTargets). */
   private extraTargets: readonly ScrapeTarget[] = [];
   private stopping: Promise<string[]> | null = null;
+  /** The load generator's rate, requests per second: what a restarted one is given. */
+  private loadRps = 0;
+  private readonly trafficListeners = new Set<(e: TrafficEvent) => void>();
+  /** Per traffic role: its back-off, restarts so far, a pending restart timer, a restart under way. */
+  private readonly restarts: Record<
+    TrafficRole,
+    { backoffMs: number; count: number; timer: NodeJS.Timeout | null; running: Promise<void> | null }
+  >;
   /** Every process started, for the leftover check. */
   private readonly pids = new Set<number>();
   private readonly ports = new Set<number>();
@@ -131,6 +158,11 @@ export class Testbed {
     this.id = `${process.pid}-${randomBytes(3).toString("hex")}`;
     this.supervisor = new Supervisor(o.deployment ?? {}, this.id);
     this.scrapeIntervalS = o.scrapeIntervalS ?? 1;
+    const base = this.supervisor.spec.backoffBaseMs;
+    this.restarts = {
+      balancer: { backoffMs: base, count: 0, timer: null, running: null },
+      loadgen: { backoffMs: base, count: 0, timer: null, running: null },
+    };
   }
 
   static async start(o: TestbedOptions = {}): Promise<Testbed> {
@@ -186,12 +218,14 @@ export class Testbed {
           t.pids.add(lb.pid);
           t.adopt(lb.pid);
           t.ports.add(lb.port).add(lb.metricsPort);
+          t.superviseTraffic("balancer", lb);
           done("balancer");
           t.pushTargets();
           const lg = await TrafficProcess.start("loadgen", { url: `${t.balancerUrl}/api/work` });
           t.loadgen = lg;
           t.pids.add(lg.pid);
           t.adopt(lg.pid);
+          t.superviseTraffic("loadgen", lg);
           done("loadgen");
         },
       );
@@ -223,6 +257,32 @@ export class Testbed {
       networkDelay: "delaying proxy",
       stress: mode === "none" ? "stress-ng (no cgroup)" : "stress-ng in the pod's cgroup",
     };
+  }
+
+  /**
+   * Sets the load generator's rate (requests per second) and remembers it: a restarted load
+   * generator resumes at it. While the load generator is down only the remembering happens.
+   */
+  async setLoadRate(rps: number): Promise<void> {
+    this.loadRps = rps;
+    const lg = this.loadgen;
+    if (!lg || lg.hasExited) return;
+    // It may die during the call: then the restart applies the rate.
+    await lg.setRate(rps).catch((err: unknown) => {
+      if (!lg.hasExited) throw err;
+    });
+  }
+
+  /** Whether a traffic process runs now (false between its death and its restart). */
+  trafficUp(role: TrafficRole): boolean {
+    const p = role === "balancer" ? this.balancer : this.loadgen;
+    return p !== null && !p.hasExited;
+  }
+
+  /** Told of every traffic process exit and restart; returns the unsubscribe. */
+  onTraffic(listener: (e: TrafficEvent) => void): () => void {
+    this.trafficListeners.add(listener);
+    return () => this.trafficListeners.delete(listener);
   }
 
   /** Adds (ms > 0) or removes (0) network delay on a pod's traffic. */
@@ -271,6 +331,13 @@ export class Testbed {
           errors.push(`${what}: ${(err as Error).message}`);
         }
       };
+      // No restart from here on: the pending ones are cancelled, one under way is awaited
+      // (it sees `stopping` and stops what it started).
+      for (const r of Object.values(this.restarts)) {
+        if (r.timer) clearTimeout(r.timer);
+        r.timer = null;
+      }
+      await Promise.all(Object.values(this.restarts).map((r) => r.running));
       await attempt("load generator", () => this.loadgen?.stop());
       await attempt("prometheus", () => this.prometheus?.stop());
       await attempt("balancer", () => this.balancer?.stop());
@@ -305,6 +372,90 @@ export class Testbed {
         // Gone.
       }
     }
+  }
+
+  /** Restarts `proc` with back-off when it exits, unless the testbed is stopping. */
+  private superviseTraffic(role: TrafficRole, proc: TrafficProcess): void {
+    const startedAt = Date.now();
+    void proc.exited.then(({ code, signal }) => {
+      const current = role === "balancer" ? this.balancer : this.loadgen;
+      if (this.stopping || current !== proc) return;
+      const spec = this.supervisor.spec;
+      const r = this.restarts[role];
+      // A process that ran long enough starts its back-off again, as the kubelet's does.
+      if (Date.now() - startedAt >= spec.backoffResetMs) r.backoffMs = spec.backoffBaseMs;
+      const why = signal ?? `code ${code}`;
+      this.emitTraffic(
+        role,
+        "exited",
+        `${ROLE_NAMES[role]} (pid ${proc.pid}) exited (${why}); restart in ${r.backoffMs} ms`,
+      );
+      this.scheduleRestart(role);
+    });
+  }
+
+  private scheduleRestart(role: TrafficRole): void {
+    const r = this.restarts[role];
+    const spec = this.supervisor.spec;
+    const delay = r.backoffMs;
+    r.backoffMs = Math.min(r.backoffMs * 2, spec.backoffMaxMs);
+    r.timer = setTimeout(() => {
+      r.timer = null;
+      r.running = this.restartTraffic(role).finally(() => {
+        r.running = null;
+      });
+    }, delay);
+  }
+
+  private async restartTraffic(role: TrafficRole): Promise<void> {
+    if (this.stopping) return;
+    const r = this.restarts[role];
+    const old = role === "balancer" ? this.balancer : this.loadgen;
+    let proc: TrafficProcess;
+    try {
+      proc =
+        role === "balancer"
+          ? // Its own ports again: the load generator's URL and Prometheus's target stay valid.
+            await TrafficProcess.start("balancer", {
+              namespace: this.supervisor.spec.namespace,
+              port: old?.port ?? 0,
+              metricsPort: old?.metricsPort ?? 0,
+            })
+          : await TrafficProcess.start("loadgen", { url: `${this.balancerUrl}/api/work` });
+    } catch (err) {
+      if (this.stopping) return;
+      this.emitTraffic(
+        role,
+        "restart-failed",
+        `${ROLE_NAMES[role]} did not start: ${(err as Error).message}; next try in ${r.backoffMs} ms`,
+      );
+      this.scheduleRestart(role);
+      return;
+    }
+    this.pids.add(proc.pid);
+    if (this.stopping) {
+      await proc.stop();
+      return;
+    }
+    this.adopt(proc.pid);
+    if (role === "balancer") {
+      this.balancer = proc;
+      this.ports.add(proc.port).add(proc.metricsPort);
+    } else this.loadgen = proc;
+    this.superviseTraffic(role, proc);
+    try {
+      if (role === "balancer") await this.pushEndpoints(this.supervisor.endpoints());
+      else await proc.setRate(this.loadRps);
+    } catch {
+      // Died again at once: its exit is being handled (superviseTraffic) like the first one.
+    }
+    r.count++;
+    this.emitTraffic(role, "restarted", `${ROLE_NAMES[role]} restarted (pid ${proc.pid}, restart ${r.count})`);
+  }
+
+  private emitTraffic(role: TrafficRole, kind: TrafficEvent["kind"], detail: string): void {
+    const e: TrafficEvent = { role, kind, at: Date.now(), detail };
+    for (const l of this.trafficListeners) l(e);
   }
 
   /** Moves a started process into the system group; where that fails it stays where it is (only its CPU share differs). */

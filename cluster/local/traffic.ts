@@ -1,10 +1,10 @@
 /**
  * The harness's handle on a traffic process (traffic-main.ts): fork it, wait for it to
  * listen, send it requests and await their answers, stop it. A process that dies or
- * answers nothing within the deadline is one clear error.
+ * answers nothing within the deadline is one clear error: a request waiting when it dies
+ * fails at once, and `exited` says how it ended (the testbed restarts it, testbed.ts).
  */
 import { type ChildProcess, fork } from "node:child_process";
-import { once } from "node:events";
 import { type BundleHold, holdBundles } from "./bundle.ts";
 import type { ClientWindow } from "./loadgen.ts";
 import { type ToBalancer, type ToLoadgen, type ToParent, toParentSchema } from "./traffic-ipc.ts";
@@ -13,11 +13,19 @@ type Reply = Extract<ToParent, { seq: number }>;
 /** A request without its sequence number (distributes over the union, unlike `Omit`). */
 type Request<T> = T extends unknown ? Omit<T, "seq"> : never;
 
+/** How a traffic process ended. */
+export interface TrafficExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
 export class TrafficProcess {
   private readonly child: ChildProcess;
   private seq = 0;
-  private readonly waiting = new Map<number, (r: Reply) => void>();
-  private exited = false;
+  private readonly waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  private gone = false;
+  /** Resolves when the process has exited, whoever ended it. */
+  readonly exited: Promise<TrafficExit>;
   port = 0;
   metricsPort = 0;
 
@@ -26,14 +34,30 @@ export class TrafficProcess {
     child.on("message", (raw) => {
       const msg = toParentSchema.parse(raw);
       if ("seq" in msg) {
-        this.waiting.get(msg.seq)?.(msg);
+        this.waiting.get(msg.seq)?.resolve(msg);
         this.waiting.delete(msg.seq);
       }
     });
-    child.once("exit", () => {
-      this.exited = true;
-      bundle.release();
+    // A send to a process that died meanwhile fails here, not as an uncaught 'error' event.
+    child.on("error", (err) => this.failWaiting(err));
+    this.exited = new Promise((resolve) => {
+      child.once("exit", (code, signal) => {
+        this.gone = true;
+        bundle.release();
+        this.failWaiting(new Error(`traffic process has exited (${signal ?? `code ${code}`})`));
+        resolve({ code, signal });
+      });
     });
+  }
+
+  /** Whether the process has exited. */
+  get hasExited(): boolean {
+    return this.gone;
+  }
+
+  private failWaiting(err: Error): void {
+    for (const w of this.waiting.values()) w.reject(err);
+    this.waiting.clear();
   }
 
   get pid(): number {
@@ -76,16 +100,22 @@ export class TrafficProcess {
   }
 
   private ask(msg: Request<ToBalancer | ToLoadgen>, timeoutMs = 10_000): Promise<Reply> {
-    if (this.exited) return Promise.reject(new Error("traffic process has exited"));
+    if (this.gone) return Promise.reject(new Error("traffic process has exited"));
     const seq = this.seq++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(seq);
         reject(new Error(`traffic process did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.waiting.set(seq, (r) => {
-        clearTimeout(timer);
-        resolve(r);
+      this.waiting.set(seq, {
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       });
       this.child.send({ ...msg, seq });
     });
@@ -107,9 +137,8 @@ export class TrafficProcess {
   }
 
   async stop(): Promise<void> {
-    if (this.exited) return;
-    const exit = once(this.child, "exit");
+    if (this.gone) return;
     this.child.kill("SIGKILL");
-    await exit;
+    await this.exited;
   }
 }

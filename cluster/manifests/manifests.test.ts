@@ -282,6 +282,7 @@ describe("the controller", () => {
     );
     expect([...grants].sort()).toEqual(
       [
+        "core pods get *",
         "core pods list *",
         "core pods watch *",
         "core pods delete *",

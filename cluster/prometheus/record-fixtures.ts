@@ -244,7 +244,7 @@ async function recordLocal(): Promise<void> {
       }
       throw new Error(`local testbed: ${what} not seen within 60 scrapes`);
     };
-    await bed.loadgen!.setRate(40);
+    await bed.setLoadRate(40);
     await until("3 ready pods with every value", (s) => s.missing === 0 && s.healthy + s.degraded === 3);
     await observe();
     const victim = bed.supervisor.list()[0]!.name;

@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { POLICY_NAMES } from "../../policies/index.ts";
+import { clusterSectionSchema } from "../../scenarios/cluster.ts";
 import { localSectionSchema } from "../../scenarios/local.ts";
 import { faultSpecSchema } from "../core/contract.ts";
 import { ScenarioError, ScenarioErrorCode, type ScenarioIssue } from "../core/errors.ts";
@@ -57,7 +58,9 @@ export const controllerConfigSchema = z
     backend: z
       .enum(CONTROLLER_BACKENDS)
       .default("local")
-      .describe("local: the testbed on this machine; sim: the simulator at wall pace; cluster: not available yet."),
+      .describe(
+        "local: the testbed on this machine; sim: the simulator at wall pace; cluster: a Kubernetes cluster (the `cluster` section, `prometheusUrl`).",
+      ),
     namespace: z.string().min(1).default("chaos-rl").describe("Namespace of the deployment under control."),
     deployment: z.string().min(1).default("demo").describe("Name of the deployment under control."),
     intervalS: z.number().positive().default(10).describe("Observation interval, seconds (one loop step)."),
@@ -100,6 +103,13 @@ export const controllerConfigSchema = z
       })
       .prefault({})
       .describe("The testbed's deployment (backend local); namespace and name come from the top level."),
+    cluster: clusterSectionSchema
+      // The deployment under control and Prometheus are named at the top level, once for every backend.
+      .omit({ namespace: true, deployment: true, prometheusUrl: true })
+      .optional()
+      .describe(
+        "The cluster (backend cluster): kubeconfig, the Service, the namespaces writes are allowed in; namespace, deployment and prometheusUrl come from the top level.",
+      ),
     pauseConfigMap: z
       .object({
         name: z.string().min(1).describe("The ConfigMap, in `namespace`."),
@@ -147,6 +157,14 @@ export const controllerConfigSchema = z
   .refine((c) => c.minReplicas <= c.maxReplicas, {
     message: "Expected minReplicas <= maxReplicas",
     path: ["maxReplicas"],
+  })
+  .refine((c) => c.backend !== "cluster" || c.cluster !== undefined, {
+    message: "backend cluster needs a `cluster` section (service, allowedNamespaces, ...)",
+    path: ["backend"],
+  })
+  .refine((c) => c.backend !== "cluster" || c.prometheusUrl !== undefined, {
+    message: "backend cluster needs `prometheusUrl`",
+    path: ["backend"],
   })
   .refine((c) => !c.chaos || c.chaos.namespaces.includes(c.namespace), {
     message: "The chaos allow-list (chaos.namespaces) does not include this namespace",

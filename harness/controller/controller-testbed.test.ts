@@ -16,9 +16,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { LocalBackend } from "../../cluster/local/backend.ts";
 import { cliLeftovers, markedProcesses, runCli } from "../../cluster/local/cli-run.ts";
-import { leftovers, listeningPorts } from "../../cluster/local/leftovers.ts";
+import { leftovers, listeningPorts, processAlive } from "../../cluster/local/leftovers.ts";
 import { findExecutable } from "../../cluster/prometheus/runner.ts";
-import type { Backend } from "../core/contract.ts";
+import { type Backend, Missing } from "../core/contract.ts";
 import { TraceStore } from "../store.ts";
 import { controllerConfigSchema } from "./config.ts";
 import { type AuditRecord, nextAudits, startController } from "./controller.ts";
@@ -126,6 +126,109 @@ describe.skipIf(!canRun)("harness controller on the local testbed", () => {
       // No step ran an action: approve mode, and nobody approved.
       const [ran] = await store.query("SELECT count(*)::INTEGER AS n FROM steps WHERE applied");
       expect(ran!.n).toBe(0);
+    } finally {
+      await store.close();
+    }
+  }, 600_000);
+
+  it("survives kill -9 of the load generator and of the balancer: records each loss, refuses to act on the traffic values meanwhile, and observes fully again once the testbed restarts them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "controller-traffic-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const config = controllerConfigSchema.parse({
+      name: "traffic",
+      backend: "local",
+      intervalS: 1,
+      // As above: every step proposes an action, none runs unasked, every refusal has its reason.
+      mode: "approve",
+      policy: { name: "random", params: { actProb: 1 } },
+      minIntervalS: 0,
+      minReplicas: 1,
+      maxReplicas: 4,
+      local: { replicas: 2, rps: 20 },
+      listen: { port: 0 },
+      batchSteps: 3,
+    });
+    let local: LocalBackend | null = null;
+    const ctl = await startController(
+      { config, fileName: "traffic.yaml", text: "" },
+      {
+        cwd: dir,
+        wrapBackend: (b: Backend) => {
+          local = b as LocalBackend;
+          return b;
+        },
+      },
+    );
+    let stopped = false;
+    cleanups.push(async () => {
+      if (!stopped) await ctl.stop();
+    });
+    const testbed = local!.testbed;
+    // Every wait fails at once if the loop ends: surviving is what is under test.
+    const loopEnded = ctl.done.then((e) => {
+      throw new Error(`the controller's loop ended: ${e ?? "without an error"}`);
+    });
+    loopEnded.catch(() => {});
+    const alive = <T>(p: Promise<T>): Promise<T> => Promise.race([p, loopEnded]);
+    const isTraffic = (re: RegExp) => (r: AuditRecord) =>
+      r.type === "event" && (r.event.kind as string) === "traffic" && re.test(r.event.detail);
+    const TRAFFIC_BITS = Missing.Latency | Missing.ErrorRate | Missing.RequestRate;
+
+    await alive(nextAudits(ctl, (r) => isStep(r) && r.record.observed.missing === 0, 2));
+
+    // 1. The load generator is killed.
+    const loadgenPid = testbed.loadgen!.pid;
+    const lost = nextAudits(ctl, isTraffic(new RegExp(`^load generator \\(pid ${loadgenPid}\\) exited \\(SIGKILL\\)`)));
+    const blind = nextAudits(
+      ctl,
+      (r) =>
+        isStep(r) &&
+        (r.record.observed.missing & TRAFFIC_BITS) === TRAFFIC_BITS &&
+        r.record.reason === "MetricsUnavailable",
+    );
+    const restarted = nextAudits(ctl, isTraffic(/^load generator restarted \(pid \d+, restart 1\)$/));
+    process.kill(loadgenPid, "SIGKILL");
+    await alive(lost);
+    // Meanwhile the loop goes on; no action is taken on the traffic values of an outage.
+    await alive(blind);
+    const [back] = await alive(restarted);
+    expect(testbed.loadgen!.pid).not.toBe(loadgenPid);
+    expect(processAlive(testbed.loadgen!.pid)).toBe(true);
+    // Full observations again, after the rate window has left the outage behind.
+    const seen = await alive(nextAudits(ctl, (r) => isStep(r) && r.record.observed.missing === 0, 2));
+    expect(seen).toHaveLength(2);
+    expect(back).toBeDefined();
+
+    // 2. The balancer is killed: restarted on its own port, traffic flows through it again.
+    const balancerPid = testbed.balancer!.pid;
+    const balancerPort = testbed.balancer!.port;
+    const lbLost = nextAudits(ctl, isTraffic(new RegExp(`^balancer \\(pid ${balancerPid}\\) exited \\(SIGKILL\\)`)));
+    const lbBack = nextAudits(ctl, isTraffic(/^balancer restarted \(pid \d+, restart 1\)$/));
+    process.kill(balancerPid, "SIGKILL");
+    await alive(lbLost);
+    await alive(lbBack);
+    expect(testbed.balancer!.port).toBe(balancerPort);
+    await alive(nextAudits(ctl, (r) => isStep(r) && r.record.observed.missing === 0, 2));
+    expect((await fetch(`${ctl.url}/ready`)).status).toBe(200);
+
+    // 3. Stopped: every process, old and restarted, gone; no cgroup, port or directory left.
+    const footprint = testbed.footprint;
+    expect(footprint.pids).toEqual(expect.arrayContaining([loadgenPid, balancerPid, testbed.loadgen!.pid]));
+    stopped = true;
+    expect(await ctl.stop()).toEqual([]);
+    expect(leftovers(footprint)).toEqual([]);
+    // The loss and the restarts are in the trace store's events too.
+    const store = await TraceStore.open(join(dir, "runs/controller.duckdb"));
+    try {
+      const rows = await store.query(
+        "SELECT detail FROM events WHERE kind = 'traffic' AND (detail LIKE '%exited%' OR detail LIKE '%restarted%') ORDER BY seq",
+      );
+      expect(rows.map((r) => String(r.detail).replace(/\d+/g, "N"))).toEqual([
+        "load generator (pid N) exited (SIGKILL); restart in N ms",
+        "load generator restarted (pid N, restart N)",
+        "balancer (pid N) exited (SIGKILL); restart in N ms",
+        "balancer restarted (pid N, restart N)",
+      ]);
     } finally {
       await store.close();
     }

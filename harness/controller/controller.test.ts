@@ -1,56 +1,22 @@
 import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { TraceStore } from "../store.ts";
 import { type ControllerConfigInput, controllerConfigSchema } from "./config.ts";
 import { type AuditRecord, type ControllerHandle, nextAudits, startController } from "./controller.ts";
+import { type FakeAgent, startFakeAgent } from "./fake-agent.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-type AgentMode = "ok" | "500" | "hang";
-
-/** The agent service at the HTTP level: a valid /predict reply, a 500, or no reply at all. */
-async function fakeAgent(action: number): Promise<{ url: string; set(m: AgentMode): void }> {
-  let mode: AgentMode = "ok";
-  const server: Server = createServer((req, res) => {
-    req.resume();
-    req.on("end", () => {
-      if (mode === "hang") return; // never answers
-      if (mode === "500") {
-        res.writeHead(500, { "content-type": "application/json" });
-        res.end('{"title":"boom"}');
-        return;
-      }
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(
-        JSON.stringify({
-          action,
-          actionName: ["noop", "restart-pod", "scale-up", "scale-down", "drain-pod"][action],
-          confidence: 0.9,
-          probs: null,
-          value: null,
-          model: { sha256: "x", codec: "obs-v1" },
-        }),
-      );
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  cleanups.push(() => {
-    server.closeAllConnections();
-    return new Promise<void>((r) => server.close(() => r()));
-  });
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    set: (m) => {
-      mode = m;
-    },
-  };
+/** The fake agent service (fake-agent.ts), closed after the test. */
+async function fakeAgent(action: number): Promise<FakeAgent> {
+  const agent = await startFakeAgent(action);
+  cleanups.push(() => agent.close());
+  return agent;
 }
 
 async function start(over: Partial<ControllerConfigInput>): Promise<{ ctl: ControllerHandle; dir: string }> {

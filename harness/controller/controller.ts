@@ -1,7 +1,8 @@
 /**
  * `harness controller`: the shared loop without end (long-run.ts) against a live
  * deployment, with the operator's controls and the audit trail around it.
- * - backend: the local testbed (`local`), the simulator at wall pace (`sim`), a cluster later;
+ * - backend: the local testbed (`local`), the simulator at wall pace (`sim`), a Kubernetes
+ *   cluster (`cluster`, cluster/kube/);
  * - policy: a registry policy, or the agent service (`agentUrl`) with the guard's fallback;
  * - modes observe-only / approve / autonomous; pause by `POST /pause`, the kill-switch
  *   file, or a watched ConfigMap annotation (`pauseConfigMap`, cluster/kube/pause-watch.ts);
@@ -15,10 +16,12 @@ import { createWriteStream, existsSync, mkdirSync, type WriteStream } from "node
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, resolve } from "node:path";
+import { podCapacityRps } from "../../cluster/local/spec.ts";
 import { createPolicy, type PolicyName, preparePolicy } from "../../policies/index.ts";
+import { simParamsSchema } from "../../sim/params.ts";
 import { seedReward } from "../../sim/reward.ts";
 import { codecName } from "../core/codecs.ts";
-import type { Backend, FaultInjection, Policy } from "../core/contract.ts";
+import { ACTION_NAMES, type Backend, type FaultInjection, type Policy } from "../core/contract.ts";
 import { HarnessError } from "../core/errors.ts";
 import { guardLimitsSchema, NOOP_FALLBACK } from "../core/guard.ts";
 import type { LoopEvent, StepRecord } from "../loop.ts";
@@ -32,6 +35,7 @@ import { ControllerMetrics } from "./metrics.ts";
 import { pacedSim } from "./paced-sim.ts";
 import { controllerMeta, controllerRunContext } from "./records.ts";
 import type { Approval } from "./state.ts";
+import type { StreamingSink } from "./stream.ts";
 
 /** One line of the JSON-lines audit. */
 export type AuditRecord =
@@ -163,10 +167,13 @@ export async function startController(
     url: string;
     addScrapeTargets(t: { address: string; job: string }[]): Promise<void>;
   } | null = null;
+  /** Per-pod capacity for codecs that need it (obs-v2): the testbed's spec, or the simulator's default parameter. */
+  let capacityRps: number | undefined;
   if (c.backend === "local") {
     const { LocalBackend } = await import("../../cluster/local/backend.ts");
     // The config's local section has no parallelEpisodes (config.ts omits it: one testbed here).
     const { rps, scrapeIntervalS, ...deployment } = c.local;
+    capacityRps = podCapacityRps(deployment);
     const local = await LocalBackend.open({
       deployment: { ...deployment, namespace: c.namespace, name: c.deployment },
       scrapeIntervalS,
@@ -182,13 +189,26 @@ export async function startController(
     clockOriginMs = () => local.clock.originUnixS * 1000;
   } else if (c.backend === "sim") {
     backend = pacedSim({ seed: 1 }, so.simPauseMs ?? c.intervalS * 1000);
+    capacityRps = simParamsSchema.parse({}).podCapacityRps;
     const origin = Date.now();
     clockOriginMs = () => origin;
   } else {
-    throw new HarnessError(
-      "usage",
-      'Backend "cluster" is not available to the controller yet; use backend: local or sim',
-    );
+    if (!c.cluster || !c.prometheusUrl) {
+      // The schema refuses this already; a config built around it is a caller's bug.
+      throw new HarnessError("usage", "backend cluster needs a `cluster` section and `prometheusUrl`");
+    }
+    const { KubeBackend } = await import("../../cluster/kube/backend.ts");
+    const kube = await KubeBackend.open({
+      cluster: { ...c.cluster, namespace: c.namespace, deployment: c.deployment, prometheusUrl: c.prometheusUrl },
+      stepSeconds: c.intervalS,
+      // No end: every chaos object still carries a duration (KubeBackend's open-ended cap).
+      episodeSeconds: Number.POSITIVE_INFINITY,
+      runId: c.name,
+      episode: 0,
+    });
+    backend = kube;
+    closeBackend = () => kube.close();
+    clockOriginMs = () => kube.clock.originUnixS * 1000;
   }
   if (so.wrapBackend) backend = so.wrapBackend(backend);
 
@@ -238,6 +258,7 @@ export async function startController(
     const stopSignal = new AbortController();
     let ready = false;
     let ctl: { episodeId: number; approvals: ApprovalQueue } | null = null;
+    let streamSink: StreamingSink | null = null;
 
     const openStore = store;
     let onStarted: (r: { episodeId: number; approvals: ApprovalQueue }) => void = () => {};
@@ -254,7 +275,11 @@ export async function startController(
       limits,
       slo: c.slo,
       stepSeconds: c.intervalS,
-      codec: { maxReplicas: c.maxReplicas, episodeSeconds: 600 },
+      codec: {
+        maxReplicas: c.maxReplicas,
+        episodeSeconds: 600,
+        ...(capacityRps === undefined ? {} : { podCapacityRps: capacityRps }),
+      },
       reward: seedReward,
       stateFile,
       approvalTtlS: c.approvalTtlS,
@@ -271,10 +296,21 @@ export async function startController(
             metrics.paused.set(paused() ? 1 : 0);
             metrics.pendingApprovals.set(ctl?.approvals.open().length ?? 0);
             write({ type: "step", at: new Date().toISOString(), step: r.step, time: r.time, record: stepJson(r) });
-            const step = r.step;
-            explainer?.explain(r.state, (explanation) =>
-              write({ type: "explanation", at: new Date().toISOString(), step, explanation }),
-            );
+            const { step, time } = r;
+            explainer?.explain(r.state, (explanation) => {
+              write({ type: "explanation", at: new Date().toISOString(), step, explanation });
+              // Into the trace store too, beside the step: the report's timeline shows why it acted.
+              streamSink?.onEvent({
+                time,
+                kind: "decision-explained",
+                action: (ACTION_NAMES as readonly string[]).indexOf(explanation.actionName),
+                podId: -1,
+                podName: "",
+                podUid: "",
+                faultId: -1,
+                detail: JSON.stringify(explanation),
+              });
+            });
           },
           onEvent: (e: LoopEvent) => write({ type: "event", at: new Date().toISOString(), event: e }),
         },
@@ -285,8 +321,10 @@ export async function startController(
         note("store-error", err instanceof Error ? err.message : String(err));
       },
       onCommitted: (n) => note("store-committed", `${n} steps`),
+      ...(explainer ? { settle: () => explainer!.settle() } : {}),
       onReady: (r) => {
         ctl = r;
+        streamSink = r.sink;
         onStarted(r);
       },
     });

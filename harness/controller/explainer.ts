@@ -4,9 +4,11 @@
  * healthy background, from the agent service's `POST /explain` (`agentUrl`) or from the
  * local rl model, and the `top` largest by |phi| go into the audit trail beside the step.
  * Off the loop's path: a step never waits for its explanation, and one that fails (the agent
- * down) is simply not written; `flush()` waits for those in flight before the audit closes.
+ * down) is simply not written; `settle()` waits for those in flight before the last batch
+ * of the trace is committed.
  */
 import { OBS_V1 } from "../core/contract.ts";
+import { HarnessError } from "../core/errors.ts";
 
 export interface DecisionExplanation {
   readonly actionName: string;
@@ -56,6 +58,14 @@ export class DecisionExplainer {
     const { loadOnnxModel } = await import("../../policies/onnx-model.ts");
     const { explain } = await import("../../policies/service/explain.ts");
     const model = await loadOnnxModel(file, { logger: { warn: () => {} } });
+    // The loop hands the explainer each step's recorded obs-v1 vector, not the policy's own feed.
+    if (model.codec.name !== OBS_V1.name) {
+      await model.dispose();
+      throw new HarnessError(
+        "usage",
+        `explainTop: the controller explains each step's recorded ${OBS_V1.name} state, and model ${file} reads ${model.codec.name}; set explainTop: 0 for this model`,
+      );
+    }
     return new DecisionExplainer(
       (state) => explain(model, state),
       top,
@@ -81,9 +91,14 @@ export class DecisionExplainer {
     this.inFlight.add(p);
   }
 
+  /** Waits for the explanations in flight (their `write` has run when it resolves). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.inFlight]);
+  }
+
   /** Waits for the explanations in flight, then releases the model. */
   async close(): Promise<void> {
-    await Promise.all([...this.inFlight]);
+    await this.settle();
     await this.dispose();
   }
 }

@@ -47,6 +47,8 @@ export interface LongRunOptions {
   readonly onStoreError?: (err: unknown) => void;
   /** Every change of an approval request's status. */
   readonly onApproval?: (a: Readonly<Approval>) => void;
+  /** Awaited after the loop ends and before the last batch is committed: work that still writes into the sink. */
+  readonly settle?: () => Promise<void>;
   /** Called once the episode is open and the approval queue exists (the HTTP API needs it). */
   readonly onReady?: (r: { episodeId: number; approvals: ApprovalQueue; sink: StreamingSink }) => void;
 }
@@ -118,6 +120,8 @@ export async function runLongRunning(o: LongRunOptions): Promise<LongRunResult> 
         approvals,
         guardState: persistedGuardState(state, o.clockOriginMs, persist),
         signal: o.signal,
+        // A controller survives its dependencies: an API refusing a write is recorded, not fatal.
+        terminalExecuteErrors: "record",
         ...(o.paused ? { paused: o.paused } : {}),
         ...(o.reward ? { reward: o.reward } : {}),
       },
@@ -133,6 +137,7 @@ export async function runLongRunning(o: LongRunOptions): Promise<LongRunResult> 
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
   }
+  await o.settle?.();
   await sink.flush();
   if (sink.pending > 0 || sink.dropped > 0) {
     const lost = `${steps - sink.committed} of ${steps} steps never reached the store (it refused writes)`;

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findExecutable, type RunningPrometheus, startPrometheus } from "../../cluster/prometheus/runner.ts";
 import { TrainingMetrics } from "../../policies/ppo/metrics.ts";
-import { ppoOptionsSchema } from "../../policies/ppo/options.ts";
+import { tinyPpoOptions } from "../../policies/ppo/test-helpers.ts";
 import { runTraining } from "../cli-train.ts";
 import { parseTime, parseVars } from "./cli.ts";
 import { defaultStepS, takeSnapshot } from "./snapshot.ts";
@@ -69,21 +69,7 @@ describe.skipIf(findExecutable("prometheus") === null)("a snapshot of the traini
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), "snapshot-"));
     const { curve } = await runTraining({
-      options: ppoOptionsSchema.parse({
-        threads: 1,
-        totalTimesteps: 192,
-        nEnvs: 1,
-        nSteps: 64,
-        batchSize: 32,
-        nEpochs: 2,
-        episodeSteps: 40,
-        db: null,
-        progress: false,
-        checkpointEvery: 0,
-        checkpointDir: join(tmp, "ck"),
-        out: join(tmp, "model.onnx"),
-        overwrite: true,
-      }),
+      options: tinyPpoOptions(tmp),
       skipEvaluation: true,
       log: () => {},
     });

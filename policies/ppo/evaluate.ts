@@ -6,7 +6,7 @@
  * evaluation (`harness run scenarios/full-matrix.yaml`) is the real verdict; this is a sanity
  * figure that travels with the model.
  */
-import { ACTION_COUNT, OBS_V1 } from "../../harness/core/contract.ts";
+import { ACTION_COUNT } from "../../harness/core/contract.ts";
 import { ActorCritic } from "./mlp.ts";
 import type { RunningMeanStd } from "./obs-norm.ts";
 import type { PpoOptions } from "./options.ts";
@@ -79,8 +79,10 @@ export function quickEvaluate(
   obsNorm: RunningMeanStd | null,
   episodes = 56,
 ): QuickEval {
-  const net = new ActorCritic(mlpSpecFor(o), 1, params);
-  const x = new Float32Array(OBS_V1.dim);
+  const spec = mlpSpecFor(o);
+  const net = new ActorCritic(spec, 1, params);
+  // The options' codec: VecEnv encodes the episodes with it, as in training.
+  const x = new Float32Array(spec.obsDim);
   const greedy = (obs: Float32Array) => {
     if (obsNorm === null) x.set(obs);
     else obsNorm.normalize(obs, 1, o.obsClip, x);

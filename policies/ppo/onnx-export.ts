@@ -4,7 +4,7 @@
  *
  * Graph (W as [out, in], so every layer is `Gemm(x, W, b, transB=1)`):
  *
- *   obs float32 [batch, 9]
+ *   obs float32 [batch, dim]     (dim: the codec's, 9 for obs-v1, 25 for obs-v2)
  *     -> (normObs) Clip((obs - mean) / sqrt(var + 1e-8), -obsClip, obsClip)
  *     -> actor:  Gemm -> Tanh -> Gemm -> Tanh -> Gemm  = logits (internal)
  *                                        Softmax(axis 1) = probs  [batch, 5]
@@ -13,11 +13,16 @@
  * Outputs are `probs` and `value` only: the `rl` loader tells outputs apart by shape, and
  * two [batch, 5] outputs (logits and probabilities) would be ambiguous to it. The batch
  * axis is dynamic ("batch"). The observation normalisation is inside the graph,
- * so the model takes raw `obs-v1` vectors like every other policy.
+ * so the model takes raw codec vectors like every other policy. The codec (obs-v1 unless the
+ * input says otherwise) is named in the model's metadata (`codec`) and its doc string, and
+ * {@link exportInputFor} gives the input as the model card names it.
  */
 import protobuf from "protobufjs";
-import { ACTION_COUNT, OBS_V1 } from "../../harness/core/contract.ts";
+import { codecByName, DEFAULT_CODEC } from "../../harness/core/codecs.ts";
+import { ACTION_COUNT } from "../../harness/core/contract.ts";
 import type { CardOutput, CardTensor } from "../model-card.ts";
+// obs-v2 registers itself on import: a network may be exported for it.
+import "../obs-v2.ts";
 import { type MlpSpec, paramLayout } from "./mlp.ts";
 import { OBS_NORM_EPS } from "./obs-norm.ts";
 
@@ -95,8 +100,13 @@ const ATTR_INT = 2;
 export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
 
-/** Input and outputs of the exported graph, as a model card names them. */
-export const EXPORT_INPUT: CardTensor = { name: "obs", type: "float32", shape: ["batch", OBS_V1.dim] };
+/** The exported graph's input for states of `codec`, as a model card names it. */
+export function exportInputFor(codec: string = DEFAULT_CODEC): CardTensor {
+  return { name: "obs", type: "float32", shape: ["batch", codecByName(codec).dim] };
+}
+
+/** Input (obs-v1's) and outputs of the exported graph, as a model card names them. */
+export const EXPORT_INPUT: CardTensor = exportInputFor(DEFAULT_CODEC);
 export const EXPORT_OUTPUTS: readonly CardOutput[] = [
   { name: "probs", type: "float32", shape: ["batch", ACTION_COUNT], role: "probabilities" },
   { name: "value", type: "float32", shape: ["batch", 1], role: "value" },
@@ -108,6 +118,8 @@ export interface ExportInput {
   /** Observation statistics when the policy was trained with normObs, else null. */
   readonly obsNorm: { readonly mean: ArrayLike<number>; readonly var: ArrayLike<number> } | null;
   readonly obsClip: number;
+  /** The state codec the network reads; its dimension must be `spec.obsDim`. @default "obs-v1" */
+  readonly codec?: string;
   /** Written into the model's metadata (e.g. the run id). */
   readonly metadata?: Readonly<Record<string, string>>;
   readonly docString?: string;
@@ -135,6 +147,13 @@ function valueInfo(name: string, shape: readonly (number | string)[]) {
 /** Encodes the ONNX model (bytes of a `.onnx` file). */
 export function exportOnnx(input: ExportInput): Uint8Array {
   const { spec, params } = input;
+  const codec = codecByName(input.codec ?? DEFAULT_CODEC);
+  if (codec.dim !== spec.obsDim) {
+    throw new Error(
+      `Expected the network's input width (${spec.obsDim}) to be codec "${codec.name}"'s dimension, ${codec.dim}`,
+    );
+  }
+  const inputInfo = exportInputFor(codec.name);
   const layout = paramLayout(spec);
   const nodes: object[] = [];
   const inits: object[] = [];
@@ -186,8 +205,8 @@ export function exportOnnx(input: ExportInput): Uint8Array {
     producerName: "chaos-rl-harness ppo",
     producerVersion: "1",
     modelVersion: 1,
-    docString: input.docString ?? `PPO actor-critic over ${OBS_V1.name}`,
-    metadataProps: Object.entries({ codec: OBS_V1.name, ...(input.metadata ?? {}) }).map(([key, value]) => ({
+    docString: input.docString ?? `PPO actor-critic over ${codec.name}`,
+    metadataProps: Object.entries({ codec: codec.name, ...(input.metadata ?? {}) }).map(([key, value]) => ({
       key,
       value,
     })),
@@ -195,7 +214,7 @@ export function exportOnnx(input: ExportInput): Uint8Array {
       name: "ppo_actor_critic",
       node: nodes,
       initializer: inits,
-      input: [valueInfo(EXPORT_INPUT.name, EXPORT_INPUT.shape)],
+      input: [valueInfo(inputInfo.name, inputInfo.shape)],
       output: EXPORT_OUTPUTS.map((o) => valueInfo(o.name, o.shape)),
     },
   };
@@ -208,12 +227,14 @@ export function exportOnnx(input: ExportInput): Uint8Array {
  * from exactly the weights it serves. Only our own exports qualify (initializers named as
  * `paramLayout` names them); anything else is refused with what is missing. The variance
  * comes back as std^2 - 1e-8 (the graph stores the std), equal to the trained one to float32
- * rounding.
+ * rounding. The codec comes from the metadata (`codec`; every export has written it).
  */
 export function importOnnx(bytes: Uint8Array): ExportInput {
   const model = ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, bytes: Array }) as {
     graph?: { initializer?: { name: string; dims: number[]; rawData?: number[] }[] };
+    metadataProps?: { key: string; value: string }[];
   };
+  const codec = model.metadataProps?.find((p) => p.key === "codec")?.value ?? DEFAULT_CODEC;
   const inits = new Map<string, { dims: number[]; data: Float32Array }>();
   for (const t of model.graph?.initializer ?? []) {
     const raw = Uint8Array.from(t.rawData ?? []);
@@ -247,5 +268,5 @@ export function importOnnx(bytes: Uint8Array): ExportInput {
     };
     obsClip = need("obs_clip_max").data[0]!;
   }
-  return { spec, params, obsNorm, obsClip };
+  return { spec, params, obsNorm, obsClip, codec };
 }

@@ -9,12 +9,15 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { codecNames, DEFAULT_CODEC } from "../../harness/core/codecs.ts";
 import { FAULT_TYPES, faultSpecSchema } from "../../harness/core/contract.ts";
 import { HarnessError } from "../../harness/core/errors.ts";
 import { guardLimitsSchema } from "../../harness/core/guard.ts";
 import { frequencySchema, INJECT_MODES } from "../../harness/core/schedule.ts";
 import { WORKLOAD_PATTERNS } from "../../sim/params.ts";
 import { REWARD_NAMES } from "../../sim/reward.ts";
+// obs-v2 registers itself on import: training may use it.
+import "../obs-v2.ts";
 import { randomiseSchema } from "./randomise.ts";
 
 /** Training episodes use seeds from here upward; evaluation scenarios use small seeds (1..20). */
@@ -136,6 +139,18 @@ export const ppoOptionsSchema = z
     obsClip: z.number().positive().default(10).describe("Clip normalised observations to +-this."),
 
     // --- environment ------------------------------------------------------------
+    codec: z
+      .string()
+      .default(DEFAULT_CODEC)
+      .refine((c) => codecNames().includes(c), {
+        error: (iss) =>
+          `Expected a registered state codec (${codecNames()
+            .map((n) => `"${n}"`)
+            .join(", ")}), got ${JSON.stringify(iss.input)}`,
+      })
+      .describe(
+        "State codec the policy reads (harness/core/codecs.ts): obs-v1 (9 floats, the contract's; trains exactly as before the option existed) or obs-v2 (25: load against capacity, trends, pending and drained pods, the worst pod). The exported model's input, metadata and card name it.",
+      ),
     reward: z
       .enum(REWARD_NAMES)
       .default("aligned")

@@ -9,14 +9,16 @@
  *      minibatch Adam steps (gradient norm clipped), advantages normalised per minibatch,
  *
  * and report the update's metrics. `b`-prefixed buffers hold the whole rollout (cleanrl's
- * `b_obs`, `b_logprobs` ...), `mb`-prefixed ones one minibatch.
+ * `b_obs`, `b_logprobs` ...), `mb`-prefixed ones one minibatch. Observations are the
+ * options' `codec` (obs-v1's 9 floats by default, obs-v2's 25), and so is the network's input.
  *
  * Determinism: weights, sampling and shuffles draw from one seeded pure-rand stream; the
  * environments from their episode seeds; the hand-written engine is plain float32
  * arithmetic in a fixed order. Same options, same seed: the same curve, bit for bit, and a
  * run resumed from a checkpoint continues exactly as the uninterrupted run (checkpoint.ts).
  */
-import { ACTION_COUNT, OBS_V1 } from "../../harness/core/contract.ts";
+import { codecByName } from "../../harness/core/codecs.ts";
+import { ACTION_COUNT } from "../../harness/core/contract.ts";
 import { type AdamState, adamStep, clipGradNorm, createAdamState } from "./adam.ts";
 import { computeGae } from "./gae.ts";
 import { ParallelActorCritic } from "./grad-worker.ts";
@@ -27,9 +29,9 @@ import { type DerivedSizes, derivedSizes, type PpoOptions } from "./options.ts";
 import { TrainRng } from "./rng.ts";
 import { type EnvEpisodeState, VecEnv } from "./vec-env.ts";
 
-/** The network's shape for obs-v1. */
+/** The network's shape: the options' codec in (9 floats for obs-v1, 25 for obs-v2), one score per action out. */
 export function mlpSpecFor(o: PpoOptions): MlpSpec {
-  return { obsDim: OBS_V1.dim, hidden: o.hidden, nActions: ACTION_COUNT };
+  return { obsDim: codecByName(o.codec).dim, hidden: o.hidden, nActions: ACTION_COUNT };
 }
 
 /** What `train` reports after each update: the training curve, one point per update (a `training_updates` row). */
@@ -181,7 +183,7 @@ export class PpoTrainer {
     this.spec = mlpSpecFor(o);
     this.rng = new TrainRng(o.seed);
     const N = o.nEnvs;
-    const D = OBS_V1.dim;
+    const D = this.spec.obsDim;
     this.net = engine ?? new ActorCritic(this.spec, Math.max(o.batchSize, N));
     initParams(this.net.params, paramLayout(this.spec), this.rng);
     this.adam = createAdamState(this.net.params.length);
@@ -250,7 +252,7 @@ export class PpoTrainer {
   /** 1. Run pi_old for nSteps in every env, storing what the update needs. */
   private collectRollout(): void {
     const { nEnvs: N, nSteps, gamma } = this.o;
-    const D = OBS_V1.dim;
+    const D = this.spec.obsDim;
     const A = ACTION_COUNT;
     const net = this.net;
     const vec = this.vec;
@@ -294,7 +296,7 @@ export class PpoTrainer {
   private bootstrapTruncated(row: number, gamma: number): void {
     const vec = this.vec;
     const N = this.o.nEnvs;
-    const D = OBS_V1.dim;
+    const D = this.spec.obsDim;
     let k = 0;
     for (let e = 0; e < N; e++) {
       if (vec.truncated[e] === 1) this.scratchObs.set(vec.finalObs.subarray(e * D, (e + 1) * D), k++ * D);
@@ -330,7 +332,7 @@ export class PpoTrainer {
   /** 3. nEpochs passes of shuffled minibatches over the rollout. */
   private optimise(lr: number): { stats: LossStats; epochs: number } {
     const o = this.o;
-    const D = OBS_V1.dim;
+    const D = this.spec.obsDim;
     const B = o.batchSize;
     const mb = this.mb;
     const sum = emptyLossStats();

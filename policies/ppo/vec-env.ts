@@ -20,12 +20,17 @@
  * action, replica limits) is executed as noop, as it would be on a cluster. PPO learns from
  * the proposed action (the policy's choice); the environment, guard included, decides
  * what happens.
+ *
+ * Observations are the options' codec (`codec`): obs-v1 is the simulator's own vector,
+ * copied as before; any other codec (obs-v2) is encoded from the env's snapshot by a fresh
+ * encoder per episode (its history starts empty, as the loop's does), with the episode's own
+ * replica ceiling, length and per-pod capacity (randomised ones included).
  */
+import { codecByName, OBS_V1_CODEC, type StateCodec, type StateEncoder } from "../../harness/core/codecs.ts";
 import {
   Action,
   FAULT_TYPES,
   type FaultSpecInput,
-  OBS_V1,
   type Slo,
   type Snapshot,
   sloHolds,
@@ -113,7 +118,11 @@ export class VecEnv {
   readonly n: number;
   readonly envs: SimEnv[];
   readonly scenarios: TrainingScenario[];
-  /** Current observations [n, 9] (raw obs-v1). */
+  /** The codec of `obs` and `finalObs`. */
+  readonly codec: StateCodec;
+  /** Floats per observation: the codec's dimension. */
+  readonly dim: number;
+  /** Current observations [n, dim] (raw codec vectors). */
   readonly obs: Float32Array;
   /** After `step`: reward of the step, per env. */
   readonly rewards: Float32Array;
@@ -149,13 +158,27 @@ export class VecEnv {
   private readonly trackers: SloTracker[] = [];
   private readonly guardContext = createGuardContext();
   private readonly proposal: { action: Action } = { action: Action.Noop };
+  /** Per env, the episode's encoder; null for obs-v1, which the simulator encodes itself. */
+  private readonly encoders: (StateEncoder | null)[] | null;
+  /** Per env, its rows of `obs` and `finalObs` (made once: the step allocates nothing). */
+  private readonly obsRows: Float32Array[] = [];
+  private readonly finalRows: Float32Array[] = [];
 
   constructor(o: PpoOptions) {
     this.n = o.nEnvs;
     this.envs = Array.from({ length: this.n }, () => new SimEnv());
     this.scenarios = trainingScenarios(o);
-    this.obs = new Float32Array(this.n * OBS_V1.dim);
-    this.finalObs = new Float32Array(this.n * OBS_V1.dim);
+    this.codec = codecByName(o.codec);
+    this.dim = this.codec.dim;
+    this.obs = new Float32Array(this.n * this.dim);
+    this.finalObs = new Float32Array(this.n * this.dim);
+    this.encoders = this.codec === OBS_V1_CODEC ? null : Array.from({ length: this.n }, () => null);
+    if (this.encoders !== null) {
+      for (let e = 0; e < this.n; e++) {
+        this.obsRows.push(this.obs.subarray(e * this.dim, (e + 1) * this.dim));
+        this.finalRows.push(this.finalObs.subarray(e * this.dim, (e + 1) * this.dim));
+      }
+    }
     this.rewards = new Float32Array(this.n);
     this.dones = new Uint8Array(this.n);
     this.terminated = new Uint8Array(this.n);
@@ -202,7 +225,8 @@ export class VecEnv {
     // The env's info snapshot is one reused object: it always holds the latest observation.
     this.snaps[e] = r.info.snapshot;
     this.trackerFor(e).reset();
-    this.obs.set(r.obs, e * OBS_V1.dim);
+    if (this.encoders === null) this.obs.set(r.obs, e * this.dim);
+    else this.startEncoder(e).encode(r.info.snapshot, this.obsRows[e]!);
     const s = this.state[e];
     s.seed = seed;
     s.scenario = scenario;
@@ -219,7 +243,8 @@ export class VecEnv {
    * episode ended; fills `rewards`, `dones`, `terminated`, `truncated`, `finalObs` and `obs`.
    */
   step(proposed: Int32Array): void {
-    const D = OBS_V1.dim;
+    const D = this.dim;
+    const encoders = this.encoders;
     for (let e = 0; e < this.n; e++) {
       const env = this.envs[e];
       const s = this.state[e];
@@ -250,7 +275,8 @@ export class VecEnv {
       this.truncated[e] = r.truncated && !r.terminated ? 1 : 0;
       if (r.terminated || r.truncated) {
         this.dones[e] = 1;
-        this.finalObs.set(r.obs, e * D);
+        if (encoders === null) this.finalObs.set(r.obs, e * D);
+        else encoders[e]!.encode(r.info.snapshot, this.finalRows[e]!);
         this.finished.push({
           seed: s.seed,
           scenario: this.scenarios[s.scenario].label,
@@ -261,9 +287,21 @@ export class VecEnv {
         this.startEpisode(e);
       } else {
         this.dones[e] = 0;
-        this.obs.set(r.obs, e * D);
+        if (encoders === null) this.obs.set(r.obs, e * D);
+        else encoders[e]!.encode(r.info.snapshot, this.obsRows[e]!);
       }
     }
+  }
+
+  /**
+   * A fresh encoder for env e's episode (just reset): the episode's replica ceiling and
+   * length (the env's codec context) and its pods' capacity (the simulator's parameter).
+   */
+  private startEncoder(e: number): StateEncoder {
+    const env = this.envs[e]!;
+    const enc = this.codec.create({ ...env.codecContext, podCapacityRps: env.state.params.podCapacityRps });
+    this.encoders![e] = enc;
+    return enc;
   }
 
   /** The env's SLO tracker, for the step and confirmation window of its episode's scenario. */
@@ -323,14 +361,21 @@ export class VecEnv {
     if (saved.envs.length !== this.n) {
       throw new Error(`Expected a checkpoint of ${this.n} envs, got ${saved.envs.length}`);
     }
-    const D = OBS_V1.dim;
+    const D = this.dim;
     saved.envs.forEach((src, e) => {
       const env = this.envs[e];
       const r = env.reset(src.seed, this.episodeConfig(e, src.seed, src.scenario));
       this.snaps[e] = r.info.snapshot;
+      // A history-keeping encoder sees the episode again from its start, as it did the first time.
+      const enc = this.encoders === null ? null : this.startEncoder(e);
+      enc?.encode(r.info.snapshot, this.obsRows[e]!);
       let obs = r.obs;
-      for (const a of src.executed) obs = env.step(a as Action).obs;
-      this.obs.set(obs, e * D);
+      for (const a of src.executed) {
+        const st = env.step(a as Action);
+        obs = st.obs;
+        enc?.encode(st.info.snapshot, this.obsRows[e]!);
+      }
+      if (enc === null) this.obs.set(obs, e * D);
       Object.assign(this.state[e]!, { ...src, executed: [...src.executed] });
       this.trackerFor(e).restore(r.info.snapshot.time, src.heldRun, src.pendingFaultAt);
     });

@@ -289,13 +289,13 @@ describe("agent serve", () => {
     const onnx = join(dir, "other.onnx");
     copyFileSync(resolveModelPath(DEFAULT_MODEL), onnx);
     const card = JSON.parse(readFileSync(resolveModelPath("models/ppo-obs-v1.json"), "utf8"));
-    writeFileSync(join(dir, "other.json"), JSON.stringify({ ...card, file: "other.onnx", codec: "obs-v2" }));
+    writeFileSync(join(dir, "other.json"), JSON.stringify({ ...card, file: "other.onnx", codec: "obs-v9" }));
     const err = await serve({ model: onnx, port: 0, host: "127.0.0.1" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ModelError);
     expect((err as ModelError).code).toBe(ModelErrorCode.CodecMismatch);
     const { code, message } = failure(err);
     expect(code).toBe(2);
     expect(message).not.toContain("\n");
-    expect(message).toContain('got "obs-v2"');
+    expect(message).toContain('got "obs-v9"');
   });
 });

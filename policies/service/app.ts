@@ -1,9 +1,12 @@
 /**
  * The agent service as a fastify app: answers "what should I do in this state" with a
- * loaded `obs-v1` ONNX model (policies/onnx-model.ts). Routes:
+ * loaded ONNX model (policies/onnx-model.ts). A state is a vector of the model's codec (its
+ * card's `codec`: 9 numbers for obs-v1, 25 for obs-v2); the app validates with that codec's
+ * schemas (schemas.ts `agentSchemas`), names it in every reply's `model.codec`, and its
+ * OpenAPI document states its length. Routes:
  *
- *   POST /predict        { state: [9 numbers] }      -> a decision (schemas.ts)
- *   POST /predict/batch  { states: [[9 numbers]...] } -> one decision per state, one model run
+ *   POST /predict        { state: [dim numbers] }      -> a decision (schemas.ts)
+ *   POST /predict/batch  { states: [[dim numbers]...] } -> one decision per state, one model run
  *   GET  /health         alive
  *   GET  /ready          200 once the model is loaded (503 before)
  *   GET  /model          the model card
@@ -22,36 +25,35 @@ import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { z } from "zod";
-import { ACTION_COUNT, OBS_V1 } from "../../harness/core/contract.ts";
+import { codecByName, type StateCodec } from "../../harness/core/codecs.ts";
+import { ACTION_COUNT } from "../../harness/core/contract.ts";
 import type { OnnxPolicyModel } from "../onnx-model.ts";
 import { type Coalescer, coalescer } from "./coalesce.ts";
 import { modelRefJson, predictBatchJson, predictJson } from "./encode.ts";
-import { explain, HEALTHY_BACKGROUND } from "./explain.ts";
+import { EXACT_MAX_FEATURES, explain, healthyBackground, SAMPLED_PERMUTATIONS } from "./explain.ts";
 import { createServiceMetrics, type ServiceMetrics } from "./metrics.ts";
 import { registerOnlineRoutes } from "./online/routes.ts";
 import { type OnlineOptions, OnlineUpdater } from "./online/updater.ts";
-import { notFoundProblem, PROBLEM_MEDIA_TYPE, problemFor, sendProblem } from "./problem.ts";
+import { notFoundProblem, PROBLEM_MEDIA_TYPE, PROBLEM_RESPONSES, problemFor, sendProblem } from "./problem.ts";
 import {
-  BODY_LIMIT_BYTES,
-  explainRequestSchema,
-  explainResponseSchema,
+  agentSchemas,
+  bodyLimitBytes,
   healthResponseSchema,
-  modelResponseSchema,
   type PredictBatchResponse,
   type PredictResponse,
-  predictBatchRequestSchema,
-  predictBatchResponseSchema,
-  predictRequestSchema,
-  predictResponseSchema,
-  problemSchema,
-  readyResponseSchema,
 } from "./schemas.ts";
 import { compileBodyValidator } from "./validation.ts";
 
 export interface AgentAppOptions {
   /** The model to serve, or its pending load (`/ready` is 503 until it resolves). */
   readonly model: OnnxPolicyModel | Promise<OnnxPolicyModel>;
-  /** Largest request body, bytes. @default BODY_LIMIT_BYTES (1 MiB) */
+  /**
+   * The state codec the routes take (schemas, OpenAPI, `model.codec`). A loaded model brings
+   * its own (a different one here is refused); a pending one must read this one, or its
+   * load fails (`/ready` stays 503). @default the loaded model's; obs-v1 for a pending one
+   */
+  readonly codec?: string;
+  /** Largest request body, bytes. @default bodyLimitBytes(codec dim): 1 MiB for obs-v1, 3 MiB for obs-v2 */
   readonly bodyLimit?: number;
   /** Metrics registry to record into. @default a fresh one with process metrics */
   readonly metrics?: ServiceMetrics;
@@ -69,27 +71,50 @@ interface Serving {
   readonly refJson: string;
 }
 
-function servingOf(model: OnnxPolicyModel): Serving {
+function servingOf(model: OnnxPolicyModel, codec: StateCodec): Serving {
+  // The routes validate states of the app's codec: a model of another would be fed wrong vectors.
+  if (model.codec !== codec) {
+    throw new Error(
+      `${model.file}: Expected a model of codec "${codec.name}" (the ${codec.dim}-float states this service takes), got one of "${model.codec.name}"`,
+    );
+  }
   return {
     model,
     coalescer: coalescer(model),
-    refJson: modelRefJson({ sha256: model.sha256, codec: OBS_V1.name }),
+    refJson: modelRefJson({ sha256: model.sha256, codec: model.codec.name }),
   };
 }
 
-const problemResponses = {
-  400: problemSchema,
-  404: problemSchema,
-  413: problemSchema,
-  415: problemSchema,
-  422: problemSchema,
-  500: problemSchema,
-};
+/** The codec the app serves: the loaded model's, or the option's (obs-v1) for a pending one. */
+function appCodec(options: AgentAppOptions): StateCodec {
+  const m = options.model;
+  const loaded = typeof (m as Promise<OnnxPolicyModel>).then === "function" ? null : (m as OnnxPolicyModel);
+  if (loaded === null) return codecByName(options.codec);
+  if (options.codec !== undefined && options.codec !== loaded.codec.name) {
+    throw new Error(
+      `Expected the agent app's \`codec\` to be the model's ("${loaded.codec.name}", its card's), got "${options.codec}"`,
+    );
+  }
+  return loaded.codec;
+}
+
+const problemResponses = PROBLEM_RESPONSES;
 
 export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyInstance> {
   const metrics = options.metrics ?? createServiceMetrics();
+  const codec = appCodec(options);
+  const {
+    explainRequestSchema,
+    explainResponseSchema,
+    modelResponseSchema,
+    predictBatchRequestSchema,
+    predictBatchResponseSchema,
+    predictRequestSchema,
+    predictResponseSchema,
+    readyResponseSchema,
+  } = agentSchemas(codec.name);
   const app = Fastify({
-    bodyLimit: options.bodyLimit ?? BODY_LIMIT_BYTES,
+    bodyLimit: options.bodyLimit ?? bodyLimitBytes(codec.dim),
     logger: options.logger ?? false,
     // Long-lived keep-alive connections from a controller or a load balancer.
     keepAliveTimeout: 65_000,
@@ -111,7 +136,7 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
       openapi: "3.0.3",
       info: {
         title: "chaos-rl agent service",
-        description: `Recovery decisions from an ${OBS_V1.name} policy network. Errors are RFC 9457 problem details (${PROBLEM_MEDIA_TYPE}).`,
+        description: `Recovery decisions from an ${codec.name} policy network: a state is ${codec.dim} numbers (GET /model names the codec; a service serving another codec's model documents that codec's length). Errors are RFC 9457 problem details (${PROBLEM_MEDIA_TYPE}).`,
         version: "1",
       },
     },
@@ -142,9 +167,9 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
   let updater: OnlineUpdater | null = null;
   /** Serves `m` from the next request on: one assignment, so a request sees one model or the other. */
   const swap = (m: OnnxPolicyModel) => {
-    serving = servingOf(m);
+    serving = servingOf(m, codec);
     metrics.modelInfo.reset();
-    metrics.modelInfo.labels(m.sha256, m.card?.codec ?? OBS_V1.name, m.file).set(1);
+    metrics.modelInfo.labels(m.sha256, m.codec.name, m.file).set(1);
   };
   const loaded = Promise.resolve(options.model).then(async (m) => {
     if (options.online) {
@@ -161,7 +186,7 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
   loaded.catch(() => {});
   const current = async (): Promise<Serving> => serving ?? (await loaded);
 
-  const modelRef = (m: OnnxPolicyModel) => ({ sha256: m.sha256, codec: OBS_V1.name });
+  const modelRef = (m: OnnxPolicyModel) => ({ sha256: m.sha256, codec: m.codec.name });
   const json = "application/json; charset=utf-8";
 
   app.post(
@@ -196,7 +221,7 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
       const s = serving ?? (await current());
       const { states } = request.body;
       const n = states.length;
-      const dim = OBS_V1.dim;
+      const dim = codec.dim;
       const flat = new Float32Array(n * dim);
       for (let i = 0; i < n; i++) {
         const row = states[i]!;
@@ -219,14 +244,16 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
     {
       schema: {
         description:
-          "Exact Shapley values of the 9 features for the probability of the chosen action (2^9 coalitions in one model run), against a stated background.",
+          codec.dim <= EXACT_MAX_FEATURES
+            ? `Exact Shapley values of the ${codec.dim} ${codec.name} features for the probability of the chosen action (2^${codec.dim} coalitions in one model run), against a stated background.`
+            : `Shapley values of the ${codec.dim} ${codec.name} features for the probability of the chosen action, estimated from ${SAMPLED_PERMUTATIONS} seeded feature orders in one model run (they still sum to output - base), against a stated background.`,
         body: explainRequestSchema,
         response: { 200: explainResponseSchema, ...problemResponses },
       },
     },
     async (request) => {
       const s = serving ?? (await current());
-      const e = await explain(s.model, request.body.state, request.body.background ?? HEALTHY_BACKGROUND);
+      const e = await explain(s.model, request.body.state, request.body.background ?? healthyBackground(codec));
       return {
         ...e,
         attributions: [...e.attributions],
@@ -264,7 +291,7 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
       return {
         file: m.file,
         sha256: m.sha256,
-        codec: OBS_V1.name,
+        codec: m.codec.name,
         card: (m.card as Record<string, unknown> | null) ?? null,
         warnings: [...m.warnings],
       };
@@ -288,6 +315,7 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
         return updater!;
       },
       problemResponses,
+      codec.name,
     );
   }
 

@@ -1,8 +1,9 @@
 /**
  * `harness agent serve --model M [--port P] [--host H]`: loads the model, refuses one that
- * cannot serve `obs-v1` decisions (another codec in its card, a card of another file: one
- * line, exit 2 through harness/cli.ts's ModelError branch), then serves it until SIGINT or
- * SIGTERM. Prints one line when listening, `agent service listening on URL (...)`, which
+ * cannot serve decisions (an unregistered codec in its card, a card whose codec is not the
+ * model's input width, a card of another file: one line, exit 2 through harness/cli.ts's
+ * ModelError branch), then serves it, taking states of its card's codec (obs-v1: 9 numbers,
+ * obs-v2: 25), until SIGINT or SIGTERM. Prints one line when listening, `agent service listening on URL (...)`, which
  * scripts and the bench wait for.
  */
 import type { Argv, CommandModule } from "yargs";
@@ -55,7 +56,11 @@ export const agentCommand: CommandModule<object, ServeArgs> = {
   builder: (y: Argv) =>
     y
       .positional("action", { choices: ["serve"] as const, demandOption: true })
-      .option("model", { type: "string", default: DEFAULT_MODEL, describe: "ONNX model (obs-v1), card beside it" })
+      .option("model", {
+        type: "string",
+        default: DEFAULT_MODEL,
+        describe: "ONNX model, card beside it (its codec: obs-v1, obs-v2)",
+      })
       .option("port", { type: "number", default: 8080, describe: "Port (0: a free one)" })
       .option("host", { type: "string", default: "127.0.0.1", describe: "Address to listen on" })
       .option("online", {

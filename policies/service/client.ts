@@ -5,24 +5,30 @@
  * throws, so the loop hands the step to the scenario's fallback policy and the guard
  * records `PolicyUnavailable`, exactly as for a local policy that throws.
  */
-import { type PredictResponse, predictResponseSchema } from "./schemas.ts";
+import { agentSchemas, type PredictResponse } from "./schemas.ts";
 
 export interface AgentClientOptions {
   /** The service's base URL, e.g. `http://127.0.0.1:8080`. */
   readonly url: string;
   /** Give up on a decision after this many milliseconds. */
   readonly timeoutMs: number;
+  /**
+   * The codec of the states sent; a reply naming another codec fails the schema (the service
+   * serves another model than the caller encodes for). @default "obs-v1"
+   */
+  readonly codec?: string;
 }
 
 export class AgentUnavailableError extends Error {
   override readonly name = "AgentUnavailableError";
 }
 
-/** Returns `predict(state)`: the service's decision for one `obs-v1` state. */
+/** Returns `predict(state)`: the service's decision for one state of `options.codec`. */
 export function agentClient(
   options: AgentClientOptions,
 ): (state: ArrayLike<number>, signal?: AbortSignal) => Promise<PredictResponse> {
   const endpoint = new URL("predict", options.url.endsWith("/") ? options.url : `${options.url}/`).href;
+  const { predictResponseSchema } = agentSchemas(options.codec);
   return async (state, signal) => {
     let res: Response;
     try {

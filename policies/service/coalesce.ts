@@ -17,7 +17,7 @@ export interface Row {
 }
 
 export interface Coalescer {
-  /** Queues one `obs-v1` state (length 9, already validated) for the next run. */
+  /** Queues one state of the model's codec (length `codec.dim`, already validated) for the next run. */
   decide(state: ArrayLike<number>): Promise<Row>;
 }
 
@@ -30,8 +30,12 @@ interface Waiter {
 /** Largest batch per run; more in one round start a second run. */
 const MAX_ROWS = 4096;
 
-export function coalescer(model: Pick<OnnxPolicyModel, "decideBatch">, maxRows = MAX_ROWS): Coalescer {
-  const dim = OBS_V1.dim;
+/** `model.codec` is the loaded model's (OnnxPolicyModel always has one); a stand-in without one reads obs-v1. */
+export function coalescer(
+  model: Pick<OnnxPolicyModel, "decideBatch"> & { readonly codec?: { readonly dim: number } },
+  maxRows = MAX_ROWS,
+): Coalescer {
+  const dim = model.codec?.dim ?? OBS_V1.dim;
   let waiters: Waiter[] = [];
   let scheduled = false;
 

@@ -7,6 +7,7 @@ import { loadOnnxModel, type OnnxPolicyModel } from "../onnx-model.ts";
 import { DEFAULT_MODEL, resolveModelPath } from "../rl.ts";
 import { buildAgentApp } from "./app.ts";
 import { agentOpenApiDocument, OPENAPI_FILE, renderAgentOpenApi } from "./openapi.ts";
+import { PROBLEM_MEDIA_TYPE } from "./problem.ts";
 import * as s from "./schemas.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: the test walks an OpenAPI document by path
@@ -87,16 +88,18 @@ describe("policies/service/openapi.json", () => {
           jsonSchemaOf(want.body, "input"),
         );
       } else expect(o.requestBody, `${op} has no body`).toBeUndefined();
+      // Problem details under their own media type only (what sendProblem serves), the rest as JSON.
+      const content = (schema: z.ZodType) => ({
+        [schema === s.problemSchema ? PROBLEM_MEDIA_TYPE : "application/json"]: {
+          schema: jsonSchemaOf(schema, "output"),
+        },
+      });
       for (const [status, schema] of Object.entries(want.responses)) {
-        expect(o.responses[status].content["application/json"].schema, `${op} ${status}`).toEqual(
-          jsonSchemaOf(schema, "output"),
-        );
+        expect(o.responses[status].content, `${op} ${status}`).toEqual(content(schema));
       }
       if (want.body) {
-        for (const status of ["400", "413", "415", "422"]) {
-          expect(o.responses[status].content["application/json"].schema, `${op} ${status}`).toEqual(
-            jsonSchemaOf(s.problemSchema, "output"),
-          );
+        for (const status of ["400", "404", "413", "415", "422", "500"]) {
+          expect(o.responses[status].content, `${op} ${status}`).toEqual(content(s.problemSchema));
         }
       }
     }
@@ -132,7 +135,61 @@ describe("replies of a real model validate against the committed document", () =
     await model?.dispose();
   });
 
-  it("for decisions, explanations, health, readiness, the model, and a refusal", async () => {
+  /**
+   * A served error against what the committed document declares for its operation and status:
+   * the reply's media type must be one the document lists for it, and the body must validate
+   * against the schema listed under that media type.
+   */
+  const checkError = (path: string, method: string, res: { statusCode: number; headers: Json; body: string }) => {
+    const where = `${method.toUpperCase()} ${path} ${res.statusCode}`;
+    const declared = committed.paths[path]?.[method]?.responses?.[String(res.statusCode)];
+    expect(declared, `${where} is not in the document`).toBeDefined();
+    const media = String(res.headers["content-type"]).split(";")[0]!.trim();
+    expect(Object.keys(declared.content), `${where}: served as ${media}`).toContain(media);
+    const validate = ajv.compile(declared.content[media].schema);
+    expect(validate(JSON.parse(res.body)), `${where}: ${ajv.errorsText(validate.errors)}`).toBe(true);
+  };
+
+  it("every error it serves has the media type the document declares for it (400, 404, 413, 415, 422, 500)", async () => {
+    const send = (a: FastifyInstance, url: string, payload: string, contentType = "application/json") =>
+      a.inject({ method: "POST", url, payload, headers: { "content-type": contentType } });
+    const small = await buildAgentApp({ model, bodyLimit: 100 });
+    // A model that fails every decision: the service's 500.
+    const broken = Object.create(model, {
+      decideBatch: { value: () => Promise.reject(new Error("model failed on purpose")) },
+    }) as OnnxPolicyModel;
+    const failing = await buildAgentApp({ model: broken });
+    try {
+      for (const path of ["/predict", "/predict/batch", "/explain"]) {
+        const served = [
+          await send(app, path, "{not json"),
+          await send(app, path, JSON.stringify({ state: [1, 2], states: [[1, 2]] })),
+          await send(app, path, JSON.stringify({ state: GOOD }), "text/plain"),
+          await send(small, path, JSON.stringify({ state: GOOD, pad: "x".repeat(200) })),
+        ];
+        expect(served.map((r) => r.statusCode)).toEqual([400, 422, 415, 413]);
+        for (const res of served) checkError(path, "post", res);
+      }
+      const failed = await send(failing, "/predict", JSON.stringify({ state: GOOD }));
+      expect(failed.statusCode).toBe(500);
+      checkError("/predict", "post", failed);
+      // An unknown route has no operation of its own: its 404 must match every declared 404.
+      const missing = await app.inject({ method: "GET", url: "/predictions" });
+      expect(missing.statusCode).toBe(404);
+      const declares404 = Object.entries(committed.paths as Json).flatMap(([path, ops]) =>
+        Object.entries(ops as Json)
+          .filter(([, o]) => (o as Json).responses["404"])
+          .map(([method]) => [path, method] as const),
+      );
+      expect(declares404.length).toBeGreaterThanOrEqual(3);
+      for (const [path, method] of declares404) checkError(path, method, missing);
+    } finally {
+      await small.close();
+      await failing.close();
+    }
+  });
+
+  it("for decisions, explanations, health, readiness and the model", async () => {
     const post = (url: string, payload: unknown) => app.inject({ method: "POST", url, payload: payload as object });
     let res = await post("/predict", { state: GOOD });
     check("/predict", "post", 200, res.json());
@@ -144,9 +201,6 @@ describe("replies of a real model validate against the committed document", () =
       res = await app.inject({ url: path });
       check(path, "get", 200, res.json());
     }
-    res = await post("/predict", { state: [1, 2] });
-    expect(res.statusCode).toBe(422);
-    check("/predict", "post", 422, res.json());
     // The check can fail: a reply missing a required field does not validate.
     const { action: _a, ...noAction } = (await post("/predict", { state: GOOD })).json() as Json;
     const validate = ajv.compile(committed.paths["/predict"].post.responses["200"].content["application/json"].schema);

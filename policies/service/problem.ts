@@ -10,9 +10,28 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import type { Problem } from "./schemas.ts";
+import { type Problem, problemSchema } from "./schemas.ts";
 
 export const PROBLEM_MEDIA_TYPE = "application/problem+json";
+
+/**
+ * An error response as a route's schema declares it: problem details under
+ * `application/problem+json`, the media type `sendProblem` serves. A bare `problemSchema`
+ * would be documented as `application/json`, which no error of the service is.
+ */
+export function problemResponse(description: string) {
+  return { description, content: { [PROBLEM_MEDIA_TYPE]: { schema: problemSchema } } };
+}
+
+/** The errors every route with a JSON body can answer, by status (see the header). */
+export const PROBLEM_RESPONSES = {
+  400: problemResponse("Malformed body: not JSON, or not an object."),
+  404: problemResponse("No such route."),
+  413: problemResponse("Body over the size limit."),
+  415: problemResponse("Body not sent as application/json."),
+  422: problemResponse("Body fails the request schema; each field named in `errors`."),
+  500: problemResponse("The model failed."),
+};
 
 /** Problem type URIs: relative references, resolved against the service (RFC 9457 §3.1.1). */
 export const PROBLEM_TYPES = {

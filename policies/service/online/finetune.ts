@@ -15,7 +15,7 @@
  *
  * Pure computation on arrays: the worker (job.ts) runs it off the service's event loop.
  */
-import { ACTION_COUNT, OBS_V1 } from "../../../harness/core/contract.ts";
+import { ACTION_COUNT } from "../../../harness/core/contract.ts";
 import { adamStep, clipGradNorm, createAdamState } from "../../ppo/adam.ts";
 import { ActorCritic, emptyLossStats, type LossStats } from "../../ppo/mlp.ts";
 import { OBS_NORM_EPS } from "../../ppo/obs-norm.ts";
@@ -67,7 +67,7 @@ export interface FineTuneStats {
 
 /** Normalised, clipped observations as the served graph computes them (none without statistics). */
 function normalise(base: ExportInput, rows: readonly (readonly number[])[]): Float32Array {
-  const D = OBS_V1.dim;
+  const D = base.spec.obsDim;
   const out = new Float32Array(rows.length * D);
   rows.forEach((row, i) => {
     for (let j = 0; j < D; j++) {
@@ -92,7 +92,7 @@ export function fineTune(
 ): { params: Float32Array; stats: FineTuneStats } {
   const T = transitions.length;
   if (T === 0) throw new Error("Expected at least one transition to fine-tune on, got none");
-  const D = OBS_V1.dim;
+  const D = base.spec.obsDim;
   const A = ACTION_COUNT;
   const net = new ActorCritic(base.spec, Math.max(T, o.batchSize), Float32Array.from(base.params));
   const obs = normalise(

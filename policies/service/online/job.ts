@@ -11,8 +11,9 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
+import { DEFAULT_CODEC } from "../../../harness/core/codecs.ts";
 import { sha256Hex, writeModelCard } from "../../model-card.ts";
-import { EXPORT_INPUT, EXPORT_OUTPUTS, exportOnnx, importOnnx } from "../../ppo/onnx-export.ts";
+import { EXPORT_OUTPUTS, exportInputFor, exportOnnx, importOnnx } from "../../ppo/onnx-export.ts";
 import type { CandidateRecord, Transition } from "../schemas.ts";
 import { DEFAULT_FINE_TUNE, type FineTuneOptions, fineTune } from "./finetune.ts";
 
@@ -96,7 +97,9 @@ export async function runJob(input: JobInput, evaluatePaired: PairedEvaluator): 
   const fineTuneInfo = { ...options, ...tuned.stats, wallTimeS: (performance.now() - started) / 1000 };
   const { card } = writeModelCard(file, {
     description: `Online fine-tune #${input.id} of ${parent.sha256.slice(0, 12)} (PPO on recorded transitions)`,
-    inputs: [EXPORT_INPUT],
+    // The candidate reads what the served model reads (its export names its codec).
+    codec: base.codec ?? DEFAULT_CODEC,
+    inputs: [exportInputFor(base.codec)],
     outputs: [...EXPORT_OUTPUTS],
     training: { algorithm: "PPO fine-tune on recorded transitions", parent, ...fineTuneInfo },
     seed: options.seed,

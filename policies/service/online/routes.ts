@@ -7,25 +7,22 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import type { z } from "zod";
-import { OBS_V1 } from "../../../harness/core/contract.ts";
-import { PROBLEM_TYPES, sendProblem } from "../problem.ts";
-import {
-  problemSchema,
-  rollbackResponseSchema,
-  updateRequestSchema,
-  updateResponseSchema,
-  updatesResponseSchema,
-} from "../schemas.ts";
+import { DEFAULT_CODEC } from "../../../harness/core/codecs.ts";
+import { type PROBLEM_RESPONSES, PROBLEM_TYPES, problemResponse, sendProblem } from "../problem.ts";
+import { agentSchemas, updateResponseSchema } from "../schemas.ts";
 import { type OnlineUpdater, RollbackUnavailableError } from "./updater.ts";
 
 export function registerOnlineRoutes(
   app: FastifyInstance,
   updater: () => Promise<OnlineUpdater>,
-  problems: Record<number, z.ZodType>,
+  problems: typeof PROBLEM_RESPONSES,
+  /** The served model's codec: transitions carry its states. */
+  codec: string = DEFAULT_CODEC,
 ): void {
   const typed = app.withTypeProvider<ZodTypeProvider>();
-  const ref = (r: { sha256: string; file: string }) => ({ sha256: r.sha256, codec: OBS_V1.name, file: r.file });
+  const { rollbackResponseSchema, updateRequestSchema, updatesResponseSchema } = agentSchemas(codec);
+  // Candidates are fine-tuned from the served model and keep its codec (job.ts).
+  const ref = (r: { sha256: string; file: string }) => ({ sha256: r.sha256, codec, file: r.file });
 
   typed.post(
     "/update",
@@ -62,7 +59,7 @@ export function registerOnlineRoutes(
     {
       schema: {
         description: "Serve the model served before the current one.",
-        response: { 200: rollbackResponseSchema, 409: problemSchema },
+        response: { 200: rollbackResponseSchema, 409: problemResponse("No model to roll back to.") },
       },
     },
     async (request, reply) => {
