@@ -87,30 +87,24 @@ beforeEach(() => {
 describe("replay on the local testbed: wiring", () => {
   it("derives a local scenario that keeps the recording's deployment, narrowed to the replayed policy", () => {
     const run = local.fixture.run;
-    const d = deriveScenario(
-      run.scenarioText,
-      run.scenarioName,
-      run.runId,
-      [{ fault: "cpu-stress", frequency: "once", seed: 1 }],
-      "none",
-      undefined,
-      "local",
-    );
+    const derive = (backend: "local" | "sim") =>
+      deriveScenario(
+        run.scenarioText,
+        run.scenarioName,
+        run.runId,
+        [{ fault: "cpu-stress", frequency: "once", seed: 1 }],
+        "none",
+        undefined,
+        backend,
+      );
+    const d = derive("local");
     expect(d.scenario.backend).toBe("local");
     expect(d.scenario.local).toMatchObject({ replicas: 3, cpuCores: 0.5, memoryMiB: 96 });
     expect([d.scenario.stepSeconds, d.scenario.steps]).toEqual([2, 13]);
     expect(d.scenario.matrix.policy.map((p) => p.name)).toEqual(["none"]);
     expect(d.text).toMatch(/^backend: local$/m);
     // A simulator replay of the same recording drops the testbed's section.
-    const s = deriveScenario(
-      run.scenarioText,
-      run.scenarioName,
-      run.runId,
-      [{ fault: "cpu-stress", frequency: "once", seed: 1 }],
-      "none",
-      undefined,
-      "sim",
-    );
+    const s = derive("sim");
     expect([s.scenario.backend, s.scenario.local]).toEqual(["sim", undefined]);
   });
 

@@ -12,11 +12,18 @@ import { clusterSectionSchema } from "../../scenarios/cluster.ts";
 import { validateChaosObject } from "../chaos/crd-validate.ts";
 import { CHAOS_LABELS } from "../chaos/resources.ts";
 import { findExecutable } from "../prometheus/runner.ts";
-import { fakeDeployment, NAMESPACE, podName, startTestbed, type Testbed } from "../prometheus/test-helpers.ts";
+import {
+  fakeDeployment,
+  NAMESPACE,
+  podName,
+  runningPodObject,
+  startTestbed,
+  type Testbed,
+} from "../prometheus/test-helpers.ts";
 import { KubeBackend, type KubeBackendOptions } from "./backend.ts";
 import { DRAIN_ANNOTATION, DRAIN_LABELS } from "./drain.ts";
 import { KubeErrorCode } from "./errors.ts";
-import { DEPLOYMENTS, FakeApiServer, type KubeObject, PODS, type ResourceRef, SERVICES } from "./fake-apiserver.ts";
+import { DEPLOYMENTS, FakeApiServer, PODS, type ResourceRef, SERVICES } from "./fake-apiserver.ts";
 
 const PODCHAOS: ResourceRef = { group: "chaos-mesh.org", version: "v1alpha1", plural: "podchaos", kind: "PodChaos" };
 const STRESSCHAOS: ResourceRef = {
@@ -34,16 +41,6 @@ let tb: Testbed;
 let fake: FakeApiServer;
 let backend: KubeBackend | null;
 let replaced = 0;
-
-function pod(name: string): KubeObject {
-  return {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name, namespace: NAMESPACE, labels: { app: "demo", serving: "yes" } },
-    spec: { containers: [{ name: "demo", resources: { limits: { cpu: "500m", memory: "256Mi" } } }] },
-    status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] },
-  };
-}
 
 async function open(
   o: { dryRun?: boolean; allowed?: string[]; stop?: KubeBackendOptions["stop"]; attempts?: number } = {},
@@ -104,10 +101,10 @@ suite("KubeBackend on the API fake and a real Prometheus", { timeout: 60_000 }, 
       metadata: { name: "demo", namespace: NAMESPACE },
       spec: { selector: { app: "demo", serving: "yes" } },
     });
-    for (let i = 0; i < 3; i++) fake.put(PODS, pod(podName(i)));
+    for (let i = 0; i < 3; i++) fake.put(PODS, runningPodObject(podName(i)));
     // The ReplicaSet: a deleted pod is replaced by a new one.
     fake.onDeleted = (ref) => {
-      if (ref.plural === "pods") fake.put(PODS, pod(`demo-7d4b9c8f6-new${replaced++}`));
+      if (ref.plural === "pods") fake.put(PODS, runningPodObject(`demo-7d4b9c8f6-new${replaced++}`));
     };
   });
   afterEach(async () => {

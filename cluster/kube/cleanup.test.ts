@@ -102,23 +102,7 @@ describe("chaos cleanup", () => {
   });
 
   it("the CLI: lines for what it removed, exit 0; a second pass finds nothing", { timeout: 120_000 }, async () => {
-    const kubeconfig = join(dir, "kubeconfig");
-    writeFileSync(kubeconfig, fake.kubeconfig(NS));
-    const scenario = join(dir, "c.yaml");
-    writeFileSync(
-      scenario,
-      [
-        "name: c",
-        "backend: cluster",
-        `cluster: { kubeconfig: ${kubeconfig}, namespace: ${NS}, deployment: demo, service: demo, prometheusUrl: "http://127.0.0.1:9", allowedNamespaces: [${NS}] }`,
-        "seeds: [1]",
-        "matrix:",
-        "  fault: [pod-kill]",
-        "  frequency: { f: { kind: fixed, intervalS: 60 } }",
-        "  policy: [none]",
-        "",
-      ].join("\n"),
-    );
+    const scenario = clusterScenario();
     const root = resolve(import.meta.dirname, "../..");
     const first = await runCli(["chaos", "cleanup", scenario, "--run", "r2"], { cwd: root });
     expect(first.stderr).toBe("");

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import type { KubeObject } from "../kube/fake-apiserver.ts";
 import { queryInstant, sampleValue } from "./api.ts";
 import { type RunningPrometheus, startPrometheus } from "./runner.ts";
 import {
@@ -25,6 +26,17 @@ export const DEPLOYMENT = "demo";
  */
 export function podName(i: number, generation = 0): string {
   return `${DEPLOYMENT}-7d4b9c8f6-g${generation}p${String(i).padStart(3, "0")}`;
+}
+
+/** The demo deployment's pod as the API server returns it: running, ready, in the Service (label `serving`). */
+export function runningPodObject(name: string): KubeObject {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: NAMESPACE, labels: { app: "demo", serving: "yes" } },
+    spec: { containers: [{ name: "demo", resources: { limits: { cpu: "500m", memory: "256Mi" } } }] },
+    status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] },
+  };
 }
 
 export function fakeDeployment(

@@ -13,12 +13,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { DEPLOYMENTS, FakeApiServer, type KubeObject, PODS, SERVICES } from "../../cluster/kube/fake-apiserver.ts";
+import { DEPLOYMENTS, FakeApiServer, PODS, SERVICES } from "../../cluster/kube/fake-apiserver.ts";
 import { findExecutable } from "../../cluster/prometheus/runner.ts";
 import {
   fakeDeployment,
   NAMESPACE,
   podName,
+  runningPodObject,
   startTestbed,
   type Testbed,
 } from "../../cluster/prometheus/test-helpers.ts";
@@ -45,16 +46,6 @@ const isStep = (r: AuditRecord): r is StepAudit => r.type === "step";
 
 const REPLICAS = 3;
 const SCALE_WRITES = { method: "PATCH", path: "/scale" } as const;
-
-function pod(name: string): KubeObject {
-  return {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name, namespace: NAMESPACE, labels: { app: "demo", serving: "yes" } },
-    spec: { containers: [{ name: "demo", resources: { limits: { cpu: "500m", memory: "256Mi" } } }] },
-    status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] },
-  };
-}
 
 describe.skipIf(!canRun)("harness controller on a cluster whose API refuses writes", () => {
   let tb: Testbed;
@@ -84,7 +75,7 @@ describe.skipIf(!canRun)("harness controller on a cluster whose API refuses writ
       metadata: { name: "demo", namespace: NAMESPACE },
       spec: { selector: { app: "demo", serving: "yes" } },
     });
-    for (let i = 0; i < REPLICAS; i++) fake.put(PODS, pod(podName(i)));
+    for (let i = 0; i < REPLICAS; i++) fake.put(PODS, runningPodObject(podName(i)));
     const kubeconfig = join(dir, "kubeconfig");
     writeFileSync(kubeconfig, fake.kubeconfig(NAMESPACE));
     const agent = await startFakeAgent(2); // scale-up, every step

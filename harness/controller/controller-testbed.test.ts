@@ -35,41 +35,52 @@ type StepAudit = Extract<AuditRecord, { type: "step" }> & {
 };
 const isStep = (r: AuditRecord): r is StepAudit => r.type === "step";
 
+/**
+ * A controller on a fresh testbed, in approve mode with a random policy proposing an action
+ * every step: none runs unasked, so the testbed stays as it is and every refusal names its
+ * reason. Stopped by the test (`stop`) or, if the test fails first, by the cleanup.
+ */
+async function startOnTestbed(name: string) {
+  const dir = mkdtempSync(join(tmpdir(), `controller-${name}-`));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const config = controllerConfigSchema.parse({
+    name,
+    backend: "local",
+    intervalS: 1,
+    mode: "approve",
+    policy: { name: "random", params: { actProb: 1 } },
+    minIntervalS: 0,
+    minReplicas: 1,
+    maxReplicas: 4,
+    local: { replicas: 2, rps: 20 },
+    listen: { port: 0 },
+    batchSteps: 3,
+  });
+  let local: LocalBackend | null = null;
+  const ctl = await startController(
+    { config, fileName: `${name}.yaml`, text: "" },
+    {
+      cwd: dir,
+      wrapBackend: (b: Backend) => {
+        local = b as LocalBackend;
+        return b;
+      },
+    },
+  );
+  let stopped = false;
+  cleanups.push(async () => {
+    if (!stopped) await ctl.stop();
+  });
+  const stop = () => {
+    stopped = true;
+    return ctl.stop();
+  };
+  return { dir, ctl, testbed: local!.testbed, stop };
+}
+
 describe.skipIf(!canRun)("harness controller on the local testbed", () => {
   it("observes real metrics, refuses to act while Prometheus is stopped, and recovers by itself when it runs again", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "controller-testbed-"));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const config = controllerConfigSchema.parse({
-      name: "tb",
-      backend: "local",
-      intervalS: 1,
-      // Approve mode: the random policy proposes actions every step, none is executed
-      // unasked, so the testbed stays as it is and every refusal names its reason.
-      mode: "approve",
-      policy: { name: "random", params: { actProb: 1 } },
-      minIntervalS: 0,
-      minReplicas: 1,
-      maxReplicas: 4,
-      local: { replicas: 2, rps: 20 },
-      listen: { port: 0 },
-      batchSteps: 3,
-    });
-    let local: LocalBackend | null = null;
-    const ctl = await startController(
-      { config, fileName: "tb.yaml", text: "" },
-      {
-        cwd: dir,
-        wrapBackend: (b: Backend) => {
-          local = b as LocalBackend;
-          return b;
-        },
-      },
-    );
-    let stopped = false;
-    cleanups.push(async () => {
-      if (!stopped) await ctl.stop();
-    });
-    const testbed = local!.testbed;
+    const { dir, ctl, testbed, stop } = await startOnTestbed("tb");
     const prom = testbed.prometheus!;
     // Everything the testbed runs and listens on, for the leftover check at the end.
     const status = testbed.status();
@@ -111,8 +122,7 @@ describe.skipIf(!canRun)("harness controller on the local testbed", () => {
     expect((await fetch(`${ctl.url}/ready`)).status).toBe(200);
 
     // 4. Stopped: nothing left, and the outage is in the trace store's steps.
-    stopped = true;
-    expect(await ctl.stop()).toEqual([]);
+    expect(await stop()).toEqual([]);
     expect(leftovers({ testbedId: testbed.id, pids, ports, dirs: [prom.dir] })).toEqual([]);
     const store = await TraceStore.open(join(dir, "runs/controller.duckdb"));
     try {
@@ -132,38 +142,7 @@ describe.skipIf(!canRun)("harness controller on the local testbed", () => {
   }, 600_000);
 
   it("survives kill -9 of the load generator and of the balancer: records each loss, refuses to act on the traffic values meanwhile, and observes fully again once the testbed restarts them", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "controller-traffic-"));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const config = controllerConfigSchema.parse({
-      name: "traffic",
-      backend: "local",
-      intervalS: 1,
-      // As above: every step proposes an action, none runs unasked, every refusal has its reason.
-      mode: "approve",
-      policy: { name: "random", params: { actProb: 1 } },
-      minIntervalS: 0,
-      minReplicas: 1,
-      maxReplicas: 4,
-      local: { replicas: 2, rps: 20 },
-      listen: { port: 0 },
-      batchSteps: 3,
-    });
-    let local: LocalBackend | null = null;
-    const ctl = await startController(
-      { config, fileName: "traffic.yaml", text: "" },
-      {
-        cwd: dir,
-        wrapBackend: (b: Backend) => {
-          local = b as LocalBackend;
-          return b;
-        },
-      },
-    );
-    let stopped = false;
-    cleanups.push(async () => {
-      if (!stopped) await ctl.stop();
-    });
-    const testbed = local!.testbed;
+    const { dir, ctl, testbed, stop } = await startOnTestbed("traffic");
     // Every wait fails at once if the loop ends: surviving is what is under test.
     const loopEnded = ctl.done.then((e) => {
       throw new Error(`the controller's loop ended: ${e ?? "without an error"}`);
@@ -214,8 +193,7 @@ describe.skipIf(!canRun)("harness controller on the local testbed", () => {
     // 3. Stopped: every process, old and restarted, gone; no cgroup, port or directory left.
     const footprint = testbed.footprint;
     expect(footprint.pids).toEqual(expect.arrayContaining([loadgenPid, balancerPid, testbed.loadgen!.pid]));
-    stopped = true;
-    expect(await ctl.stop()).toEqual([]);
+    expect(await stop()).toEqual([]);
     expect(leftovers(footprint)).toEqual([]);
     // The loss and the restarts are in the trace store's events too.
     const store = await TraceStore.open(join(dir, "runs/controller.duckdb"));
