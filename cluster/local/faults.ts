@@ -18,6 +18,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { type FaultInjection, faultTargetRank } from "../../harness/core/contract.ts";
+import { killTree } from "./process-tree.ts";
 import type { Pod } from "./supervisor.ts";
 import type { Testbed } from "./testbed.ts";
 
@@ -192,7 +193,8 @@ export class FaultInjector {
   private stopProcs(entry: LiveFault): void {
     if (entry.timer) clearInterval(entry.timer);
     entry.timer = null;
-    for (const p of entry.procs) p.kill("SIGKILL");
+    // The whole tree: stress-ng's workers would outlive their parent by seconds.
+    for (const p of entry.procs) if (p.pid !== undefined && p.exitCode === null && p.signalCode === null) killTree(p.pid);
     entry.procs.length = 0;
   }
 }
