@@ -194,7 +194,8 @@ export class FaultInjector {
     if (entry.timer) clearInterval(entry.timer);
     entry.timer = null;
     // The whole tree: stress-ng's workers would outlive their parent by seconds.
-    for (const p of entry.procs) if (p.pid !== undefined && p.exitCode === null && p.signalCode === null) killTree(p.pid);
+    for (const p of entry.procs)
+      if (p.pid !== undefined && p.exitCode === null && p.signalCode === null) killTree(p.pid);
     entry.procs.length = 0;
   }
 }
