@@ -2,7 +2,15 @@
 import { describe, expect, it } from "vitest";
 import { Action, createSnapshot, type Snapshot } from "../harness/core/contract.ts";
 import { SimEnv, type SimEnvConfig } from "./env.ts";
-import { ALIGNED_REWARD, alignedReward, REWARD_NAMES, rewards, SEED_REWARD, seedReward } from "./reward.ts";
+import {
+  ALIGNED_REWARD,
+  alignedCostReward,
+  alignedReward,
+  REWARD_NAMES,
+  rewards,
+  SEED_REWARD,
+  seedReward,
+} from "./reward.ts";
 
 const limits = { minReplicas: 1, maxReplicas: 10 };
 
@@ -110,6 +118,39 @@ describe("aligned reward", () => {
   it("is registered by name", () => {
     expect(REWARD_NAMES).toContain("aligned");
     expect(rewards.aligned).toBe(alignedReward);
+  });
+});
+
+describe("aligned-cost reward", () => {
+  const W = ALIGNED_REWARD;
+  const saving = (desired: number) => W.replicaCost * (limits.maxReplicas - desired);
+
+  it("charges replicas on held and breached steps alike, as savings below the ceiling", () => {
+    expect(alignedCostReward(snap(), snap(), Action.Noop, limits)).toBeCloseTo(W.sloHeld + saving(3), 12);
+    const slow = snap({ latencyMs: 400, desiredReplicas: 8 });
+    expect(alignedCostReward(snap(), slow, Action.Noop, limits)).toBeCloseTo(saving(8), 12);
+    // One more replica during a breach costs what it costs while the SLO holds.
+    const slower = snap({ latencyMs: 400, desiredReplicas: 9 });
+    expect(
+      alignedCostReward(snap(), slow, Action.Noop, limits) - alignedCostReward(snap(), slower, Action.Noop, limits),
+    ).toBeCloseTo(W.replicaCost, 12);
+  });
+
+  it("is never negative without an action, at the ceiling or all down, so ending an episode never pays", () => {
+    const full = snap({ latencyMs: 400, desiredReplicas: limits.maxReplicas });
+    expect(alignedCostReward(snap(), full, Action.Noop, limits)).toBe(0);
+    const down = snap({ healthy: 0, crashed: 3, readyReplicas: 0, errorRate: 1, latencyMs: 10_000 });
+    expect(alignedCostReward(snap(), down, Action.Noop, limits)).toBeGreaterThanOrEqual(0);
+  });
+
+  it("keeps the aligned reward's action and harm terms", () => {
+    const broke = snap({ latencyMs: 500 });
+    expect(alignedCostReward(snap(), broke, Action.ScaleDown, limits)).toBeCloseTo(saving(3) + W.action + W.harm, 12);
+    expect(alignedCostReward(broke, broke, Action.ScaleUp, limits)).toBeCloseTo(saving(3) + W.action, 12);
+  });
+
+  it("is registered by name", () => {
+    expect(rewards["aligned-cost"]).toBe(alignedCostReward);
   });
 });
 

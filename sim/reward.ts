@@ -125,6 +125,27 @@ export const alignedReward: RewardFn = (prev, cur, action, _limits) => {
   return r;
 };
 
+/**
+ * The aligned reward with replicas charged on every step, breaches included (issue 17's
+ * "reward shaping that charges replicas during breaches too"). Under `aligned` a breach
+ * makes replicas free, so an agent learns to scale up at every breach and keeps the extra
+ * replicas until the cost of a held step talks it down: 12% more replica-seconds than the
+ * heuristic. Here every replica costs `replicaCost` per step whatever the SLO did, written
+ * as a saving below the ceiling, `replicaCost x (maxReplicas - desired)`, so that no step
+ * without an action is negative: a breached step still earns less than a held one, and
+ * ending the episode (no serving pod) forfeits the savings of every later step, so it never
+ * pays. Uptime, action and harm terms are the aligned reward's.
+ */
+export const alignedCostReward: RewardFn = (prev, cur, action, limits) => {
+  const w = ALIGNED_REWARD;
+  let r = (sloHeld(cur) ? w.sloHeld : 0) + w.replicaCost * Math.max(0, limits.maxReplicas - cur.desiredReplicas);
+  if (action !== Action.Noop) {
+    r += w.action;
+    if (!sloHeld(cur) && sloHeld(prev)) r += w.harm;
+  }
+  return r;
+};
+
 /** The SLO of {@link ALIGNED_REWARD} holds: a ready replica, latency and error rate within it. */
 function sloHeld(s: Readonly<Snapshot>): boolean {
   return (
@@ -136,6 +157,7 @@ function sloHeld(s: Readonly<Snapshot>): boolean {
 export const rewards = {
   seed: seedReward,
   aligned: alignedReward,
+  "aligned-cost": alignedCostReward,
 } as const satisfies Record<string, RewardFn>;
 export type RewardName = keyof typeof rewards;
 export const REWARD_NAMES = Object.keys(rewards) as [RewardName, ...RewardName[]];
