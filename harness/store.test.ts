@@ -349,6 +349,38 @@ describe("atomic episodes", () => {
     });
   });
 
+  it("a background commit that fails while a flush waits behind it fails that flush: no run finishes 'completed' over lost episodes", async () => {
+    await withStore(
+      dbPath(),
+      async (store) => {
+        await store.beginRun(makeRunContext());
+        const first = await store.writeEpisode("run-1", makeMeta({ seed: 1 }), makeTrace(10));
+        await store.flush();
+        await store.query(
+          `INSERT INTO episodes SELECT * REPLACE (episode_id + 1 AS episode_id, 'squatter' AS episode_key)
+           FROM episodes WHERE episode_id = ?`,
+          [first],
+        );
+        // Staged with the store's 1 ms timer; ours, set after it with the same delay, fires
+        // after it, while the background commit (its episodes row collides) is in flight.
+        await store.writeEpisode("run-1", makeMeta({ seed: 2 }), makeTrace(10));
+        const finished = await new Promise<unknown>((resolve) => {
+          setTimeout(() => {
+            store.finishRun("run-1", "completed").then(
+              () => resolve(null),
+              (err: unknown) => resolve(err),
+            );
+          }, 1);
+        });
+        expect(String(finished)).toMatch(/writing a batch of episodes failed/);
+        await store.finishRun("run-1", "failed");
+        expect((await store.listRuns())[0]!.status).toBe("failed");
+        expect(await count(store, "SELECT * FROM episodes WHERE episode_key <> 'squatter'")).toBe(1);
+      },
+      { maxDelayMs: 1 },
+    );
+  });
+
   it("rolls back the rows a batch had handed to its transaction when its commit fails", async () => {
     await withStore(
       dbPath(),

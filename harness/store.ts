@@ -339,16 +339,20 @@ export class TraceStore {
 
   /** Commits every staged episode. */
   flush(): Promise<void> {
-    const pending = this.backgroundError;
-    if (pending !== null) {
-      this.backgroundError = null;
-      return Promise.reject(pending);
-    }
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    return this.enqueue(() => this.commit());
+    // Checked when the commit's turn comes, not when it is queued: a background commit still
+    // running now may yet fail, and its episodes are then lost to whoever flushes next.
+    return this.enqueue(() => {
+      const pending = this.backgroundError;
+      if (pending !== null) {
+        this.backgroundError = null;
+        return Promise.reject(pending);
+      }
+      return this.commit();
+    });
   }
 
   /** Commits what is staged, then records how the run ended. */
@@ -543,9 +547,12 @@ export class TraceStore {
 
   private flushInBackground(): void {
     this.timer = null;
-    this.flush().catch((err) => {
-      this.backgroundError ??= err;
-    });
+    // The failure is recorded inside the queue, before any later flush takes its turn.
+    void this.enqueue(() =>
+      this.commit().catch((err: unknown) => {
+        this.backgroundError ??= err;
+      }),
+    );
   }
 
   /** Runs `task` after every drain and commit before it; the queue itself never rejects. */
