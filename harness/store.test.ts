@@ -45,6 +45,22 @@ async function count(store: TraceStore, sql: string): Promise<number> {
   return row!.n as number;
 }
 
+/**
+ * Begins "run-1" and commits its first episode (seed 1, 10 steps), then copies that
+ * episode's row under id `first + ahead` (key 'squatter'): the staged episode that gets
+ * that id makes its batch's commit fail. Returns the first episode's id.
+ */
+async function firstEpisodeThenSquatter(store: TraceStore, ahead: number): Promise<number> {
+  await store.beginRun(makeRunContext());
+  const first = await store.writeEpisode("run-1", makeMeta({ seed: 1 }), makeTrace(10));
+  await store.query(
+    `INSERT INTO episodes SELECT * REPLACE (episode_id + ? AS episode_id, 'squatter' AS episode_key)
+     FROM episodes WHERE episode_id = ?`,
+    [ahead, first],
+  );
+  return first;
+}
+
 describe("TraceStore.open", () => {
   it("creates the file, its folder and the schema, with the steps columns of STEP_COLUMNS", async () => {
     const path = dbPath();
@@ -271,14 +287,8 @@ describe("atomic episodes", () => {
     await withStore(
       dbPath(),
       async (store) => {
-        await store.beginRun(makeRunContext());
-        const first = await store.writeEpisode("run-1", makeMeta({ seed: 1 }), makeTrace(10));
         // Take the id the next episode will get, so its episodes row (appended last) collides.
-        await store.query(
-          `INSERT INTO episodes SELECT * REPLACE (episode_id + 2 AS episode_id, 'squatter' AS episode_key)
-         FROM episodes WHERE episode_id = ?`,
-          [first],
-        );
+        const first = await firstEpisodeThenSquatter(store, 2);
         await store.writeEpisode(
           "run-1",
           makeMeta({ seed: 2 }),
@@ -353,14 +363,7 @@ describe("atomic episodes", () => {
     await withStore(
       dbPath(),
       async (store) => {
-        await store.beginRun(makeRunContext());
-        const first = await store.writeEpisode("run-1", makeMeta({ seed: 1 }), makeTrace(10));
-        await store.flush();
-        await store.query(
-          `INSERT INTO episodes SELECT * REPLACE (episode_id + 1 AS episode_id, 'squatter' AS episode_key)
-           FROM episodes WHERE episode_id = ?`,
-          [first],
-        );
+        await firstEpisodeThenSquatter(store, 1);
         // Staged with the store's 1 ms timer; ours, set after it with the same delay, fires
         // after it, while the background commit (its episodes row collides) is in flight.
         await store.writeEpisode("run-1", makeMeta({ seed: 2 }), makeTrace(10));
@@ -385,14 +388,7 @@ describe("atomic episodes", () => {
     await withStore(
       dbPath(),
       async (store) => {
-        await store.beginRun(makeRunContext());
-        const first = await store.writeEpisode("run-1", makeMeta({ seed: 1 }), makeTrace(10));
-        await store.flush();
-        await store.query(
-          `INSERT INTO episodes SELECT * REPLACE (episode_id + 2 AS episode_id, 'squatter' AS episode_key)
-           FROM episodes WHERE episode_id = ?`,
-          [first],
-        );
+        const first = await firstEpisodeThenSquatter(store, 2);
         // 2 x 10,000 rows pass DRAIN_ROWS: the first 20,000 step rows enter the transaction
         // before the commit finds the colliding episodes row.
         await store.writeEpisode("run-1", makeMeta({ seed: 2, steps: 10_000 }), makeTrace(10_000));

@@ -117,12 +117,7 @@ export const ALIGNED_REWARD = {
 export const alignedReward: RewardFn = (prev, cur, action, _limits) => {
   const w = ALIGNED_REWARD;
   const held = sloHeld(cur);
-  let r = held ? w.sloHeld - w.replicaCost * cur.desiredReplicas : 0;
-  if (action !== Action.Noop) {
-    r += w.action;
-    if (!held && sloHeld(prev)) r += w.harm;
-  }
-  return r;
+  return (held ? w.sloHeld - w.replicaCost * cur.desiredReplicas : 0) + actionTerms(prev, held, action);
 };
 
 /**
@@ -138,13 +133,16 @@ export const alignedReward: RewardFn = (prev, cur, action, _limits) => {
  */
 export const alignedCostReward: RewardFn = (prev, cur, action, limits) => {
   const w = ALIGNED_REWARD;
-  let r = (sloHeld(cur) ? w.sloHeld : 0) + w.replicaCost * Math.max(0, limits.maxReplicas - cur.desiredReplicas);
-  if (action !== Action.Noop) {
-    r += w.action;
-    if (!sloHeld(cur) && sloHeld(prev)) r += w.harm;
-  }
-  return r;
+  const held = sloHeld(cur);
+  const savings = w.replicaCost * Math.max(0, limits.maxReplicas - cur.desiredReplicas);
+  return (held ? w.sloHeld : 0) + savings + actionTerms(prev, held, action);
 };
+
+/** The aligned rewards' churn and harm terms: `action` per non-noop action, `harm` more if the SLO broke after it. */
+function actionTerms(prev: Readonly<Snapshot>, held: boolean, action: Action): number {
+  if (action === Action.Noop) return 0;
+  return ALIGNED_REWARD.action + (!held && sloHeld(prev) ? ALIGNED_REWARD.harm : 0);
+}
 
 /** The SLO of {@link ALIGNED_REWARD} holds: a ready replica, latency and error rate within it. */
 function sloHeld(s: Readonly<Snapshot>): boolean {
