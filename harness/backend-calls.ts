@@ -10,7 +10,6 @@ import {
   ExponentialBackoff,
   handleWhen,
   type IRetryContext,
-  type RetryPolicy,
   retry,
   TaskCancelledError,
   TimeoutStrategy,
@@ -48,10 +47,20 @@ export function isRetryable(e: unknown): boolean {
   return isTransient(e) || e instanceof TaskCancelledError;
 }
 
+function retryPolicies(o: BackendCallOptions, attempts: number) {
+  const policy = retry(handleWhen(isRetryable), {
+    // The first try already failed when the policy starts; the policy's own first run is
+    // the second try, and `maxAttempts` counts the retries after that.
+    maxAttempts: Math.max(0, attempts - 2),
+    backoff: new ExponentialBackoff({ initialDelay: o.initialDelayMs, maxDelay: o.maxDelayMs }),
+  });
+  return { policy, timed: wrap(policy, timeout(o.callTimeoutMs, TimeoutStrategy.Aggressive)) };
+}
+
 export class BackendCalls {
-  private readonly policy: RetryPolicy;
   private readonly attempts: number;
-  private readonly timed;
+  /** The retry and timeout policies, built at the first failure: most episodes never retry. */
+  private retrying: ReturnType<typeof retryPolicies> | null = null;
   /**
    * The first try's signal: aborts with the run, and when the try outlasts `callTimeoutMs`
    * (then it is renewed), so that a call the loop gave up on stops, as the contract says, and
@@ -63,13 +72,11 @@ export class BackendCalls {
   constructor(private readonly o: BackendCallOptions) {
     this.renewFirst();
     this.attempts = o.attempts ?? 3;
-    this.policy = retry(handleWhen(isRetryable), {
-      // The first try already failed when the policy starts; the policy's own first run is
-      // the second try, and `maxAttempts` counts the retries after that.
-      maxAttempts: Math.max(0, this.attempts - 2),
-      backoff: new ExponentialBackoff({ initialDelay: o.initialDelayMs, maxDelay: o.maxDelayMs }),
-    });
-    this.timed = wrap(this.policy, timeout(o.callTimeoutMs, TimeoutStrategy.Aggressive));
+  }
+
+  private policies() {
+    this.retrying ??= retryPolicies(this.o, this.attempts);
+    return this.retrying;
   }
 
   /** `fn()` as is when it succeeds; retried per the options when it fails transiently. */
@@ -105,13 +112,14 @@ export class BackendCalls {
     if (!isRetryable(first) || this.attempts < 2) throw first;
     this.o.onRetry?.(site, 1, first);
     let attempt = 1;
-    const listener = this.policy.onRetry((e) => {
+    const { policy, timed } = this.policies();
+    const listener = policy.onRetry((e) => {
       attempt++;
       if ("error" in e) this.o.onRetry?.(site, attempt, e.error);
     });
     try {
       // cockatiel's signal aborts on the run's signal and on the call's timeout alike.
-      return await this.timed.execute((ctx: IRetryContext & { signal: AbortSignal }) => fn(ctx.signal), this.o.signal);
+      return await timed.execute((ctx: IRetryContext & { signal: AbortSignal }) => fn(ctx.signal), this.o.signal);
     } finally {
       listener.dispose();
     }

@@ -514,8 +514,21 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
     for (const e of backend.drainEvents()) {
       live.onEvent(e.kind, e.faultId);
       const scheduled = e.kind === "fault-injected" || e.kind === "fault-skipped" ? byId.get(e.faultId) : undefined;
-      const row = { ...e, action: -1, ...podIdentity(pods, e) };
-      sink.onEvent?.(scheduled ? { ...row, fault: JSON.stringify(scheduled) } : row);
+      const who = podIdentity(pods, e);
+      // One literal of one shape, not spreads: the simulator reports several events a step.
+      const row: LoopEvent = {
+        time: e.time,
+        kind: e.kind,
+        action: -1,
+        podId: who.podId,
+        podName: who.podName,
+        podUid: who.podUid,
+        faultId: e.faultId,
+        detail: e.detail,
+      };
+      if (e.targetRank !== undefined) (row as { targetRank?: number }).targetRank = e.targetRank;
+      if (scheduled) (row as { fault?: string }).fault = JSON.stringify(scheduled);
+      sink.onEvent?.(row);
     }
   }
 
