@@ -40,7 +40,7 @@ export const heuristicParamsSchema = z
       .number()
       .min(0)
       .max(1)
-      .default(0.85)
+      .default(0.75)
       .describe("CPU above which high latency is blamed on load (scale up) rather than on one pod."),
     cpuLow: z.number().min(0).max(1).default(0.25).describe("Scale down when mean CPU stays below this, 0..1."),
     lowCpuSteps: z.number().int().min(1).default(8).describe("Consecutive low-CPU decisions before scaling down."),

@@ -21,7 +21,7 @@ import { definePolicy } from "./definition.ts";
 
 export const hpaParamsSchema = z
   .object({
-    targetCpu: z.number().gt(0).max(1).default(0.35).describe("Target mean CPU utilisation of ready pods, 0..1."),
+    targetCpu: z.number().gt(0).max(1).default(0.25).describe("Target mean CPU utilisation of ready pods, 0..1."),
     tolerance: z.number().min(0).max(1).default(0.1).describe("No change while |usage ratio - 1| <= tolerance."),
     downscaleStabilizationS: z
       .number()
