@@ -44,7 +44,7 @@ describe("model card schema", () => {
 
   it("refuses a codec that is not registered, naming the field, the registered ones and the value", () => {
     expect(issuesOf(validCard({ codec: "obs-v9" }))).toEqual([
-      'Expected `codec` to be "obs-v1" or "obs-v2", got "obs-v9" (string)',
+      'Expected `codec` to be "obs-v1" or "obs-v2" or "obs-v1-stack4", got "obs-v9" (string)',
     ]);
   });
 

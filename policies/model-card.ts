@@ -19,7 +19,8 @@ import { basename } from "node:path";
 import { z } from "zod";
 import { codecByName, codecNames, DEFAULT_CODEC } from "../harness/core/codecs.ts";
 import { ACTION_NAMES } from "../harness/core/contract.ts";
-// obs-v2 registers itself on import: a card may name it wherever cards are read.
+// obs-v1-stack4 and obs-v2 register themselves on import: a card may name either wherever cards are read.
+import "./obs-v1-stack.ts";
 import "./obs-v2.ts";
 
 /** Version of the card format itself; bumped when a field changes meaning. */

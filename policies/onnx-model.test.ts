@@ -198,7 +198,7 @@ describe("refusals (documented in policies/README.md)", () => {
     expect(err.code).toBe(ModelErrorCode.CodecMismatch);
     expect(err.file).toBe(m.file);
     expect(err.message).toBe(
-      `${m.file}: Expected \`codec\` of model card ${path} to be a registered state codec ("obs-v1" or "obs-v2"), got "obs-v9" (string)`,
+      `${m.file}: Expected \`codec\` of model card ${path} to be a registered state codec ("obs-v1" or "obs-v2" or "obs-v1-stack4"), got "obs-v9" (string)`,
     );
   });
 

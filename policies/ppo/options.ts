@@ -16,7 +16,8 @@ import { guardLimitsSchema } from "../../harness/core/guard.ts";
 import { frequencySchema, INJECT_MODES } from "../../harness/core/schedule.ts";
 import { WORKLOAD_PATTERNS } from "../../sim/params.ts";
 import { REWARD_NAMES } from "../../sim/reward.ts";
-// obs-v2 registers itself on import: training may use it.
+// obs-v1-stack4 and obs-v2 register themselves on import: training may use them.
+import "../obs-v1-stack.ts";
 import "../obs-v2.ts";
 import { randomiseSchema } from "./randomise.ts";
 
@@ -149,7 +150,7 @@ export const ppoOptionsSchema = z
             .join(", ")}), got ${JSON.stringify(iss.input)}`,
       })
       .describe(
-        "State codec the policy reads (harness/core/codecs.ts): obs-v1 (9 floats, the contract's; trains exactly as before the option existed) or obs-v2 (25: load against capacity, trends, pending and drained pods, the worst pod). The exported model's input, metadata and card name it.",
+        "State codec the policy reads (harness/core/codecs.ts): obs-v1 (9 floats, the contract's; trains exactly as before the option existed), obs-v2 (25: load against capacity, trends, pending and drained pods, the worst pod) or obs-v1-stack4 (36: the last four obs-v1 vectors). The exported model's input, metadata and card name it.",
       ),
     reward: z
       .enum(REWARD_NAMES)

@@ -14,7 +14,8 @@
 import { z } from "zod";
 import { codecByName, DEFAULT_CODEC, type StateCodec } from "../../harness/core/codecs.ts";
 import { ACTION_COUNT, ACTION_NAMES } from "../../harness/core/contract.ts";
-// obs-v2 registers itself on import: a service may serve an obs-v2 model.
+// obs-v1-stack4 and obs-v2 register themselves on import: a service may serve a model of either.
+import "../obs-v1-stack.ts";
 import "../obs-v2.ts";
 
 /** Most states in one `/predict/batch` body. */
