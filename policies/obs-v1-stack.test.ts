@@ -14,8 +14,8 @@ import { runPlannedEpisode } from "../harness/episode.ts";
 import { expandPlan } from "../harness/plan.ts";
 import { scenarioSchema } from "../scenarios/schema.ts";
 import { SimBackend } from "../sim/backend.ts";
-import { loadOnnxModel } from "./onnx-model.ts";
 import { OBS_V1_STACK4, STACK } from "./obs-v1-stack.ts";
+import { loadOnnxModel } from "./onnx-model.ts";
 import { ppoOptionsSchema } from "./ppo/options.ts";
 
 const CTX: CodecContext = { maxReplicas: 10, episodeSeconds: 2000 };
