@@ -31,12 +31,17 @@ const hasPrometheus = findExecutable("prometheus") !== null;
 const dir = import.meta.dirname;
 const MODEL = join(dir, "../../models/ppo-obs-v1.onnx");
 
-/** Resolves once every active target of the Prometheus at `url` has been scraped after `sinceMs`, `times` times over. */
+/**
+ * Resolves once every active target of the Prometheus at `url` has been scraped successfully
+ * after `sinceMs`. Successfully: on a loaded machine a scrape can time out, and a failed one
+ * updates `lastScrape` without storing a sample. (Beside stress-ng and two trainings, the
+ * recovery's panels once read "No data" after a wait that did not check this.)
+ */
 async function scrapedSince(url: string, sinceMs: number, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const targets = await activeTargets(url, { timeoutMs: 10_000 });
-    if (targets.length > 0 && targets.every((t) => Date.parse(t.lastScrape) > sinceMs)) return;
+    if (targets.length > 0 && targets.every((t) => t.health === "up" && Date.parse(t.lastScrape) > sinceMs)) return;
     if (Date.now() > deadline) {
       throw new Error(
         `not every target scraped since ${new Date(sinceMs).toISOString()}: ${targets.map((t) => `${t.scrapeUrl} ${t.lastScrape} ${t.health}`).join(", ")}`,
