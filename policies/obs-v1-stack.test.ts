@@ -10,13 +10,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { runTraining } from "../harness/cli-train.ts";
 import { codecByName } from "../harness/core/codecs.ts";
 import { type CodecContext, encodeObsV1, OBS_V1 } from "../harness/core/contract.ts";
-import { runPlannedEpisode } from "../harness/episode.ts";
-import { expandPlan } from "../harness/plan.ts";
-import { scenarioSchema } from "../scenarios/schema.ts";
 import { SimBackend } from "../sim/backend.ts";
 import { OBS_V1_STACK4, STACK } from "./obs-v1-stack.ts";
 import { loadOnnxModel } from "./onnx-model.ts";
 import { ppoOptionsSchema } from "./ppo/options.ts";
+import { rlScenarioEpisode } from "./test-helpers.ts";
 
 const CTX: CodecContext = { maxReplicas: 10, episodeSeconds: 2000 };
 const D = OBS_V1.dim;
@@ -79,17 +77,7 @@ describe("obs-v1-stack4", () => {
     } finally {
       await model.dispose();
     }
-    const scenario = scenarioSchema.parse({
-      name: "stack-rl",
-      seeds: [3],
-      steps: 20,
-      matrix: {
-        fault: ["pod-kill"],
-        frequency: { f: { kind: "fixed", intervalS: 60 } },
-        policy: [{ name: "rl", params: { model: modelFile } }],
-      },
-    });
-    const out = await runPlannedEpisode(scenario, expandPlan(scenario)[0]!);
+    const out = await rlScenarioEpisode(modelFile);
     expect(out.error).toBeNull();
     expect(out.status).toBe("completed");
     const codes = out.trace.columns.codec.subarray(0, out.trace.length);

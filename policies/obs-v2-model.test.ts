@@ -13,9 +13,8 @@ import { runTraining } from "../harness/cli-train.ts";
 import { Action, type Policy } from "../harness/core/contract.ts";
 import { guardLimitsSchema } from "../harness/core/guard.ts";
 import { generateSchedule } from "../harness/core/schedule.ts";
-import { deploymentCapacityRps, runPlannedEpisode } from "../harness/episode.ts";
+import { deploymentCapacityRps } from "../harness/episode.ts";
 import { runEpisode, type StepRecord } from "../harness/loop.ts";
-import { expandPlan } from "../harness/plan.ts";
 import { scenarioSchema } from "../scenarios/schema.ts";
 import { SimBackend } from "../sim/backend.ts";
 import { createPolicy, preparePolicy } from "./index.ts";
@@ -27,6 +26,7 @@ import { type PpoOptionsInput, ppoOptionsSchema } from "./ppo/options.ts";
 import { buildAgentApp } from "./service/app.ts";
 import { agentClient } from "./service/client.ts";
 import { agentSchemas } from "./service/schemas.ts";
+import { rlScenarioEpisode } from "./test-helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "obs-v2-model-"));
 const modelFile = join(dir, "ppo-obs-v2.onnx");
@@ -175,17 +175,7 @@ describe("the rl policy with an obs-v2 model", () => {
   });
 
   it("runs in a scenario on the simulator, which hands the codec the deployment's capacity", async () => {
-    const scenario = scenarioSchema.parse({
-      name: "obs-v2-rl",
-      seeds: [3],
-      steps: 20,
-      matrix: {
-        fault: ["pod-kill"],
-        frequency: { f: { kind: "fixed", intervalS: 60 } },
-        policy: [{ name: "rl", params: { model: modelFile } }],
-      },
-    });
-    const out = await runPlannedEpisode(scenario, expandPlan(scenario)[0]!);
+    const out = await rlScenarioEpisode(modelFile);
     expect(out.error).toBeNull();
     expect(out.status).toBe("completed");
     const conf = out.trace.columns.confidence.subarray(0, out.trace.length);

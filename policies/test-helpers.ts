@@ -1,4 +1,7 @@
 import { createPodTable, createSnapshot, type PodTable, type Snapshot } from "../harness/core/contract.ts";
+import { type EpisodeOutcome, runPlannedEpisode } from "../harness/episode.ts";
+import { expandPlan } from "../harness/plan.ts";
+import { scenarioSchema } from "../scenarios/schema.ts";
 import type { PolicyContext } from "./definition.ts";
 
 export const testContext: PolicyContext = {
@@ -47,4 +50,22 @@ export function setPod(
   if (row.latencyMs !== undefined) t.latencyMs[i] = row.latencyMs;
   if (row.errorRate !== undefined) t.errorRate[i] = row.errorRate;
   if (row.drained !== undefined) t.drained[i] = row.drained;
+}
+
+/**
+ * One 20-step pod-kill episode of the rl policy with `model` through a scenario on the
+ * simulator: what a model of any codec must get through, fed by the loop as in a real run.
+ */
+export function rlScenarioEpisode(model: string): Promise<EpisodeOutcome> {
+  const scenario = scenarioSchema.parse({
+    name: "rl-model",
+    seeds: [3],
+    steps: 20,
+    matrix: {
+      fault: ["pod-kill"],
+      frequency: { f: { kind: "fixed", intervalS: 60 } },
+      policy: [{ name: "rl", params: { model } }],
+    },
+  });
+  return runPlannedEpisode(scenario, expandPlan(scenario)[0]!);
 }
