@@ -515,7 +515,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       live.onEvent(e.kind, e.faultId);
       const scheduled = e.kind === "fault-injected" || e.kind === "fault-skipped" ? byId.get(e.faultId) : undefined;
       const who = podIdentity(pods, e);
-      // One literal of one shape, not spreads: the simulator reports several events a step.
+      // One literal, not two spreads: the simulator reports several events a step.
       const row: LoopEvent = {
         time: e.time,
         kind: e.kind,

@@ -5,9 +5,8 @@
 import type { PolicyContext, PolicyDefinition } from "./definition.ts";
 import { heuristic } from "./heuristic.ts";
 import { hpa } from "./hpa.ts";
-// Registers obs-v1-stack4 and obs-v2 in the codec registry (harness/core/codecs.ts): a policy naming one is fed it.
-import "./obs-v1-stack.ts";
-import "./obs-v2.ts";
+// Registers the codecs in harness/core/codecs.ts: a policy naming one is fed it.
+import "./codecs.ts";
 import { none } from "./none.ts";
 import { random } from "./random.ts";
 import { type PrepareOptions, rl } from "./rl.ts";

@@ -19,9 +19,8 @@ import { basename } from "node:path";
 import { z } from "zod";
 import { codecByName, codecNames, DEFAULT_CODEC } from "../harness/core/codecs.ts";
 import { ACTION_NAMES } from "../harness/core/contract.ts";
-// obs-v1-stack4 and obs-v2 register themselves on import: a card may name either wherever cards are read.
-import "./obs-v1-stack.ts";
-import "./obs-v2.ts";
+// Registers the codecs: a card may name any of them wherever cards are read.
+import "./codecs.ts";
 
 /** Version of the card format itself; bumped when a field changes meaning. */
 export const MODEL_CARD_VERSION = 1;

@@ -21,9 +21,8 @@ import protobuf from "protobufjs";
 import { codecByName, DEFAULT_CODEC } from "../../harness/core/codecs.ts";
 import { ACTION_COUNT } from "../../harness/core/contract.ts";
 import type { CardOutput, CardTensor } from "../model-card.ts";
-// obs-v1-stack4 and obs-v2 register themselves on import: a network may be exported for either.
-import "../obs-v1-stack.ts";
-import "../obs-v2.ts";
+// Registers the codecs: a network may be exported for any of them.
+import "../codecs.ts";
 import { type MlpSpec, paramLayout } from "./mlp.ts";
 import { OBS_NORM_EPS } from "./obs-norm.ts";
 

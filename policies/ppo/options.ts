@@ -16,9 +16,8 @@ import { guardLimitsSchema } from "../../harness/core/guard.ts";
 import { frequencySchema, INJECT_MODES } from "../../harness/core/schedule.ts";
 import { WORKLOAD_PATTERNS } from "../../sim/params.ts";
 import { REWARD_NAMES } from "../../sim/reward.ts";
-// obs-v1-stack4 and obs-v2 register themselves on import: training may use them.
-import "../obs-v1-stack.ts";
-import "../obs-v2.ts";
+// Registers the codecs: training may use any of them.
+import "../codecs.ts";
 import { randomiseSchema } from "./randomise.ts";
 
 /** Training episodes use seeds from here upward; evaluation scenarios use small seeds (1..20). */

@@ -14,9 +14,8 @@
 import { z } from "zod";
 import { codecByName, DEFAULT_CODEC, type StateCodec } from "../../harness/core/codecs.ts";
 import { ACTION_COUNT, ACTION_NAMES } from "../../harness/core/contract.ts";
-// obs-v1-stack4 and obs-v2 register themselves on import: a service may serve a model of either.
-import "../obs-v1-stack.ts";
-import "../obs-v2.ts";
+// Registers the codecs: a service may serve a model of any of them.
+import "../codecs.ts";
 
 /** Most states in one `/predict/batch` body. */
 export const MAX_BATCH_STATES = 4096;
