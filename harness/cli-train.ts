@@ -36,6 +36,7 @@ import {
 } from "../policies/ppo/options.ts";
 import { createEngine, mlpSpecFor, newRunId, PpoTrainer, train, type UpdateMetrics } from "../policies/ppo/train.ts";
 import { codecNames } from "./core/codecs.ts";
+import { ACTION_MASKS } from "./core/contract.ts";
 import { errorCode, HarnessError } from "./core/errors.ts";
 import { gitRevision } from "./provenance.ts";
 import { TrainingStore } from "./store-training.ts";
@@ -74,6 +75,7 @@ const FLAGS: { readonly [K in keyof PpoOptions]: Options | null } = {
   trainingSeedStart: { type: "number" },
   randomise: null,
   guard: null,
+  actionMask: { type: "string", choices: [...ACTION_MASKS] },
   slo: null,
   out: { type: "string" },
   overwrite: { type: "boolean" },
@@ -340,6 +342,7 @@ export function writeModel(
   const { path: cardPath } = writeModelCard(modelPath, {
     description: `PPO actor-critic (${o.hidden.join("x")} tanh) over ${o.codec}, trained on the simulator with the \`${o.reward}\` reward through the guard`,
     codec: o.codec,
+    actionMask: o.actionMask,
     inputs: [exportInputFor(o.codec)],
     outputs: [...EXPORT_OUTPUTS],
     training: {

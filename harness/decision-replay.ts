@@ -12,8 +12,10 @@
  */
 
 import { createPolicy, type PolicyName, preparePolicy } from "../policies/index.ts";
-import { ACTION_NAMES, type Action, createSnapshot, OBS_V1, type Snapshot } from "./core/contract.ts";
+import { ACTION_COUNT, ACTION_NAMES, Action, createSnapshot, OBS_V1, type Snapshot } from "./core/contract.ts";
 import { HarnessError } from "./core/errors.ts";
+import { allowedActions } from "./core/guard.ts";
+import { createGuardContext, fillGuardContext } from "./core/step.ts";
 import { parseScenario } from "./scenario-file.ts";
 import type { RunRow, TraceStore } from "./store.ts";
 import { OBS_COLUMNS } from "./trace.ts";
@@ -58,7 +60,7 @@ export interface DecisionReplay {
 }
 
 /** The recorded columns a snapshot and the codec vector are rebuilt from. */
-const STEP_SQL = `SELECT s.episode_id, s.step, s.time_s, s.proposed, s.slo_ok,
+const STEP_SQL = `SELECT s.episode_id, s.step, s.time_s, s.proposed, s.executed, s.applied, s.slo_ok,
     s.desired_replicas, s.ready_replicas, s.pods, s.healthy, s.degraded, s.crashed, s.pending,
     s.terminating, s.drained, s.cpu, s.memory, s.latency_ms, s.error_rate, s.request_rate,
     s.since_failure_s, s.missing,
@@ -109,6 +111,10 @@ export async function replayDecisions(store: TraceStore, o: DecisionReplayOption
   const state = new Float32Array(OBS_V1.dim);
   let current = -1;
   let policy: ReturnType<typeof createPolicy> | null = null;
+  // A masked policy chooses among what the guard's limits allowed at the recorded step.
+  const allowed = new Uint8Array(ACTION_COUNT);
+  const context = createGuardContext();
+  let lastActionAt: number | null = null;
   for (const row of (await store.query(STEP_SQL, [o.run.runId])) as Row[]) {
     const id = Number(row.episode_id);
     const ep = byId.get(id);
@@ -123,12 +129,17 @@ export async function replayDecisions(store: TraceStore, o: DecisionReplayOption
         slo: scenario.slo,
       });
       policy.reset?.(seed);
+      lastActionAt = null;
     }
     fill(snapshot, row);
     OBS_COLUMNS.forEach((c, i) => {
       state[i] = Number(row[c]);
     });
-    const d = policy!.decide(state, snapshot);
+    const masked = policy!.actionMask === "guard";
+    if (masked)
+      allowedActions(fillGuardContext(context, snapshot.time, snapshot, lastActionAt), scenario.guard, allowed);
+    if (Number(row.executed) !== Action.Noop && row.applied) lastActionAt = snapshot.time;
+    const d = policy!.decide(state, snapshot, undefined, masked ? allowed : undefined);
     const decision = d instanceof Promise ? await d : d;
     const recorded = ACTION_NAMES[Number(row.proposed) as Action];
     const replayed = ACTION_NAMES[decision.action];

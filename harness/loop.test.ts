@@ -224,6 +224,39 @@ describe("controller loop", () => {
   });
 });
 
+describe("masked policy (actionMask guard)", () => {
+  it("is passed what the guard's limits allow each step, so it is never refused, and the rest of the policies are not", async () => {
+    const masks: number[][] = [];
+    // Always wants to scale up: whenever the mask allows it.
+    const masked: Policy = {
+      name: "masked",
+      actionMask: "guard",
+      decide: (_s, _snap, _signal, allowed): Decision => {
+        masks.push([...allowed!]);
+        return { action: allowed![Action.ScaleUp] === 1 ? Action.ScaleUp : Action.Noop, confidence: 1 };
+      },
+    };
+    const r = await run(masked, { guard: { maxReplicas: 5, minIntervalS: 30 } });
+    expect(masks).toHaveLength(60);
+    // From 3 replicas, every 30 s (3 steps of 10 s) up to the ceiling of 5, then only noop.
+    const ups = r.steps.filter((s) => s.executed === Action.ScaleUp).map((s) => s.time);
+    expect(ups).toEqual([0, 30]);
+    expect(r.steps.every((s) => s.reason === "Allowed" || s.reason === "Noop")).toBe(true);
+    expect(masks[1]).toEqual([1, 0, 0, 0, 0]);
+    expect(masks[3]).toEqual([1, 1, 1, 1, 1]);
+    expect(masks.at(-1)).toEqual([1, 1, 0, 1, 1]);
+    let given: Uint8Array | undefined = new Uint8Array(1);
+    await run({
+      name: "plain",
+      decide: (_s, _snap, _signal, allowed): Decision => {
+        given = allowed;
+        return { action: Action.Noop, confidence: 1 };
+      },
+    });
+    expect(given).toBeUndefined();
+  });
+});
+
 describe("controller loop properties", () => {
   const arbitraryRun = fc.record({
     seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),

@@ -12,6 +12,7 @@
 import { type BackendCallOptions, BackendCalls, type CallSite, isRetryable } from "./backend-calls.ts";
 import { codecByName, OBS_V1_CODEC, type StateCodec } from "./core/codecs.ts";
 import {
+  ACTION_COUNT,
   ACTION_NAMES,
   Action,
   type ActionOutcome,
@@ -33,7 +34,7 @@ import {
   type Snapshot,
   sloHolds,
 } from "./core/contract.ts";
-import { type GuardLimits, GuardReason, guard } from "./core/guard.ts";
+import { allowedActions, type GuardLimits, GuardReason, guard } from "./core/guard.ts";
 import { createGuardContext, FaultTimeline, fillGuardContext, LiveFaults, SloChange, SloTracker } from "./core/step.ts";
 
 /** What one step of the loop records: the audit row (who/what/when/why). Reused buffers. */
@@ -302,6 +303,7 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
   // The guard's arguments, refilled every step: it keeps no reference to them.
   const proposal: { action: Action; policyError: string | undefined } = { action: Action.Noop, policyError: undefined };
   const context = createGuardContext();
+  const allowed = policy.actionMask === "guard" ? new Uint8Array(ACTION_COUNT) : undefined;
 
   let failure: unknown = null;
   // The grid's origin: the clock keeps one origin per run, an episode starts on it here.
@@ -333,7 +335,12 @@ export async function runEpisode(o: EpisodeOptions, sink: EpisodeSink): Promise<
       let policyError: string | undefined;
       let fedBy = policyFeed.codec.code;
       try {
-        const d = decideWithin(policy, state, snapshot, limits.policyTimeoutMs, o.signal);
+        // A masked policy chooses among what the guard's limits allow on this observation.
+        if (allowed !== undefined) {
+          fillGuardContext(context, now, snapshot, guardState.lastActionAt);
+          allowedActions(context, limits, allowed);
+        }
+        const d = decideWithin(policy, state, snapshot, limits.policyTimeoutMs, o.signal, allowed);
         decision = isPromise(d) ? await d : d;
         if (!isAction(decision.action)) throw new Error(`proposed invalid action ${String(decision.action)}`);
       } catch (err) {
@@ -617,8 +624,9 @@ function decideWithin(
   snapshot: Snapshot,
   timeoutMs: number,
   runSignal: AbortSignal | undefined,
+  allowed?: Uint8Array,
 ): MaybePromise<Decision> {
-  const d = policy.decide(state, snapshot, runSignal);
+  const d = policy.decide(state, snapshot, runSignal, allowed);
   if (!isPromise(d)) return d;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

@@ -18,7 +18,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { z } from "zod";
 import { codecByName, codecNames, DEFAULT_CODEC } from "../harness/core/codecs.ts";
-import { ACTION_NAMES } from "../harness/core/contract.ts";
+import { ACTION_MASKS, ACTION_NAMES } from "../harness/core/contract.ts";
 // Registers the codecs: a card may name any of them wherever cards are read.
 import "./codecs.ts";
 
@@ -97,6 +97,12 @@ export const modelCardSchema = z
       .positive()
       .describe("Length of the input vector; the codec's dimension (9 for obs-v1, 25 for obs-v2)."),
     actionNames: actionNamesSchema.describe("Action names by output index; must equal ACTION_NAMES."),
+    actionMask: z
+      .enum(ACTION_MASKS)
+      .default("none")
+      .describe(
+        "guard: the model was trained choosing only among the actions the guard's limits allow (allowedActions, harness/core/guard.ts), and the rl policy decides the same way; none (default): among every action.",
+      ),
     file: z.string().min(1).describe("File name of the ONNX model this card describes (no folder)."),
     sha256: z.string().regex(SHA256, "a lowercase hex sha256 (64 characters)").describe("sha256 of the ONNX file."),
     inputs: z.array(tensorSchema).length(1).describe("The model's one input: float32 [batch or 1, obsDim]."),

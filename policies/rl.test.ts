@@ -1,7 +1,7 @@
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { OBS_V1 } from "../harness/core/contract.ts";
 import { runPlannedEpisode } from "../harness/episode.ts";
 import { expandPlan } from "../harness/plan.ts";
@@ -14,6 +14,9 @@ import { DEFAULT_MODEL, PROJECT_ROOT, prepareRl } from "./rl.ts";
 import { steadySnapshot, testContext } from "./test-helpers.ts";
 
 const quiet = { logger: { warn: () => {} } };
+// Every model file a test writes goes under one folder, removed at the end.
+const scratch = mkdtempSync(join(tmpdir(), "rl-test-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const snapshot = steadySnapshot();
 
 async function rlPolicy(model: string) {
@@ -60,6 +63,32 @@ describe("rl policy", () => {
     expect(d.confidence).toBe(probs[d.action]);
   });
 
+  it("a model whose card says actionMask guard chooses the best allowed action, confidence renormalised over them", async () => {
+    const dir = mkdtempSync(join(scratch, "mask-"));
+    const file = join(dir, "masked.onnx");
+    copyFileSync(join(PROJECT_ROOT, DEFAULT_MODEL), file);
+    const card = JSON.parse(readFileSync(join(PROJECT_ROOT, DEFAULT_MODEL.replace(/\.onnx$/, ".json")), "utf8"));
+    writeFileSync(join(dir, "masked.json"), JSON.stringify({ ...card, actionMask: "guard" }));
+    const plain = await rlPolicy(DEFAULT_MODEL);
+    const masked = await rlPolicy(file);
+    expect(plain.actionMask).toBe("none");
+    expect(masked.actionMask).toBe("guard");
+    const state = new Float32Array(OBS_V1.dim).fill(0.3);
+    const free = await plain.decide(state, snapshot);
+    const probs = Array.from(free.probs!);
+    const all = Uint8Array.from([1, 1, 1, 1, 1]);
+    expect((await masked.decide(state, snapshot, undefined, all)).action).toBe(free.action);
+    // Mask the unmasked choice (unless it is noop, which is always allowed): the runner-up wins.
+    const allowed = Uint8Array.from([1, 1, 1, 1, 1]);
+    if (free.action !== 0) allowed[free.action] = 0;
+    else allowed.fill(0, 1);
+    const d = await masked.decide(state, snapshot, undefined, allowed);
+    const candidates = probs.map((p, k) => (allowed[k] === 1 ? p : -1));
+    expect(d.action).toBe(candidates.indexOf(Math.max(...candidates)));
+    const mass = probs.reduce((a, p, k) => a + (allowed[k] === 1 ? p : 0), 0);
+    expect(d.confidence).toBeCloseTo(probs[d.action]! / mass, 6);
+  });
+
   it("resolves relative model paths against the project root, not the working directory", async () => {
     const rel = relative(PROJECT_ROOT, SB3_FIXTURES.extractor);
     const model = await prepareRl({ model: rel }, quiet);
@@ -67,7 +96,7 @@ describe("rl policy", () => {
   });
 
   it("caches a model by path and sha256, and loads it again when the file changes", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rl-"));
+    const dir = mkdtempSync(join(scratch, "rl-"));
     const file = join(dir, "m.onnx");
     writeFileSync(file, buildMlpOnnx({ seed: 1 }).bytes);
     const a = await prepareRl({ model: file }, quiet);
@@ -94,7 +123,7 @@ describe("rl policy", () => {
   });
 
   it("createPolicy without preparePolicy says what to do", () => {
-    const dir = mkdtempSync(join(tmpdir(), "rl-"));
+    const dir = mkdtempSync(join(scratch, "rl-"));
     const file = join(dir, "unprepared.onnx");
     copyFileSync(SB3_FIXTURES.extractor, file);
     expect(() => createPolicy("rl", { model: file }, testContext)).toThrow(
@@ -103,7 +132,7 @@ describe("rl policy", () => {
   });
 
   it("refuses a model of another input size through the policy too", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rl-"));
+    const dir = mkdtempSync(join(scratch, "rl-"));
     const file = join(dir, "eight.onnx");
     writeFileSync(file, buildMlpOnnx({ inputDim: 8 }).bytes);
     await expect(preparePolicy("rl", { model: file }, quiet)).rejects.toMatchObject({

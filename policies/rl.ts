@@ -24,6 +24,7 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { codecNames, DEFAULT_CODEC } from "../harness/core/codecs.ts";
 import type { Action, Decision, Policy, Snapshot } from "../harness/core/contract.ts";
+import { maskedArgmax } from "../harness/core/guard.ts";
 import { definePolicy } from "./definition.ts";
 import { sha256Hex } from "./model-card.ts";
 import { loadOnnxModel, ModelError, ModelErrorCode, type ModelLogger, type OnnxPolicyModel } from "./onnx-model.ts";
@@ -41,7 +42,7 @@ export function resolveModelPath(model: string): string {
 
 /** The rl policy always decides asynchronously (see the file comment). */
 export interface RlPolicy extends Policy {
-  decide(state: Float32Array, snapshot: Snapshot, signal?: AbortSignal): Promise<Decision>;
+  decide(state: Float32Array, snapshot: Snapshot, signal?: AbortSignal, allowed?: Uint8Array): Promise<Decision>;
 }
 
 const paramsSchema = z
@@ -196,6 +197,19 @@ function remoteRl(url: string, timeoutMs: number, codec: string): RlPolicy {
   };
 }
 
+/**
+ * The argmax among the allowed actions, its confidence the probability renormalised over
+ * them: the masked distribution the model was trained to sample from (policies/ppo/mlp.ts
+ * maskLogits). `decision.probs` stays the model's own output.
+ */
+export function maskDecision(decision: Decision, probs: Float32Array, allowed: Uint8Array): void {
+  const best = maskedArgmax(probs, allowed);
+  let mass = 0;
+  for (let k = 0; k < probs.length; k++) if (allowed[k] === 1) mass += probs[k]!;
+  decision.action = best;
+  decision.confidence = mass > 0 ? probs[best]! / mass : 0;
+}
+
 export const rl = {
   ...definePolicy({
     description:
@@ -215,15 +229,21 @@ export const rl = {
       const decision: Decision = { action: 0, confidence: 0, reason };
       // Buffers of this policy instance: episodes that share a model in one thread never share inputs.
       const decide = model.decider();
+      // A model trained under the guard's mask chooses under it (it needs its scores to).
+      const actionMask = model.card?.actionMask === "guard" && model.io.scores ? "guard" : "none";
       return {
         name: "rl",
         // The loop encodes each observation with this codec (harness/loop.ts feedFor).
         codec: model.codec.name,
-        async decide(state) {
+        actionMask,
+        async decide(state, _snapshot, _signal, allowed) {
           const d = await decide(state);
           decision.action = d.action as Action;
           decision.confidence = d.confidence;
-          if (d.probs) decision.probs = d.probs;
+          if (d.probs) {
+            decision.probs = d.probs;
+            if (allowed !== undefined) maskDecision(decision, d.probs, allowed);
+          }
           return decision;
         },
       };

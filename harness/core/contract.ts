@@ -632,6 +632,14 @@ export type MaybePromise<T> = T | Promise<T>;
  * rule-based policies. Implementations must not keep references to either: both are
  * reused buffers.
  */
+/**
+ * How a policy's choice relates to the guard: `none`, it chooses among every action and
+ * the guard turns a refused one into noop; `guard`, it chooses only among
+ * `allowedActions` (harness/core/guard.ts) (a model trained with PPO's `actionMask: guard`, named on its card).
+ */
+export const ACTION_MASKS = ["none", "guard"] as const;
+export type ActionMask = (typeof ACTION_MASKS)[number];
+
 export interface Policy {
   readonly name: string;
   /**
@@ -639,13 +647,19 @@ export interface Policy {
    * absent: `obs-v1`. The loop encodes every observation with it.
    */
   readonly codec?: string;
+  /**
+   * `guard`: the loop passes `decide` the actions the guard's limits allow at this step
+   * (`allowed`, 1 per allowed action id) and the policy chooses among them. Absent: `none`.
+   */
+  readonly actionMask?: ActionMask;
   /** Called at the start of every episode with that episode's seed. */
   reset?(seed: number): void;
   /**
    * The decision for one observation. `signal` aborts when the loop stops waiting (the
    * guard's policy timeout, or the run's abort): a remote policy cancels its call on it.
+   * `allowed` is given to a policy with `actionMask: "guard"` only; valid during the call.
    */
-  decide(state: Float32Array, snapshot: Snapshot, signal?: AbortSignal): MaybePromise<Decision>;
+  decide(state: Float32Array, snapshot: Snapshot, signal?: AbortSignal, allowed?: Uint8Array): MaybePromise<Decision>;
 }
 
 /**

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ACTION_COUNT, Action, Missing } from "./contract.ts";
 import {
+  allowedActions,
   GUARD_MODES,
   type GuardContext,
   type GuardLimits,
@@ -358,5 +359,42 @@ describe("guard properties", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("allowedActions", () => {
+  it("masks exactly what an unpaused autonomous guard refuses, on complete metrics", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 6 }),
+        fc.integer({ min: 0, max: 120 }),
+        fc.integer({ min: 0, max: 12 }),
+        fc.option(fc.integer({ min: 0, max: 200 })),
+        (minReplicas, extra, minIntervalS, replicas, last) => {
+          const l = limits({ minReplicas, maxReplicas: minReplicas + extra, minIntervalS });
+          const c = ctx({ now: 200, lastActionAt: last, desiredReplicas: replicas });
+          const mask = allowedActions(c, l, new Uint8Array(ACTION_COUNT));
+          for (let a = 0 as Action; a < ACTION_COUNT; a++) {
+            const executes = a === Action.Noop || guard(propose(a), c, l).action === a;
+            expect(mask[a], `action ${a}`).toBe(executes ? 1 : 0);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("leaves the operator's switches and missing metrics to the guard, so proposals stay visible", () => {
+    const mask = new Uint8Array(ACTION_COUNT);
+    for (const over of [{ paused: true }, { mode: "observe-only" }, { mode: "approve" }] as const) {
+      const c = ctx({ missing: Missing.Cpu, paused: "paused" in over });
+      expect([...allowedActions(c, limits("mode" in over ? { mode: over.mode } : {}), mask)]).toEqual([1, 1, 1, 1, 1]);
+    }
+  });
+
+  it("masks every action but noop within minIntervalS of the last action", () => {
+    const mask = allowedActions(ctx({ now: 100, lastActionAt: 50 }), limits(), new Uint8Array(ACTION_COUNT));
+    expect([...mask]).toEqual([1, 0, 0, 0, 0]);
   });
 });

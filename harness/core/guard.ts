@@ -17,7 +17,7 @@
  *   9. otherwise                  -> Allowed (or PolicyUnavailable when it came from the fallback)
  */
 import { z } from "zod";
-import { ACTION_NAMES, Action, missingNames } from "./contract.ts";
+import { ACTION_COUNT, ACTION_NAMES, Action, missingNames } from "./contract.ts";
 
 export const GUARD_MODES = ["observe-only", "approve", "autonomous"] as const;
 export type GuardMode = (typeof GUARD_MODES)[number];
@@ -197,6 +197,29 @@ export function guard(proposal: GuardProposal, context: GuardContext, limits: Gu
     : result(action, GuardReason.PolicyUnavailable, `${prefix}${name} executed${change}`);
 }
 
+/**
+ * Which actions the guard's limits would let through now, as a mask over action ids
+ * (1: allowed), written into `out`: what a policy trained with action masking
+ * (policies/ppo, `actionMask: guard`) samples among, in training and at decision time alike.
+ * `offset`: where in `out` the mask starts (one row of a batch of masks).
+ *
+ * Only the rules about the action itself are masked: the replica bounds and the minimum
+ * interval. The operator's switches (pause, observe-only, approval) and missing metrics
+ * are left to {@link guard}, so that what a policy would have done stays in the audit log
+ * while it is refused. For an unpaused autonomous guard with complete metrics the mask is
+ * exactly "guard(action) executes it" (guard.test.ts checks it over a grid).
+ */
+export function allowedActions(context: GuardContext, limits: GuardLimits, out: Uint8Array, offset = 0): Uint8Array {
+  const early = context.lastActionAt !== null && context.now - context.lastActionAt < limits.minIntervalS;
+  const replicas = context.desiredReplicas;
+  out[offset + Action.Noop] = 1;
+  out[offset + Action.RestartPod] = early ? 0 : 1;
+  out[offset + Action.DrainPod] = early ? 0 : 1;
+  out[offset + Action.ScaleUp] = early || replicas >= limits.maxReplicas ? 0 : 1;
+  out[offset + Action.ScaleDown] = early || replicas <= limits.minReplicas ? 0 : 1;
+  return out;
+}
+
 const NOOP_RESULT: GuardResult = Object.freeze({
   action: Action.Noop,
   reason: GuardReason.Noop,
@@ -217,4 +240,17 @@ function count(n: number): string {
 
 function fmtSeconds(s: number): string {
   return `${Number.isInteger(s) ? s : s.toFixed(1)} s`;
+}
+
+/**
+ * The index of the largest score among the allowed actions (`allowed[k]` 1; noop, always
+ * allowed, wins when nothing else is), ties to the lowest index as an argmax: the decision
+ * of a greedy policy over scores (logits or probabilities) under {@link allowedActions}.
+ */
+export function maskedArgmax(scores: ArrayLike<number>, allowed: ArrayLike<number>): Action {
+  let best: Action = Action.Noop;
+  for (let k = 1; k < ACTION_COUNT; k++) {
+    if (allowed[k] === 1 && scores[k]! > scores[best]!) best = k as Action;
+  }
+  return best;
 }

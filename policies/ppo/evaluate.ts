@@ -7,6 +7,7 @@
  * figure that travels with the model.
  */
 import { ACTION_COUNT } from "../../harness/core/contract.ts";
+import { maskedArgmax } from "../../harness/core/guard.ts";
 import { ActorCritic } from "./mlp.ts";
 import type { RunningMeanStd } from "./obs-norm.ts";
 import type { PpoOptions } from "./options.ts";
@@ -37,11 +38,13 @@ function run(
   o: PpoOptions,
   episodes: number,
   label: string,
-  act: ((obs: Float32Array) => number) | null,
+  act: ((obs: Float32Array, mask: Uint8Array) => number) | null,
 ): QuickEvalRow {
   const vec = new VecEnv({ ...o, nEnvs: 1, trainingSeedStart: EVAL_SEED_START });
   vec.resetAll();
   const action = new Int32Array(1);
+  const mask = new Uint8Array(ACTION_COUNT).fill(1);
+  const masked = o.actionMask === "guard";
   const recoveries: number[] = [];
   let held = 0;
   let steps = 0;
@@ -50,7 +53,8 @@ function run(
   let ret = 0;
   let done = 0;
   while (done < episodes) {
-    action[0] = act === null ? 0 : act(vec.obs);
+    if (masked) vec.fillMasks(mask);
+    action[0] = act === null ? 0 : act(vec.obs, mask);
     vec.step(action);
     held += vec.sloHeldSteps;
     steps += vec.steps;
@@ -83,13 +87,12 @@ export function quickEvaluate(
   const net = new ActorCritic(spec, 1, params);
   // The options' codec: VecEnv encodes the episodes with it, as in training.
   const x = new Float32Array(spec.obsDim);
-  const greedy = (obs: Float32Array) => {
+  // Argmax over the allowed actions (every action without actionMask), as the rl policy decides.
+  const greedy = (obs: Float32Array, mask: Uint8Array) => {
     if (obsNorm === null) x.set(obs);
     else obsNorm.normalize(obs, 1, o.obsClip, x);
     net.forward(x, 1);
-    let best = 0;
-    for (let k = 1; k < ACTION_COUNT; k++) if (net.logits[k] > net.logits[best]) best = k;
-    return best;
+    return maskedArgmax(net.logits, mask);
   };
   return {
     seeds: `${EVAL_SEED_START}..${EVAL_SEED_START + episodes - 1} (training distribution, held out)`,

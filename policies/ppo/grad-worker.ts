@@ -41,7 +41,7 @@ interface Shared {
 interface Views {
   readonly params: Float32Array;
   readonly grad: Float32Array;
-  readonly mb: { n: number } & Omit<Minibatch, "n">;
+  readonly mb: { n: number; masks: Uint8Array | null } & Omit<Minibatch, "n" | "masks">;
   readonly ctrl: Int32Array;
   readonly floats: Float64Array;
 }
@@ -57,6 +57,8 @@ function views(s: Shared): Views {
       logProbs: new Float32Array(s.logProbs),
       advantages: new Float32Array(s.advantages),
       returns: new Float32Array(s.returns),
+      // The actor's half runs on the main thread: its masks are read there, never shared.
+      masks: null,
     },
     ctrl: new Int32Array(s.ctrl),
     floats: new Float64Array(s.floats),
@@ -168,6 +170,7 @@ export class ParallelActorCritic {
     v.mb.logProbs.set(mb.logProbs.subarray(0, n));
     v.mb.advantages.set(mb.advantages.subarray(0, n));
     v.mb.returns.set(mb.returns.subarray(0, n));
+    v.mb.masks = mb.masks ?? null;
     v.floats[F_CLIP] = c.clipCoef;
     v.floats[F_ENT] = c.entCoef;
     v.floats[F_VF] = c.vfCoef;

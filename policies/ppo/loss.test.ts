@@ -95,6 +95,36 @@ describe("hand-written network vs tfjs", () => {
     expect(maxAbs).toBeGreaterThan(1e-3);
     expect(maxDiff).toBeLessThan(1e-6);
   });
+
+  it("with action masks: masked actions have probability 0, and loss and gradients equal tfjs autodiff's", () => {
+    const { spec, net, mb: base } = fixture();
+    // Every row keeps noop and its own action; a varying share of the rest is masked.
+    const masks = Uint8Array.from({ length: base.n * 5 }, (_, i) => {
+      const row = Math.floor(i / 5);
+      const k = i % 5;
+      return k === 0 || k === base.actions[row] || (row + k) % 3 === 0 ? 1 : 0;
+    });
+    expect(masks.includes(0)).toBe(true);
+    const mb: Minibatch = { ...base, masks };
+    const coefs = { clipCoef: 0.2, entCoef: 0.01, vfCoef: 0.5 };
+    const g = new Float32Array(net.params.length);
+    const gTf = new Float32Array(net.params.length);
+    const s = emptyLossStats();
+    const sTf = emptyLossStats();
+    net.lossAndGrad(mb, coefs, g, s);
+    for (let i = 0; i < masks.length; i++) if (masks[i] === 0) expect(net.probs[i]).toBe(0);
+    tfLossAndGrad(spec, net.params, mb, coefs, gTf, sTf);
+    for (const k of ["pgLoss", "vLoss", "entropy", "approxKl", "clipFrac", "loss"] as const) {
+      expect(Number.isFinite(s[k]), k).toBe(true);
+      expect(s[k], k).toBeCloseTo(sTf[k], 5);
+    }
+    const unmasked = emptyLossStats();
+    net.lossAndGrad(base, coefs, new Float32Array(net.params.length), unmasked);
+    expect(s.entropy).toBeLessThan(unmasked.entropy);
+    let maxDiff = 0;
+    for (let i = 0; i < g.length; i++) maxDiff = Math.max(maxDiff, Math.abs(g[i]! - gTf[i]!));
+    expect(maxDiff).toBeLessThan(1e-6);
+  });
 });
 
 describe("optimiser", () => {

@@ -262,6 +262,11 @@ export interface Minibatch {
   readonly advantages: Float32Array;
   /** [n] value targets (GAE returns). */
   readonly returns: Float32Array;
+  /**
+   * [n, nActions] action masks at collection time (1: allowed), with `actionMask`; the
+   * policy's distribution is then over the allowed actions only ({@link maskLogits}).
+   */
+  readonly masks?: Uint8Array | null;
 }
 
 /**
@@ -393,6 +398,7 @@ export class ActorCritic {
     const n = mb.n;
     this.forwardActor(mb.obs, n);
     const A = this.spec.nActions;
+    if (mb.masks) maskLogits(this.logits, this.probs, mb.masks, n, A);
     const H = this.spec.hidden.length;
     const logits = this.logits;
     const probs = this.probs;
@@ -497,6 +503,23 @@ export class ActorCritic {
       }
     }
   }
+}
+
+/**
+ * The logit a masked action gets: sb3-contrib's MaskableCategorical's -1e8, so that its
+ * probability is exactly 0 in float and its log-probability stays finite (an entropy term
+ * p log p is then 0, not NaN). A masked logit is a constant: no gradient reaches the
+ * network through it, and the loss's gradient (p_k factors) is 0 there by itself.
+ */
+export const MASKED_LOGIT = -1e8;
+
+/**
+ * Replaces the logits of masked actions (`masks` [n, A], 0: masked) by {@link MASKED_LOGIT}
+ * and recomputes the probabilities: the policy restricted to the allowed actions.
+ */
+export function maskLogits(logits: Float32Array, probs: Float32Array, masks: Uint8Array, n: number, A: number): void {
+  for (let i = 0; i < n * A; i++) if (masks[i] === 0) logits[i] = MASKED_LOGIT;
+  softmaxRows(logits, probs, n, A);
 }
 
 /** Row-wise softmax of [n, A] logits into `out`. */

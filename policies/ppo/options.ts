@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { codecNames, DEFAULT_CODEC } from "../../harness/core/codecs.ts";
-import { FAULT_TYPES, faultSpecSchema } from "../../harness/core/contract.ts";
+import { ACTION_MASKS, FAULT_TYPES, faultSpecSchema } from "../../harness/core/contract.ts";
 import { HarnessError } from "../../harness/core/errors.ts";
 import { guardLimitsSchema } from "../../harness/core/guard.ts";
 import { frequencySchema, INJECT_MODES } from "../../harness/core/schedule.ts";
@@ -195,6 +195,12 @@ export const ppoOptionsSchema = z
     guard: guardLimitsSchema
       .prefault({})
       .describe("The guard training acts through (harness/core/guard.ts): refused actions become noop."),
+    actionMask: z
+      .enum(ACTION_MASKS)
+      .default("none")
+      .describe(
+        "none: the policy samples every action and the guard turns a refused one into noop; guard: the policy samples only among the actions the guard's limits allow at that step (allowedActions in harness/core/guard.ts: replica bounds, minimum interval), in training and, through its card, at decision time.",
+      ),
     slo: z
       .object({
         latencyMs: z.number().positive().default(300),

@@ -124,6 +124,25 @@ describe("PPO trainer", () => {
     ).rejects.toThrow("Cannot change `learningRate` when resuming");
   });
 
+  it("with actionMask guard, samples only what the guard lets through, the same on two threads, and says so on the card", async () => {
+    const unmasked = await trainCurve(tiny());
+    // Without the mask the policy proposes refused actions: the mask has something to remove.
+    expect(unmasked.curve.some((m) => m.refusedShare > 0)).toBe(true);
+    const masked = await trainCurve(tiny({ actionMask: "guard" }));
+    for (const m of masked.curve) {
+      expect(m.refusedShare).toBe(0);
+      expect(Number.isFinite(m.entropy) && Number.isFinite(m.policyLoss)).toBe(true);
+    }
+    expect(masked.curve.some((m) => m.actionShare[Action.Noop]! < 1)).toBe(true);
+    const r = await runTraining({
+      options: tiny({ actionMask: "guard", threads: 2, out: join(dir, "masked.onnx") }),
+      log: () => {},
+    });
+    expect(curveOf(r.curve)).toEqual(masked.curve);
+    const card = parseModelCard(JSON.parse(readFileSync(r.cardPath!, "utf8")));
+    expect(card.success && card.card.actionMask).toBe("guard");
+  });
+
   it("learns: beats a random policy on the simulator with one fault type within 16k steps", async () => {
     const o = ppoOptionsSchema.parse({
       nEnvs: 4,

@@ -23,7 +23,15 @@ import { type AdamState, adamStep, clipGradNorm, createAdamState } from "./adam.
 import { computeGae } from "./gae.ts";
 import { ParallelActorCritic } from "./grad-worker.ts";
 import { initParams } from "./init.ts";
-import { ActorCritic, emptyLossStats, type LossStats, type Minibatch, type MlpSpec, paramLayout } from "./mlp.ts";
+import {
+  ActorCritic,
+  emptyLossStats,
+  type LossStats,
+  type Minibatch,
+  type MlpSpec,
+  maskLogits,
+  paramLayout,
+} from "./mlp.ts";
 import { RunningMeanStd } from "./obs-norm.ts";
 import { type DerivedSizes, derivedSizes, type PpoOptions } from "./options.ts";
 import { TrainRng } from "./rng.ts";
@@ -155,6 +163,8 @@ export class PpoTrainer {
   private readonly bRewards: Float32Array;
   private readonly bValues: Float32Array;
   private readonly bStarts: Uint8Array;
+  /** [nSteps * nEnvs, nActions] action masks (actionMask: guard; else null). */
+  private readonly bMasks: Uint8Array | null;
   private readonly bAdvantages: Float32Array;
   private readonly bReturns: Float32Array;
   private readonly bInds: Int32Array;
@@ -166,12 +176,15 @@ export class PpoTrainer {
     logProbs: Float32Array;
     advantages: Float32Array;
     returns: Float32Array;
+    masks: Uint8Array | null;
   };
   private readonly grad: Float32Array;
   /** The network's input for the current observations (normalised when normObs). */
   private readonly netObs: Float32Array;
   private readonly starts: Uint8Array;
   private readonly actions: Int32Array;
+  /** The envs' current action masks, [nEnvs, nActions] (null without actionMask). */
+  private readonly masks: Uint8Array | null;
   private readonly lastValues: Float32Array;
   private readonly scratchObs: Float32Array;
 
@@ -196,6 +209,8 @@ export class PpoTrainer {
     this.bRewards = new Float32Array(T);
     this.bValues = new Float32Array(T);
     this.bStarts = new Uint8Array(T);
+    const masked = o.actionMask === "guard";
+    this.bMasks = masked ? new Uint8Array(T * ACTION_COUNT) : null;
     this.bAdvantages = new Float32Array(T);
     this.bReturns = new Float32Array(T);
     this.bInds = new Int32Array(T);
@@ -207,11 +222,13 @@ export class PpoTrainer {
       logProbs: new Float32Array(B),
       advantages: new Float32Array(B),
       returns: new Float32Array(B),
+      masks: masked ? new Uint8Array(B * ACTION_COUNT) : null,
     };
     this.grad = new Float32Array(this.net.params.length);
     this.netObs = new Float32Array(N * D);
     this.starts = new Uint8Array(N).fill(1);
     this.actions = new Int32Array(N);
+    this.masks = masked ? new Uint8Array(N * ACTION_COUNT) : null;
     this.lastValues = new Float32Array(N);
     this.scratchObs = new Float32Array(N * D);
     this.vec.resetAll();
@@ -261,6 +278,12 @@ export class PpoTrainer {
       this.bObs.set(this.netObs, row * D);
       this.bStarts.set(this.starts, row);
       net.forward(this.netObs, N);
+      if (this.masks !== null) {
+        // Sample among what the guard's limits allow now; the minibatch loss sees the same mask.
+        vec.fillMasks(this.masks);
+        this.bMasks!.set(this.masks, row * A);
+        maskLogits(net.logits, net.probs, this.masks, N, A);
+      }
       for (let e = 0; e < N; e++) {
         // Sample a ~ pi(.|s) by inverting the CDF; log pi(a|s) from the logits (stable).
         const o = e * A;
@@ -333,6 +356,7 @@ export class PpoTrainer {
   private optimise(lr: number): { stats: LossStats; epochs: number } {
     const o = this.o;
     const D = this.spec.obsDim;
+    const A = ACTION_COUNT;
     const B = o.batchSize;
     const mb = this.mb;
     const sum = emptyLossStats();
@@ -356,6 +380,7 @@ export class PpoTrainer {
           mb.logProbs[j] = this.bLogProbs[i];
           mb.advantages[j] = this.bAdvantages[i];
           mb.returns[j] = this.bReturns[i];
+          if (mb.masks !== null) for (let k = 0; k < A; k++) mb.masks[j * A + k] = this.bMasks![i * A + k]!;
         }
         if (o.normAdv) normalizeAdvantages(mb.advantages, B);
         this.net.lossAndGrad(mb, coefs, this.grad, st);

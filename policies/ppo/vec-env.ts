@@ -28,6 +28,7 @@
  */
 import { codecByName, OBS_V1_CODEC, type StateCodec, type StateEncoder } from "../../harness/core/codecs.ts";
 import {
+  ACTION_COUNT,
   Action,
   FAULT_TYPES,
   type FaultSpecInput,
@@ -35,7 +36,7 @@ import {
   type Snapshot,
   sloHolds,
 } from "../../harness/core/contract.ts";
-import { type GuardLimits, guard } from "../../harness/core/guard.ts";
+import { allowedActions, type GuardLimits, guard } from "../../harness/core/guard.ts";
 import { mixSeed } from "../../harness/core/rng.ts";
 import type { InjectMode } from "../../harness/core/schedule.ts";
 import { createGuardContext, fillGuardContext, SloTracker } from "../../harness/core/step.ts";
@@ -236,6 +237,18 @@ export class VecEnv {
     s.pendingFaultAt = null;
     s.heldRun = 0;
     s.executed.length = 0;
+  }
+
+  /**
+   * Each env's action mask for its current observation, [nEnvs, 5] (1: the guard's limits
+   * allow it), judged as `step` will judge a proposal: same snapshot, clock and limits.
+   */
+  fillMasks(out: Uint8Array): void {
+    for (let e = 0; e < this.n; e++) {
+      const snap = this.snaps[e]!;
+      const ctx = fillGuardContext(this.guardContext, snap.time, snap, this.state[e]!.lastActionAt);
+      allowedActions(ctx, this.envLimits[e]!, out, e * ACTION_COUNT);
+    }
   }
 
   /**
