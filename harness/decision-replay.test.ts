@@ -2,9 +2,10 @@
  * Decision replay on a real run: a policy replayed on its own episodes proposes what it
  * proposed (when it reads nothing but what the store keeps), and the counts add up.
  */
-import { rmSync } from "node:fs";
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_MODEL, resolveModelPath } from "../policies/rl.ts";
 import { replayDecisions } from "./decision-replay.ts";
 import { decisionReplayMarkdown } from "./replay-cli.ts";
 import { runScenario } from "./runner.ts";
@@ -55,6 +56,34 @@ describe("replayDecisions", () => {
     expect(diagonal).toBe(r.agreed);
     expect(r.disagreements.length).toBe(Math.min(50, r.steps - r.agreed));
     expect(r.disagreements.every((d) => d.recorded !== d.replayed)).toBe(true);
+  });
+
+  it("replays a masked rl model under each recorded step's mask: full agreement on its own episodes", async () => {
+    // The committed model with a card saying it decides under the guard's mask.
+    const model = join(root, "masked.onnx");
+    copyFileSync(resolveModelPath(DEFAULT_MODEL), model);
+    const card = JSON.parse(readFileSync(resolveModelPath(DEFAULT_MODEL).replace(/\.onnx$/, ".json"), "utf8"));
+    writeFileSync(join(root, "masked.json"), JSON.stringify({ ...card, actionMask: "guard" }));
+    const text = TEXT.replace("name: replay", "name: masked").replace(
+      "policy: [none, hpa, random]",
+      `policy: [{ name: rl, label: masked, params: { model: ${JSON.stringify(model)} } }]`,
+    );
+    const r = parseScenario(text, "masked.yaml");
+    if (!r.success) throw new Error(JSON.stringify(r.errors));
+    const maskedDb = join(root, "masked.duckdb");
+    await runScenario({ loaded: r.data, db: maskedDb, jobs: 1 });
+    const s = await TraceStore.open(maskedDb);
+    try {
+      const [run] = await s.listRuns();
+      const own = await replayDecisions(s, { run: run!, policy: "rl", params: { model } });
+      expect(own.steps).toBe(4 * 40);
+      expect(own.agreed).toBe(own.steps);
+      // The same network without the mask proposes what the mask removed: the mask is what agrees.
+      const unmasked = await replayDecisions(s, { run: run!, policy: "rl", params: { model: DEFAULT_MODEL } });
+      expect(unmasked.agreed).toBeLessThan(unmasked.steps);
+    } finally {
+      await s.close();
+    }
   });
 
   it("limits itself to the episodes asked for, and refuses one that is not there", async () => {
