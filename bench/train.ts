@@ -12,6 +12,7 @@
  *
  *   node --import tsx bench/train.ts
  */
+import type { ActionMask } from "../harness/core/contract.ts";
 import { ActorCritic, emptyLossStats, type Minibatch } from "../policies/ppo/mlp.ts";
 import { ppoOptionsSchema } from "../policies/ppo/options.ts";
 import { initTf } from "../policies/ppo/tf-backend.ts";
@@ -29,8 +30,21 @@ export interface TrainBenchFigure {
 }
 
 /** Env-steps/s of `updates` timed updates after one warm-up, at the default hyperparameters. */
-export async function measureTraining(nEnvs: number, updates: number, engine: "js" | "tfjs" = "js", threads = 2) {
-  const o = ppoOptionsSchema.parse({ nEnvs, engine, threads, totalTimesteps: 2048 * nEnvs * (updates + 1), db: null });
+export async function measureTraining(
+  nEnvs: number,
+  updates: number,
+  engine: "js" | "tfjs" = "js",
+  threads = 2,
+  actionMask: ActionMask = "none",
+) {
+  const o = ppoOptionsSchema.parse({
+    nEnvs,
+    engine,
+    threads,
+    actionMask,
+    totalTimesteps: 2048 * nEnvs * (updates + 1),
+    db: null,
+  });
   const { engine: net } = await createEngine(o);
   const t = new PpoTrainer(o, net, "bench");
   try {
@@ -100,6 +114,10 @@ export async function printTrainBench(): Promise<void> {
       );
     }
   }
+  const masked = await measureTraining(8, 3, "js", 2, "guard");
+  console.log(
+    `  8 envs (js, 2 threads, actionMask guard): ${Math.round(masked.stepsPerSecond).toLocaleString("en-US")} env-steps/s (the guard's mask in sampling and loss)`,
+  );
   const tf1 = await measureTraining(1, 1, "tfjs");
   console.log(
     `  1 env  (tfjs/${e.backend}): ${Math.round(tf1.stepsPerSecond).toLocaleString("en-US")} env-steps/s (the tfjs engine, for comparison)`,

@@ -63,7 +63,7 @@ describe("replayDecisions", () => {
     const model = join(root, "masked.onnx");
     copyFileSync(resolveModelPath(DEFAULT_MODEL), model);
     const card = JSON.parse(readFileSync(resolveModelPath(DEFAULT_MODEL).replace(/\.onnx$/, ".json"), "utf8"));
-    writeFileSync(join(root, "masked.json"), JSON.stringify({ ...card, actionMask: "guard" }));
+    writeFileSync(join(root, "masked.json"), JSON.stringify({ ...card, file: "masked.onnx", actionMask: "guard" }));
     const text = TEXT.replace("name: replay", "name: masked").replace(
       "policy: [none, hpa, random]",
       `policy: [{ name: rl, label: masked, params: { model: ${JSON.stringify(model)} } }]`,

@@ -68,7 +68,7 @@ describe("rl policy", () => {
     const file = join(dir, "masked.onnx");
     copyFileSync(join(PROJECT_ROOT, DEFAULT_MODEL), file);
     const card = JSON.parse(readFileSync(join(PROJECT_ROOT, DEFAULT_MODEL.replace(/\.onnx$/, ".json")), "utf8"));
-    writeFileSync(join(dir, "masked.json"), JSON.stringify({ ...card, actionMask: "guard" }));
+    writeFileSync(join(dir, "masked.json"), JSON.stringify({ ...card, file: "masked.onnx", actionMask: "guard" }));
     const plain = await rlPolicy(DEFAULT_MODEL);
     const masked = await rlPolicy(file);
     expect(plain.actionMask).toBe("none");

@@ -202,7 +202,7 @@ function remoteRl(url: string, timeoutMs: number, codec: string): RlPolicy {
  * them: the masked distribution the model was trained to sample from (policies/ppo/mlp.ts
  * maskLogits). `decision.probs` stays the model's own output.
  */
-export function maskDecision(decision: Decision, probs: Float32Array, allowed: Uint8Array): void {
+function maskDecision(decision: Decision, probs: Float32Array, allowed: Uint8Array): void {
   const best = maskedArgmax(probs, allowed);
   let mass = 0;
   for (let k = 0; k < probs.length; k++) if (allowed[k] === 1) mass += probs[k]!;
