@@ -627,19 +627,20 @@ export interface Decision {
 export type MaybePromise<T> = T | Promise<T>;
 
 /**
+ * How a policy's choice relates to the guard: `none`, it chooses among every action and
+ * the guard turns a refused one into noop; `guard`, it chooses only among the actions the
+ * guard's limits allow (`allowedActions`, harness/core/guard.ts): a model trained with
+ * PPO's `actionMask: guard`, as its card says.
+ */
+export const ACTION_MASKS = ["none", "guard"] as const;
+export type ActionMask = (typeof ACTION_MASKS)[number];
+
+/**
  * Anything that maps an observation to a proposed action. `state` is the codec vector
  * (`obs-v1` unless the policy says otherwise); `snapshot` carries the physical values for
  * rule-based policies. Implementations must not keep references to either: both are
  * reused buffers.
  */
-/**
- * How a policy's choice relates to the guard: `none`, it chooses among every action and
- * the guard turns a refused one into noop; `guard`, it chooses only among
- * `allowedActions` (harness/core/guard.ts) (a model trained with PPO's `actionMask: guard`, named on its card).
- */
-export const ACTION_MASKS = ["none", "guard"] as const;
-export type ActionMask = (typeof ACTION_MASKS)[number];
-
 export interface Policy {
   readonly name: string;
   /**
