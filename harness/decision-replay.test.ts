@@ -2,10 +2,11 @@
  * Decision replay on a real run: a policy replayed on its own episodes proposes what it
  * proposed (when it reads nothing but what the store keeps), and the counts add up.
  */
-import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_MODEL, resolveModelPath } from "../policies/rl.ts";
+import { DEFAULT_MODEL } from "../policies/rl.ts";
+import { maskedCommittedModel } from "../policies/test-helpers.ts";
 import { replayDecisions } from "./decision-replay.ts";
 import { decisionReplayMarkdown } from "./replay-cli.ts";
 import { runScenario } from "./runner.ts";
@@ -60,10 +61,7 @@ describe("replayDecisions", () => {
 
   it("replays a masked rl model under each recorded step's mask: full agreement on its own episodes", async () => {
     // The committed model with a card saying it decides under the guard's mask.
-    const model = join(root, "masked.onnx");
-    copyFileSync(resolveModelPath(DEFAULT_MODEL), model);
-    const card = JSON.parse(readFileSync(resolveModelPath(DEFAULT_MODEL).replace(/\.onnx$/, ".json"), "utf8"));
-    writeFileSync(join(root, "masked.json"), JSON.stringify({ ...card, file: "masked.onnx", actionMask: "guard" }));
+    const model = maskedCommittedModel(root);
     const text = TEXT.replace("name: replay", "name: masked").replace(
       "policy: [none, hpa, random]",
       `policy: [{ name: rl, label: masked, params: { model: ${JSON.stringify(model)} } }]`,

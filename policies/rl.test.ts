@@ -11,7 +11,7 @@ import { sha256Hex } from "./model-card.ts";
 import { ModelErrorCode } from "./onnx-model.ts";
 import { buildMlpOnnx, readSb3Vectors, SB3_FIXTURES } from "./onnx-test-models.ts";
 import { DEFAULT_MODEL, PROJECT_ROOT, prepareRl } from "./rl.ts";
-import { steadySnapshot, testContext } from "./test-helpers.ts";
+import { maskedCommittedModel, steadySnapshot, testContext } from "./test-helpers.ts";
 
 const quiet = { logger: { warn: () => {} } };
 // Every model file a test writes goes under one folder, removed at the end.
@@ -64,11 +64,7 @@ describe("rl policy", () => {
   });
 
   it("a model whose card says actionMask guard chooses the best allowed action, confidence renormalised over them", async () => {
-    const dir = mkdtempSync(join(scratch, "mask-"));
-    const file = join(dir, "masked.onnx");
-    copyFileSync(join(PROJECT_ROOT, DEFAULT_MODEL), file);
-    const card = JSON.parse(readFileSync(join(PROJECT_ROOT, DEFAULT_MODEL.replace(/\.onnx$/, ".json")), "utf8"));
-    writeFileSync(join(dir, "masked.json"), JSON.stringify({ ...card, file: "masked.onnx", actionMask: "guard" }));
+    const file = maskedCommittedModel(mkdtempSync(join(scratch, "mask-")));
     const plain = await rlPolicy(DEFAULT_MODEL);
     const masked = await rlPolicy(file);
     expect(plain.actionMask).toBe("none");

@@ -1,8 +1,12 @@
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { createPodTable, createSnapshot, type PodTable, type Snapshot } from "../harness/core/contract.ts";
 import { type EpisodeOutcome, runPlannedEpisode } from "../harness/episode.ts";
 import { expandPlan } from "../harness/plan.ts";
 import { scenarioSchema } from "../scenarios/schema.ts";
 import type { PolicyContext } from "./definition.ts";
+import { cardPathFor } from "./model-card.ts";
+import { DEFAULT_MODEL, resolveModelPath } from "./rl.ts";
 
 export const testContext: PolicyContext = {
   seed: 1,
@@ -68,4 +72,16 @@ export function rlScenarioEpisode(model: string): Promise<EpisodeOutcome> {
     },
   });
   return runPlannedEpisode(scenario, expandPlan(scenario)[0]!);
+}
+
+/**
+ * The committed model copied into `dir` as `masked.onnx`, its card saying `actionMask:
+ * guard` (and naming the copy): the same network, deciding under the guard's mask.
+ */
+export function maskedCommittedModel(dir: string): string {
+  const file = join(dir, "masked.onnx");
+  copyFileSync(resolveModelPath(DEFAULT_MODEL), file);
+  const card = JSON.parse(readFileSync(cardPathFor(resolveModelPath(DEFAULT_MODEL)), "utf8"));
+  writeFileSync(cardPathFor(file), JSON.stringify({ ...card, file: "masked.onnx", actionMask: "guard" }));
+  return file;
 }
