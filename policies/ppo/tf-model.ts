@@ -88,12 +88,13 @@ export function tfLossAndGrad(
     const adv = tf.tensor1d(mb.advantages.subarray(0, n));
     const ret = tf.tensor1d(mb.returns.subarray(0, n));
     // Masked actions get a constant logit (mlp.ts maskLogits): no gradient flows through them.
-    const allowed = mb.masks ? tf.tensor2d(mb.masks.subarray(0, n * A), [n, A], "bool") : null;
-    const maskedLogit = tf.fill([n, A], MASKED_LOGIT);
+    const mask = mb.masks
+      ? { allowed: tf.tensor2d(mb.masks.subarray(0, n * A), [n, A], "bool"), logit: tf.fill([n, A], MASKED_LOGIT) }
+      : null;
     const parts: Record<string, Tensor> = {};
     const lossFn = (...vars: Tensor[]) => {
       const { logits: raw, values } = heads(layout, vars, x);
-      const logits = allowed === null ? raw : tf.where(allowed, raw, maskedLogit);
+      const logits = mask === null ? raw : tf.where(mask.allowed, raw, mask.logit);
       const logSm = tf.logSoftmax(logits);
       const logp = tf.sum(tf.mul(logSm, onehot), 1);
       const logRatio = tf.sub(logp, oldLogp);
